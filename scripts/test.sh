@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Runs every test tier and ends with one line "N passed, N failed".
+#   lint:    cargo fmt --check, clippy (host and wasm32) with -D warnings
+#   host:    cargo test --workspace (unit, simulation, devserver integration, doctests)
+#   browser: wasm-pack test --headless --chrome against a devserver started here
+#   js:      node --test (phoenix.js against the devserver)
+# Every server started here binds 127.0.0.1 on an ephemeral port and is stopped on exit.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+scripts/bootstrap.sh || { echo "0 passed, 1 failed"; exit 1; }
+export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+LOGS="$ROOT/target/test-logs"
+mkdir -p "$LOGS"
+passed=0
+failed=0
+failed_steps=()
+server_pid=""
+
+cleanup() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+  fi
+}
+trap cleanup EXIT INT TERM
+
+# Adds the test counts a runner printed to the totals; a step that failed without counting any
+# failure still counts as one failure.
+count() {
+  local log=$1 status=$2 p=0 f=0
+  p=$(grep -aE '^test result: ' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
+  f=$(grep -aE '^test result: ' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
+  p=$((p + $(grep -aE '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
+  f=$((f + $(grep -aE '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then p=1; fi # a check with no test counts (fmt, clippy)
+  passed=$((passed + p))
+  failed=$((failed + f))
+  echo "    -> $p passed, $f failed"
+}
+
+# step NAME COMMAND...: runs a step, logs it, and counts its results.
+step() {
+  local name=$1
+  shift
+  local log="$LOGS/$name.log" start=$SECONDS status
+  echo "==> $name: $*"
+  "$@" >"$log" 2>&1
+  status=$?
+  if [ $status -ne 0 ]; then
+    failed_steps+=("$name")
+    echo "    FAILED ($((SECONDS - start)) s); last lines of $log:"
+    tail -n 40 "$log" | sed 's/^/    | /'
+  else
+    echo "    ok ($((SECONDS - start)) s)"
+  fi
+  count "$log" $status
+}
+
+step fmt cargo fmt --all --check
+step clippy-host cargo clippy --workspace --all-targets --quiet -- -D warnings
+step clippy-wasm cargo clippy -p musubi-wasm -p musubi-demo --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
+step host-tests cargo test --workspace
+step build-devserver cargo build -p musubi-devserver --quiet
+
+# One devserver for the browser tier, with a short idle timeout the heartbeat test relies on.
+start_devserver() {
+  local out="$LOGS/devserver.out"
+  "$ROOT/target/debug/musubi-devserver" --port 0 --test-endpoints --idle-timeout-ms 1500 >"$out" 2>"$LOGS/devserver.err" &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    if grep -q '^listening on ' "$out" 2>/dev/null; then
+      sed -n 's/^listening on //p' "$out" | head -1
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+if server_url=$(start_devserver); then
+  echo "==> devserver at $server_url"
+  export MUSUBI_TEST_SERVER="$server_url"
+  export WASM_BINDGEN_TEST_TIMEOUT=60
+  step browser-tests wasm-pack test --headless --chrome --mode no-install -- --test web
+else
+  echo "    devserver did not start; see $LOGS/devserver.err"
+  failed=$((failed + 1))
+  failed_steps+=("devserver")
+fi
+cleanup
+server_pid=""
+
+export MUSUBI_DEVSERVER_BIN="$ROOT/target/debug/musubi-devserver"
+step js-tests node --test --test-concurrency=1 --test-reporter=tap tests/js/
+
+echo
+if [ ${#failed_steps[@]} -gt 0 ]; then
+  echo "failed steps: ${failed_steps[*]} (logs in $LOGS)"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ ${#failed_steps[@]} -eq 0 ]

@@ -1,0 +1,17 @@
+//! The browser driver: the only code that touches `web_sys`, timers and page events.
+//!
+//! [`Socket`] runs the sans-IO [`crate::phoenix::Socket`] against a real `WebSocket`
+//! (`binaryType = "arraybuffer"`), one `setTimeout` for the core's earliest deadline, and the
+//! page's `online` / `visibilitychange` events (which trigger an immediate reconnect).
+
+mod channel;
+mod clock;
+mod listeners;
+mod page_events;
+mod socket;
+mod transport;
+
+pub use channel::{Channel, JoinError};
+pub use clock::now;
+pub use listeners::Subscription;
+pub use socket::Socket;

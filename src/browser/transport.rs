@@ -1,0 +1,97 @@
+//! One `web_sys::WebSocket` and its event handlers, turned into [`TransportEvent`]s.
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
+
+use crate::phoenix::WireMessage;
+
+/// What the WebSocket reported.
+pub(crate) enum TransportEvent {
+    /// The socket opened.
+    Open,
+    /// A text frame.
+    Text(String),
+    /// A binary frame.
+    Binary(Vec<u8>),
+    /// The socket closed (or failed to open).
+    Close {
+        /// Close code.
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+}
+
+/// An open or opening WebSocket. Dropping it detaches the handlers and closes the socket.
+pub(crate) struct Transport {
+    socket: WebSocket,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Transport {
+    /// Opens a WebSocket; `on_event` receives its events.
+    pub(crate) fn open(url: &str, protocols: &[String], on_event: impl Fn(TransportEvent) + 'static) -> Result<Self, String> {
+        let socket = if protocols.is_empty() {
+            WebSocket::new(url)
+        } else {
+            let list = protocols.iter().map(|p| wasm_bindgen::JsValue::from_str(p)).collect::<js_sys::Array>();
+            WebSocket::new_with_str_sequence(url, &list)
+        }
+        .map_err(|error| format!("{error:?}"))?;
+        socket.set_binary_type(BinaryType::Arraybuffer);
+        let on_event = std::rc::Rc::new(on_event);
+        let open_handler = on_event.clone();
+        let on_open = Closure::<dyn FnMut()>::new(move || open_handler(TransportEvent::Open));
+        let message_handler = on_event.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let data = event.data();
+            if let Some(text) = data.as_string() {
+                message_handler(TransportEvent::Text(text));
+            } else if let Ok(buffer) = data.dyn_into::<js_sys::ArrayBuffer>() {
+                message_handler(TransportEvent::Binary(js_sys::Uint8Array::new(&buffer).to_vec()));
+            }
+        });
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+            on_event(TransportEvent::Close { code: event.code(), reason: event.reason() });
+        });
+        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Ok(Transport { socket, _on_open: on_open, _on_message: on_message, _on_close: on_close })
+    }
+
+    /// Sends a frame; a socket that is not open drops it (the core only sends when open).
+    pub(crate) fn send(&self, message: &WireMessage) {
+        let _ = match message {
+            WireMessage::Text(text) => self.socket.send_with_str(text),
+            WireMessage::Binary(bytes) => self.socket.send_with_u8_array(bytes),
+        };
+    }
+
+    /// Closes with a code and reason (falls back to a plain close if the code is not allowed).
+    pub(crate) fn close(self, code: u16, reason: &str) {
+        self.detach();
+        if self.socket.close_with_code_and_reason(code, reason).is_err() {
+            let _ = self.socket.close();
+        }
+    }
+
+    fn detach(&self) {
+        self.socket.set_onopen(None);
+        self.socket.set_onmessage(None);
+        self.socket.set_onclose(None);
+    }
+}
+
+impl Drop for Transport {
+    fn drop(&mut self) {
+        self.detach();
+        let state = self.socket.ready_state();
+        if state == WebSocket::CONNECTING || state == WebSocket::OPEN {
+            let _ = self.socket.close();
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! # musubi-wasm
+//!
+//! A browser client, in Rust compiled to WebAssembly, for server-driven state: a Musubi server
+//! (Phoenix/Elixir, or the Rust devserver in this repository) owns trees of state and pushes
+//! JSON-Patch envelopes over a Phoenix Channels WebSocket; the browser keeps a live replica.
+//!
+//! Layers (see `ARCHITECTURE.md`):
+//! - [`phoenix`] — Phoenix Channels v2, pure and host-tested (sans-IO);
+//! - `browser` — the thin WebSocket/timer driver (wasm32 only).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+#![warn(missing_docs)]
+
+pub mod phoenix;
+
+#[cfg(target_arch = "wasm32")]
+pub mod browser;
