@@ -192,7 +192,7 @@ pub enum FrameError {
     #[error("frame is not a JSON array")]
     NotAnArray,
     /// The array has fewer than five elements.
-    #[error("frame has {0} elements, expected 5")]
+    #[error("frame has {0} elements, expected at least 5")]
     WrongArity(usize),
     /// An element has the wrong JSON type.
     #[error("frame field `{field}` must be {expected}")]
@@ -231,7 +231,7 @@ pub enum FrameError {
 /// push with ref. A client never sends replies.
 pub fn encode_client(frame: &Frame) -> Result<WireMessage, FrameError> {
     match &frame.body {
-        Body::Message(Payload::Json(value)) => Ok(WireMessage::Text(encode_text(frame, value.clone()))),
+        Body::Message(Payload::Json(value)) => encode_text(frame, value).map(WireMessage::Text),
         Body::Message(Payload::Binary(bytes)) => {
             let fields = [
                 ("join_ref", opt(&frame.join_ref)),
@@ -250,12 +250,10 @@ pub fn encode_client(frame: &Frame) -> Result<WireMessage, FrameError> {
 pub fn encode_server(frame: &Frame) -> Result<WireMessage, FrameError> {
     match &frame.body {
         Body::Reply(Reply { status, response: Payload::Json(response) }) => {
-            let mut object = Map::new();
-            object.insert("status".into(), Value::String(status.as_str().to_owned()));
-            object.insert("response".into(), response.clone());
-            Ok(WireMessage::Text(encode_text(frame, Value::Object(object))))
+            let reply = ReplyPayload { status: status.as_str(), response };
+            encode_text(frame, &reply).map(WireMessage::Text)
         }
-        Body::Message(Payload::Json(value)) => Ok(WireMessage::Text(encode_text(frame, value.clone()))),
+        Body::Message(Payload::Json(value)) => encode_text(frame, value).map(WireMessage::Text),
         Body::Reply(Reply { status, response: Payload::Binary(bytes) }) => {
             let fields = [
                 ("join_ref", opt(&frame.join_ref)),
@@ -276,6 +274,13 @@ pub fn encode_server(frame: &Frame) -> Result<WireMessage, FrameError> {
             }
         },
     }
+}
+
+/// The `{"status", "response"}` object of a text reply.
+#[derive(serde::Serialize)]
+struct ReplyPayload<'a> {
+    status: &'a str,
+    response: &'a Value,
 }
 
 /// Decodes a text frame sent by a server (`phx_reply` payloads become [`Body::Reply`]).
@@ -339,19 +344,10 @@ fn non_empty(value: String) -> Option<String> {
     if value.is_empty() { None } else { Some(value) }
 }
 
-fn ref_value(value: &Option<String>) -> Value {
-    value.as_ref().map_or(Value::Null, |text| Value::String(text.clone()))
-}
-
-fn encode_text(frame: &Frame, payload: Value) -> String {
-    let array = Value::Array(vec![
-        ref_value(&frame.join_ref),
-        ref_value(&frame.msg_ref),
-        Value::String(frame.topic.clone()),
-        Value::String(frame.event.clone()),
-        payload,
-    ]);
-    array.to_string()
+/// Serializes `[join_ref, ref, topic, event, payload]` without copying the payload.
+fn encode_text(frame: &Frame, payload: &impl serde::Serialize) -> Result<String, FrameError> {
+    serde_json::to_string(&(&frame.join_ref, &frame.msg_ref, &frame.topic, &frame.event, payload))
+        .map_err(|error| FrameError::NotJson(error.to_string()))
 }
 
 fn encode_binary(kind: u8, fields: &[(&'static str, &str)], payload: &[u8]) -> Result<Vec<u8>, FrameError> {

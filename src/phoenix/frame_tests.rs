@@ -24,7 +24,7 @@ fn server_reply_is_parsed_into_status_and_response() {
 #[test]
 fn server_encodes_replies_and_pushes_as_text() {
     let reply = Frame::reply(Some("3".into()), Some("3".into()), "room", Reply::ok(json!({})));
-    assert_eq!(encode_server(&reply), Ok(WireMessage::Text(r#"["3","3","room","phx_reply",{"response":{},"status":"ok"}]"#.into())));
+    assert_eq!(encode_server(&reply), Ok(WireMessage::Text(r#"["3","3","room","phx_reply",{"status":"ok","response":{}}]"#.into())));
     let push = Frame::message(Some("3".into()), None, "room", "patch", Payload::Json(json!({"a": 1})));
     assert_eq!(encode_server(&push), Ok(WireMessage::Text(r#"["3",null,"room","patch",{"a":1}]"#.into())));
 }

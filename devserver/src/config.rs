@@ -1,0 +1,26 @@
+//! Server configuration, independent of how it was obtained (CLI, tests).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything that changes how the server behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// A socket that receives no frame at all for this long is dropped (Phoenix default: 60 s).
+    pub idle_timeout: Duration,
+    /// Mount the fault-injection endpoints under `/_test/` (off by default).
+    pub test_endpoints: bool,
+    /// Serve this directory at `/` (with `index.html` for directories), e.g. a demo page.
+    pub static_dir: Option<PathBuf>,
+}
+
+impl ServerConfig {
+    /// The Phoenix default idle timeout.
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_millis(60_000);
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { idle_timeout: Self::DEFAULT_IDLE_TIMEOUT, test_endpoints: false, static_dir: None }
+    }
+}
