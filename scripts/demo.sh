@@ -8,6 +8,8 @@ export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export TRUNK_SKIP_VERSION_CHECK=true
 echo "[demo] building the devserver and the demo page"
 cargo build --quiet -p musubi-devserver
-trunk build --config Trunk.toml >target/demo-trunk.log 2>&1 || { tail -n 40 target/demo-trunk.log; exit 1; }
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+mkdir -p "$TARGET_DIR"
+trunk build --config Trunk.toml >"$TARGET_DIR/demo-trunk.log" 2>&1 || { tail -n 40 "$TARGET_DIR/demo-trunk.log"; exit 1; }
 echo "[demo] open http://127.0.0.1:${PORT:-4000}/ (Ctrl-C stops)"
-exec target/debug/musubi-devserver --host 127.0.0.1 --port "${PORT:-4000}" --test-endpoints --static-dir www/dist
+exec "$TARGET_DIR/debug/musubi-devserver" --host 127.0.0.1 --port "${PORT:-4000}" --test-endpoints --static-dir www/dist

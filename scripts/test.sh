@@ -12,7 +12,8 @@ ROOT=$PWD
 scripts/bootstrap.sh || { echo "0 passed, 1 failed"; exit 1; }
 export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
-LOGS="$ROOT/target/test-logs"
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+LOGS="$TARGET_DIR/test-logs"
 mkdir -p "$LOGS"
 passed=0
 failed=0
@@ -69,7 +70,7 @@ step build-devserver cargo build -p musubi-devserver --quiet
 # One devserver for the browser tier, with a short idle timeout the heartbeat test relies on.
 start_devserver() {
   local out="$LOGS/devserver.out"
-  "$ROOT/target/debug/musubi-devserver" --port 0 --test-endpoints --idle-timeout-ms 1500 >"$out" 2>"$LOGS/devserver.err" &
+  "$TARGET_DIR/debug/musubi-devserver" --port 0 --test-endpoints --idle-timeout-ms 1500 >"$out" 2>"$LOGS/devserver.err" &
   server_pid=$!
   for _ in $(seq 1 100); do
     if grep -q '^listening on ' "$out" 2>/dev/null; then
@@ -94,7 +95,7 @@ fi
 cleanup
 server_pid=""
 
-export MUSUBI_DEVSERVER_BIN="$ROOT/target/debug/musubi-devserver"
+export MUSUBI_DEVSERVER_BIN="$TARGET_DIR/debug/musubi-devserver"
 step js-tests node --test --test-concurrency=1 --test-reporter=tap tests/js/
 
 echo

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use gloo_timers::future::TimeoutFuture;
 use musubi_wasm::browser::{JoinError, Socket, now};
 use musubi_wasm::phoenix::{
-    ChannelEvent, ChannelState, ConnectionState, ErrorCause, Event, Payload, PushError, ReplyStatus, SocketOptions,
+    Backoff, ChannelEvent, ChannelState, ConnectionState, ErrorCause, Event, Payload, PushError, ReplyStatus, SocketOptions,
 };
 use serde_json::{Value, json};
 use wasm_bindgen::JsCast;
@@ -124,7 +124,7 @@ async fn server_push_and_broadcast_are_received() {
     let _hello = channel.on("hello", move |payload| sink.borrow_mut().push(payload.clone()));
     let peer_seen = Rc::new(RefCell::new(Vec::new()));
     let peer_sink = peer_seen.clone();
-    let _news = peer.on("news", move |payload| peer_sink.borrow_mut().push(payload.clone()));
+    let news_subscription = peer.on("news", move |payload| peer_sink.borrow_mut().push(payload.clone()));
     channel.join().await.unwrap();
     peer.join().await.unwrap();
 
@@ -139,6 +139,34 @@ async fn server_push_and_broadcast_are_received() {
     channel.push("push_binary", json!({"event": "hello", "bytes": [1, 2, 3]})).await.unwrap();
     wait_until("binary server push", 2_000, || seen.borrow().len() == 2).await;
     assert_eq!(seen.borrow()[1], Payload::Binary(vec![1, 2, 3]));
+
+    // Dropping the subscription unsubscribes.
+    drop(news_subscription);
+    let still = Rc::new(RefCell::new(0));
+    let counter = still.clone();
+    let _still = peer.on("news", move |_| *counter.borrow_mut() += 1);
+    channel.push("broadcast", json!({"event": "news", "payload": {"n": 3}})).await.unwrap();
+    wait_until("broadcast to the remaining listener", 2_000, || *still.borrow() == 1).await;
+    assert_eq!(peer_seen.borrow().len(), 1, "the dropped listener saw nothing more");
+}
+
+#[wasm_bindgen_test]
+async fn coming_back_online_reconnects_without_waiting_for_the_schedule() {
+    let options = SocketOptions { reconnect: Backoff::table(vec![], 60_000), ..fast_options() };
+    let socket = Socket::connect(&socket_url(), options);
+    let (events, _sub) = record(&socket);
+    let channel = socket.channel("echo:online", json!({}));
+    channel.join().await.unwrap();
+    post("/_test/drop?code=4003").await;
+    wait_until("a reconnect scheduled a minute away", 2_000, || {
+        events.borrow().iter().any(|(_, e)| matches!(e, Event::ReconnectScheduled { delay: 60_000, .. }))
+    })
+    .await;
+    assert_eq!(socket.state(), ConnectionState::Closed);
+    let window = web_sys::window().unwrap();
+    window.dispatch_event(&web_sys::Event::new("online").unwrap()).unwrap();
+    wait_until("reconnected and rejoined", 3_000, || channel.state() == Some(ChannelState::Joined)).await;
+    assert_eq!(socket.state(), ConnectionState::Open);
 }
 
 #[wasm_bindgen_test]
