@@ -4,6 +4,7 @@
 #   host:    cargo test --workspace (unit, simulation, devserver integration, doctests)
 #   browser: wasm-pack test --headless --chrome against a devserver started here
 #   js:      node --test (phoenix.js against the devserver)
+#   e2e:     the demo page built by trunk, driven in Chromium by playwright-core
 # Every server started here binds 127.0.0.1 on an ephemeral port and is stopped on exit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -95,8 +96,10 @@ fi
 cleanup
 server_pid=""
 
-export MUSUBI_DEVSERVER_BIN="$TARGET_DIR/debug/musubi-devserver"
+export MUSUBI_DEVSERVER_BIN="$TARGET_DIR/debug/musubi-devserver" MUSUBI_TEST_ARTIFACTS="$LOGS"
 step js-tests node --test --test-concurrency=1 --test-reporter=tap tests/js/
+step build-demo env TRUNK_SKIP_VERSION_CHECK=true trunk build --config Trunk.toml
+step e2e-tests node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
 
 echo
 if [ ${#failed_steps[@]} -gt 0 ]; then

@@ -19,6 +19,7 @@ pub fn start() {
     let socket = Socket::connect("/socket", SocketOptions::default());
     let channel = socket.channel(TOPIC, json!({}));
     keep(watch_socket(&page, &socket));
+    page.set_badge("state", &format!("{:?}", socket.state()));
     keep(watch_channel(&page, &channel));
     {
         let channel = channel.clone();
