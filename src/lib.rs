@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod phoenix;
+pub mod runtime;
 
 #[cfg(target_arch = "wasm32")]
 pub mod browser;

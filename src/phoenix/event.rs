@@ -112,9 +112,9 @@ pub enum PushError {
     Encode(FrameError),
 }
 
-/// Something for the driver to do or to report.
+/// Something for the driver to do or to report (`E`: the kind of event reported).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Output {
+pub enum Output<E = Event> {
     /// Open a WebSocket to `url` with these subprotocols (none when empty).
     Connect {
         /// Pass this id back with every input about this WebSocket.
@@ -141,7 +141,7 @@ pub enum Output {
         reason: String,
     },
     /// Report an event to the application.
-    Event(Event),
+    Event(E),
 }
 
 /// An observable happening.

@@ -1,0 +1,248 @@
+//! One root's replica: tree, store index, streams, uploads and version, with atomic envelope
+//! acceptance (PROTOCOL.md §2.11) and the change sets that drive snapshot invalidation and
+//! subscriber notification (§2.12).
+//!
+//! Cost per envelope is O(ops × depth × log width + size of the op values + stream/upload ops):
+//! nothing walks the whole tree except the root replacement of an initial envelope.
+
+use std::collections::HashSet;
+
+use super::envelope::Envelope;
+use super::index::{IndexedStore, StoreIndex, build_index, stores_on_path, stores_within};
+use super::patch::{self, Mode, Op, PatchError};
+use super::store_id::StoreKey;
+use super::stream::{StreamOp, StreamOpError, Streams};
+use super::tree::Node;
+use super::upload::{UploadOp, UploadOpError, Uploads};
+
+/// Why an envelope was not applied. The replica is unchanged in every case.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AcceptError {
+    /// The replica waits for an initial envelope (0 → 1) and got another one.
+    #[error("Initial patch envelope must start at version 1")]
+    NotInitial,
+    /// Out of sequence: recovery (unmount + remount) is needed.
+    #[error("Version mismatch: expected {expected} → {}, got {base} → {version}", expected + 1)]
+    VersionMismatch {
+        /// The replica's version.
+        expected: u64,
+        /// The envelope's base version.
+        base: u64,
+        /// The envelope's version.
+        version: u64,
+    },
+    /// An op could not be applied.
+    #[error(transparent)]
+    Patch(#[from] PatchError),
+    /// A stream op is malformed.
+    #[error(transparent)]
+    Stream(#[from] StreamOpError),
+    /// An upload op is malformed.
+    #[error(transparent)]
+    Upload(#[from] UploadOpError),
+}
+
+/// What an accepted envelope changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// Stores whose subscribers must be notified (each once).
+    pub notify: Vec<StoreKey>,
+    /// True when this was an initial envelope (the whole state was swapped).
+    pub initial: bool,
+}
+
+/// A root's replicated state.
+#[derive(Debug, Clone, Default)]
+pub struct Replica {
+    version: u64,
+    tree: Node,
+    index: StoreIndex,
+    streams: Streams,
+    uploads: Uploads,
+    /// Snapshots by store key, built lazily; see [`super::snapshot`].
+    pub(crate) snapshots: std::collections::HashMap<StoreKey, Node>,
+}
+
+/// The stores an envelope touched, collected while its ops are applied.
+#[derive(Default)]
+struct Touched {
+    /// Stores whose node may have changed (paths, replaced and inserted subtrees).
+    nodes: HashSet<StoreKey>,
+    /// The whole state was replaced.
+    everything: bool,
+}
+
+impl Replica {
+    /// The version of the last accepted envelope (0 before the first).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The wire tree.
+    pub fn tree(&self) -> &Node {
+        &self.tree
+    }
+
+    /// The store index.
+    pub fn index(&self) -> &StoreIndex {
+        &self.index
+    }
+
+    /// The node of a store, if it is in the index.
+    pub fn store(&self, key: &StoreKey) -> Option<&IndexedStore> {
+        self.index.get(key)
+    }
+
+    /// The materialized streams.
+    pub fn streams(&self) -> &Streams {
+        &self.streams
+    }
+
+    /// The upload handles.
+    pub fn uploads(&self) -> &Uploads {
+        &self.uploads
+    }
+
+    /// Forgets the version so that only an initial envelope is accepted next, keeping the last
+    /// good state readable until it arrives (self-healing remount).
+    pub fn expect_initial(&mut self) {
+        self.version = 0;
+    }
+
+    /// Applies an envelope atomically: on error nothing changes.
+    pub fn accept(&mut self, envelope: &Envelope) -> Result<Changes, AcceptError> {
+        if self.version == 0 {
+            if !envelope.is_initial() {
+                return Err(AcceptError::NotInitial);
+            }
+        } else if envelope.base_version != self.version || envelope.version != self.version.saturating_add(1) {
+            return Err(AcceptError::VersionMismatch { expected: self.version, base: envelope.base_version, version: envelope.version });
+        }
+        let initial = envelope.is_initial();
+        let ops = envelope.ops.iter().map(|op| Op::parse(op, Mode::Musubi)).collect::<Result<Vec<_>, _>>()?;
+        let stream_ops = envelope.stream_ops.iter().map(StreamOp::parse).collect::<Result<Vec<_>, _>>()?;
+        let upload_ops = envelope.upload_ops.iter().map(UploadOp::parse).collect::<Result<Vec<_>, _>>()?;
+
+        // Work on O(1) copies; commit only when everything applied.
+        let (mut tree, mut index) = if initial { (Node::Null, StoreIndex::new()) } else { (self.tree.clone(), self.index.clone()) };
+        let mut touched = Touched { everything: initial, ..Touched::default() };
+        for op in &ops {
+            tree = apply_op(&tree, &mut index, op, &mut touched)?;
+        }
+        let mut streams = if initial { Streams::default() } else { self.streams.clone() };
+        for op in &stream_ops {
+            streams.apply(op);
+        }
+        let mut uploads = self.uploads.clone();
+        let upload_changed = uploads.apply(&upload_ops);
+
+        // Prune streams and uploads of stores that are not in the new index.
+        let stream_owners: Vec<StoreKey> = stream_ops.iter().map(|op| op.store_id().key()).collect();
+        let mut lost_streams: Vec<StoreKey> = Vec::new();
+        let prune_candidates: Vec<StoreKey> = if initial {
+            self.index.keys().chain(stream_owners.iter()).cloned().collect()
+        } else {
+            touched.nodes.iter().chain(stream_owners.iter()).cloned().collect()
+        };
+        for key in prune_candidates {
+            if !index.contains_key(&key) {
+                let had = (!initial && self.streams.has_streams(&key)) || streams.has_streams(&key);
+                streams.prune(&key);
+                uploads.prune(&key);
+                if had && !lost_streams.contains(&key) {
+                    lost_streams.push(key);
+                }
+            }
+        }
+        for key in &upload_changed {
+            if !index.contains_key(key) {
+                uploads.prune(key);
+            }
+        }
+
+        let notify = self.changes(&index, &touched, &stream_owners, &lost_streams, &upload_changed);
+        self.invalidate_snapshots(&touched, &stream_ops);
+        self.tree = tree;
+        self.index = index;
+        self.streams = streams;
+        self.uploads = uploads;
+        self.version = envelope.version;
+        Ok(Changes { notify, initial })
+    }
+
+    /// §2.12 notification rules, evaluated against the old index (`self`) and the new one.
+    fn changes(&self, new_index: &StoreIndex, touched: &Touched, stream_owners: &[StoreKey], lost: &[StoreKey], uploads: &[StoreKey]) -> Vec<StoreKey> {
+        let mut notify: Vec<StoreKey> = Vec::new();
+        let mut push = |key: &StoreKey| {
+            if !notify.contains(key) {
+                notify.push(key.clone());
+            }
+        };
+        let node_changed = |key: &StoreKey| match (self.index.get(key), new_index.get(key)) {
+            (Some(old), Some(new)) => !old.node.same(&new.node),
+            (None, None) => false,
+            _ => true,
+        };
+        if touched.everything {
+            self.index.keys().chain(new_index.keys()).filter(|key| node_changed(key)).for_each(&mut push);
+        } else {
+            let mut keys: Vec<&StoreKey> = touched.nodes.iter().filter(|key| node_changed(key)).collect();
+            keys.sort();
+            keys.into_iter().for_each(&mut push);
+        }
+        stream_owners.iter().chain(lost).chain(uploads).for_each(&mut push);
+        notify
+    }
+
+    /// §2.12 snapshot-cache invalidation (a superset is always safe).
+    fn invalidate_snapshots(&mut self, touched: &Touched, stream_ops: &[StreamOp]) {
+        if touched.everything {
+            self.snapshots.clear();
+            return;
+        }
+        for key in &touched.nodes {
+            self.snapshots.remove(key);
+        }
+        for op in stream_ops {
+            for prefix in op.store_id().prefixes() {
+                self.snapshots.remove(&prefix.key());
+            }
+        }
+    }
+}
+
+/// Applies one op to `tree`, updating `index` from the stores on its path and inside its old and
+/// new values.
+fn apply_op(tree: &Node, index: &mut StoreIndex, op: &Op, touched: &mut Touched) -> Result<Node, PatchError> {
+    let segments = op.path().segments();
+    if op.path().is_root() {
+        let applied = patch::apply_op(tree, op, Mode::Musubi)?;
+        *index = build_index(&applied.tree);
+        touched.everything = true;
+        return Ok(applied.tree);
+    }
+    let old_path = stores_on_path(tree, segments);
+    let applied = patch::apply_op(tree, op, Mode::Musubi)?;
+    let new_path = stores_on_path(&applied.tree, segments);
+    let removed = applied.previous.as_ref().map(stores_within).unwrap_or_default();
+    let added = match op {
+        Op::Add { value, .. } | Op::Replace { value, .. } => stores_within(value),
+        _ => Vec::new(),
+    };
+    for (id, _) in old_path.iter().chain(&removed) {
+        let key = id.key();
+        index.remove(&key);
+        touched.nodes.insert(key);
+    }
+    // The new value's stores, then the path (which ends at the value itself).
+    for (id, node) in added.into_iter().chain(new_path) {
+        let key = id.key();
+        touched.nodes.insert(key.clone());
+        index.insert(key, IndexedStore { id, node });
+    }
+    Ok(applied.tree)
+}
+
+#[cfg(test)]
+#[path = "replica_tests.rs"]
+mod tests;

@@ -1,0 +1,237 @@
+//! Envelope acceptance, store index, snapshots and notifications (PROTOCOL §2.11–§2.12, §4.1 10–11,
+//! §4.4 29–32).
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::runtime::store_id::StoreId;
+
+fn envelope(base: u64, version: u64, ops: Value, stream_ops: Value) -> Envelope {
+    let payload = json!({"type": "patch", "root_id": "r", "base_version": base, "version": version, "ops": ops, "stream_ops": stream_ops, "upload_ops": []});
+    Envelope::parse(&Node::from_json(&payload)).unwrap()
+}
+
+fn initial(tree: Value, stream_ops: Value) -> Envelope {
+    envelope(0, 1, json!([{"op": "replace", "path": "", "value": tree}]), stream_ops)
+}
+
+fn mounted(tree: Value) -> Replica {
+    let mut replica = Replica::default();
+    replica.accept(&initial(tree, json!([]))).unwrap();
+    replica
+}
+
+fn page() -> Value {
+    json!({
+        "__musubi_store_id__": [],
+        "title": "Inbox",
+        "header": {"__musubi_store_id__": ["header"], "title": "Hi"},
+        "lines": [
+            {"__musubi_store_id__": ["line-1"], "name": "Pen"},
+            {"__musubi_store_id__": ["line-2"], "name": "Ink"}
+        ],
+        "feed": {"messages": {"__musubi_stream__": "messages"}},
+        "metadata": {"messages": "literal"},
+        "older": {"__musubi_async__": true, "status": "loading", "result": {"__musubi_stream__": "older"}, "reason": null},
+        "avatar": {"__musubi_upload__": "avatar"}
+    })
+}
+
+fn keys(changes: &Changes) -> Vec<String> {
+    let mut keys: Vec<String> = changes.notify.iter().map(|k| k.as_str().to_owned()).collect();
+    keys.sort();
+    keys
+}
+
+fn root() -> StoreId {
+    StoreId::root()
+}
+
+#[test]
+fn initial_envelope_is_required_first() {
+    let mut replica = Replica::default();
+    assert_eq!(replica.accept(&envelope(1, 2, json!([]), json!([]))), Err(AcceptError::NotInitial));
+    let changes = replica.accept(&initial(page(), json!([]))).unwrap();
+    assert!(changes.initial);
+    assert_eq!(keys(&changes), vec!["[\"header\"]", "[\"line-1\"]", "[\"line-2\"]", "[]"]);
+    assert_eq!(replica.version(), 1);
+}
+
+#[test]
+fn out_of_sequence_envelopes_are_rejected_without_change() {
+    let mut replica = mounted(page());
+    let before = replica.tree().clone();
+    for (base, version) in [(2, 3), (1, 3), (0, 1), (0, 2)] {
+        assert!(matches!(replica.accept(&envelope(base, version, json!([]), json!([]))), Err(AcceptError::VersionMismatch { .. })));
+    }
+    assert!(replica.tree().same(&before));
+    assert_eq!(replica.version(), 1);
+}
+
+#[test]
+fn a_failing_op_leaves_the_replica_intact() {
+    let mut replica = mounted(page());
+    let snapshot = replica.snapshot(&root());
+    let ops = json!([{"op": "replace", "path": "/title", "value": "changed"}, {"op": "remove", "path": "/no/such/path"}]);
+    let streams = json!([{"op": "insert", "stream": "messages", "ref": "0", "store_id": [], "item_key": "m", "at": -1, "item": 1, "limit": null}]);
+    assert!(matches!(replica.accept(&envelope(1, 2, ops, streams)), Err(AcceptError::Patch(_))));
+    assert_eq!(replica.version(), 1);
+    assert_eq!(replica.read_field(&root(), "title"), Some(Node::from("Inbox")));
+    assert!(replica.snapshot(&root()).same(&snapshot), "nothing was invalidated");
+    assert_eq!(replica.streams().entries(&root().key(), "messages").count(), 0);
+    let bad_stream = json!([{"op": "insert", "stream": "messages", "store_id": [], "item_key": "m", "at": "x", "item": 1, "limit": null}]);
+    assert!(matches!(replica.accept(&envelope(1, 2, json!([]), bad_stream)), Err(AcceptError::Stream(_))));
+}
+
+#[test]
+fn checklist_10_snapshot_is_a_plain_tree_with_streams_async_and_children() {
+    let mut replica = mounted(page());
+    let snapshot = replica.snapshot(&root()).to_json();
+    assert_eq!(snapshot["__musubi_store_id__"], json!([]));
+    assert_eq!(snapshot["title"], "Inbox");
+    assert_eq!(snapshot["feed"]["messages"], json!([]), "an empty stream is an empty array, also nested");
+    assert_eq!(snapshot["older"], json!({"status": "loading", "data": [], "error": null}));
+    assert_eq!(snapshot["metadata"]["messages"], "literal");
+    assert_eq!(snapshot["header"], json!({"__musubi_store_id__": ["header"], "title": "Hi"}));
+    assert_eq!(snapshot["lines"][1], json!({"__musubi_store_id__": ["line-2"], "name": "Ink"}));
+    assert_eq!(snapshot["avatar"], json!({"__musubi_upload__": "avatar"}));
+    let child = replica.snapshot(&StoreId::from(["header"]));
+    assert!(replica.snapshot(&root()).get("header").is_some_and(|nested| nested.same(&child)), "children are their own cached snapshots");
+}
+
+#[test]
+fn checklist_11_stream_markers_resolve_at_nested_and_top_level_paths() {
+    let tree = json!({"__musubi_store_id__": [], "top": {"__musubi_stream__": "messages"}, "feed": {"messages": {"__musubi_stream__": "messages"}},
+        "older": {"__musubi_async__": true, "status": "ok", "result": {"__musubi_stream__": "older"}, "reason": null}, "metadata": {"messages": "x"}});
+    let streams = json!([
+        {"op": "insert", "stream": "messages", "ref": "0", "store_id": [], "item_key": "m1", "at": -1, "item": {"id": 1}, "limit": null},
+        {"op": "insert", "stream": "older", "ref": "1", "store_id": [], "item_key": "o1", "at": -1, "item": {"id": 9}, "limit": null}
+    ]);
+    let mut replica = Replica::default();
+    replica.accept(&initial(tree, streams)).unwrap();
+    let snapshot = replica.snapshot(&root()).to_json();
+    assert_eq!(snapshot["top"], json!([{"id": 1}]));
+    assert_eq!(snapshot["feed"]["messages"], json!([{"id": 1}]));
+    assert_eq!(snapshot["older"], json!({"status": "ok", "data": [{"id": 9}], "error": null}));
+    assert_eq!(snapshot["metadata"]["messages"], "x");
+    assert_eq!(replica.read_field(&root(), "top").map(|n| n.to_json()), Some(json!([{"id": 1}])));
+}
+
+#[test]
+fn failed_async_exposes_the_reason_and_a_non_async_shape_stays_plain() {
+    let tree = json!({"__musubi_store_id__": [], "a": {"__musubi_async__": true, "status": "failed", "result": null, "reason": {"kind": "error", "value": "x"}},
+        "b": {"__musubi_async__": true, "status": "ok", "result": 1}, "c": {"__musubi_async__": true, "status": "ok", "result": 2, "reason": {"ignored": true}}});
+    let mut replica = mounted(tree);
+    let snapshot = replica.snapshot(&root()).to_json();
+    assert_eq!(snapshot["a"], json!({"status": "failed", "data": null, "error": {"kind": "error", "value": "x"}}));
+    assert_eq!(snapshot["b"], json!({"__musubi_async__": true, "status": "ok", "result": 1}), "no reason key: a plain object");
+    assert_eq!(snapshot["c"], json!({"status": "ok", "data": 2, "error": null}));
+}
+
+#[test]
+fn checklist_29_an_unrelated_store_keeps_its_identical_snapshot() {
+    let mut replica = mounted(page());
+    let header = replica.snapshot(&StoreId::from(["header"]));
+    let line = replica.snapshot(&StoreId::from(["line-1"]));
+    let changes = replica.accept(&envelope(1, 2, json!([{"op": "replace", "path": "/lines/1/name", "value": "Paper"}]), json!([]))).unwrap();
+    assert_eq!(keys(&changes), vec!["[\"line-2\"]", "[]"], "the changed store and its ancestors only");
+    assert!(replica.snapshot(&StoreId::from(["header"])).same(&header));
+    assert!(replica.snapshot(&StoreId::from(["line-1"])).same(&line));
+}
+
+#[test]
+fn checklist_30_a_changed_store_and_its_ancestors_get_new_snapshots() {
+    let mut replica = mounted(page());
+    let (root_before, line_before) = (replica.snapshot(&root()), replica.snapshot(&StoreId::from(["line-2"])));
+    replica.accept(&envelope(1, 2, json!([{"op": "replace", "path": "/lines/1/name", "value": "Paper"}]), json!([]))).unwrap();
+    let (root_after, line_after) = (replica.snapshot(&root()), replica.snapshot(&StoreId::from(["line-2"])));
+    assert!(!root_after.same(&root_before) && !line_after.same(&line_before));
+    assert_eq!(line_after.to_json()["name"], "Paper");
+    assert_eq!(root_after.to_json()["lines"][1]["name"], "Paper");
+    assert!(root_after.get("header").is_some_and(|h| root_before.get("header").is_some_and(|old| old.same(h))), "unchanged child shared");
+}
+
+#[test]
+fn checklist_31_a_store_dropped_by_a_parent_replace_gets_an_empty_snapshot() {
+    let mut replica = mounted(page());
+    let _ = replica.snapshot(&StoreId::from(["line-1"]));
+    let changes = replica.accept(&envelope(1, 2, json!([{"op": "replace", "path": "/lines", "value": []}]), json!([]))).unwrap();
+    assert_eq!(keys(&changes), vec!["[\"line-1\"]", "[\"line-2\"]", "[]"]);
+    assert_eq!(replica.snapshot(&StoreId::from(["line-1"])).to_json(), json!({"__musubi_store_id__": ["line-1"]}));
+    assert!(replica.store(&StoreId::from(["line-1"]).key()).is_none());
+}
+
+#[test]
+fn checklist_32_a_stream_op_renews_the_owner_and_ancestors_snapshots() {
+    let tree = json!({"__musubi_store_id__": [], "child": {"__musubi_store_id__": ["child"], "log": {"__musubi_stream__": "log"}}, "other": {"__musubi_store_id__": ["other"]}});
+    let mut replica = mounted(tree);
+    let (root_before, child_before, other_before) =
+        (replica.snapshot(&root()), replica.snapshot(&StoreId::from(["child"])), replica.snapshot(&StoreId::from(["other"])));
+    let streams = json!([{"op": "insert", "stream": "log", "ref": "0", "store_id": ["child"], "item_key": "k", "at": 0, "item": "hello", "limit": 50}]);
+    let changes = replica.accept(&envelope(1, 2, json!([]), streams)).unwrap();
+    assert_eq!(keys(&changes), vec!["[\"child\"]"], "ancestors are not notified for stream ops");
+    assert!(!replica.snapshot(&root()).same(&root_before));
+    let child = replica.snapshot(&StoreId::from(["child"]));
+    assert!(!child.same(&child_before));
+    assert_eq!(child.to_json()["log"], json!(["hello"]));
+    assert!(replica.snapshot(&StoreId::from(["other"])).same(&other_before));
+}
+
+#[test]
+fn streams_of_removed_stores_are_pruned_and_their_owner_notified() {
+    let tree = json!({"__musubi_store_id__": [], "child": {"__musubi_store_id__": ["child"], "log": {"__musubi_stream__": "log"}}});
+    let streams = json!([{"op": "insert", "stream": "log", "ref": "0", "store_id": ["child"], "item_key": "k", "at": 0, "item": 1, "limit": null}]);
+    let mut replica = Replica::default();
+    replica.accept(&initial(tree, streams)).unwrap();
+    let changes = replica.accept(&envelope(1, 2, json!([{"op": "remove", "path": "/child"}]), json!([]))).unwrap();
+    assert_eq!(keys(&changes), vec!["[\"child\"]", "[]"]);
+    assert!(!replica.streams().has_streams(&StoreId::from(["child"]).key()));
+    // A stream op for a store that is not in the tree is pruned right away.
+    let orphan = json!([{"op": "insert", "stream": "log", "ref": "0", "store_id": ["ghost"], "item_key": "k", "at": 0, "item": 1, "limit": null}]);
+    replica.accept(&envelope(2, 3, json!([]), orphan)).unwrap();
+    assert!(!replica.streams().has_streams(&StoreId::from(["ghost"]).key()));
+}
+
+#[test]
+fn index_follows_adds_removes_and_array_shifts() {
+    let mut replica = mounted(page());
+    let line3 = json!({"__musubi_store_id__": ["line-3"], "name": "Pad"});
+    let changes = replica.accept(&envelope(1, 2, json!([{"op": "add", "path": "/lines/0", "value": line3}]), json!([]))).unwrap();
+    assert_eq!(keys(&changes), vec!["[\"line-3\"]", "[]"], "siblings that merely shifted did not change");
+    replica.accept(&envelope(2, 3, json!([{"op": "remove", "path": "/lines/1"}]), json!([]))).unwrap();
+    let mut indexed: Vec<String> = replica.index().keys().map(|k| k.as_str().to_owned()).collect();
+    indexed.sort();
+    assert_eq!(indexed, vec!["[\"header\"]", "[\"line-2\"]", "[\"line-3\"]", "[]"]);
+    assert_eq!(replica.read_field(&StoreId::from(["line-2"]), "name"), Some(Node::from("Ink")));
+    // Re-keying a store through its id field moves it in the index.
+    replica.accept(&envelope(3, 4, json!([{"op": "replace", "path": "/header/__musubi_store_id__", "value": ["top"]}]), json!([]))).unwrap();
+    assert!(replica.store(&StoreId::from(["header"]).key()).is_none());
+    assert_eq!(replica.read_field(&StoreId::from(["top"]), "title"), Some(Node::from("Hi")));
+}
+
+#[test]
+fn expect_initial_keeps_the_last_good_state_readable_until_the_swap() {
+    let mut replica = mounted(page());
+    replica.accept(&envelope(1, 2, json!([{"op": "replace", "path": "/title", "value": "v2"}]), json!([]))).unwrap();
+    replica.expect_initial();
+    assert_eq!(replica.read_field(&root(), "title"), Some(Node::from("v2")), "stale but readable");
+    assert_eq!(replica.accept(&envelope(2, 3, json!([]), json!([]))), Err(AcceptError::NotInitial), "late envelopes are ignored");
+    let mut fresh = page();
+    fresh["title"] = json!("fresh");
+    let changes = replica.accept(&initial(fresh, json!([]))).unwrap();
+    assert!(changes.initial);
+    assert_eq!(keys(&changes), vec!["[\"header\"]", "[\"line-1\"]", "[\"line-2\"]", "[]"], "every store counts as changed at the swap");
+    assert_eq!(replica.read_field(&root(), "title"), Some(Node::from("fresh")));
+}
+
+#[test]
+fn upload_ops_notify_the_owner_without_invalidating_snapshots() {
+    let mut replica = mounted(page());
+    let before = replica.snapshot(&root());
+    let payload = json!({"type": "patch", "root_id": "r", "base_version": 1, "version": 2, "ops": [], "stream_ops": [],
+        "upload_ops": [{"op": "config", "upload": "avatar", "store_id": [], "config": {"accept": "any", "max_entries": 1, "max_file_size": 10, "chunk_size": 5}}]});
+    let changes = replica.accept(&Envelope::parse(&Node::from_json(&payload)).unwrap()).unwrap();
+    assert_eq!(keys(&changes), vec!["[]"]);
+    assert!(replica.snapshot(&root()).same(&before));
+    assert!(replica.uploads().handle(&root().key(), "avatar").is_some());
+}

@@ -1,0 +1,90 @@
+//! One mounted root: its mount request, owners, replica and pending work.
+
+use std::rc::Rc;
+
+use serde_json::Value;
+
+use super::replica::Replica;
+use super::store_id::StoreId;
+use crate::phoenix::Millis;
+
+/// Identifies one runtime request (connect, mount, unmount, command); its outcome is reported once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub(crate) u64);
+
+impl RequestId {
+    /// The raw number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// What the application asked to mount.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MountSpec {
+    /// Root store module, e.g. `Demo.CounterStore`.
+    pub module: String,
+    /// Client-chosen root id (non-empty, unique per connection).
+    pub id: Rc<str>,
+    /// Mount params (an object).
+    pub params: Value,
+}
+
+/// Where a root stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RootStatus {
+    /// The first mount is in flight; nothing to read yet.
+    Mounting,
+    /// Mounted and in sequence.
+    Live,
+    /// The connection dropped; the last good state stays readable until the remount swaps in fresh
+    /// state.
+    Stale,
+    /// Out of sequence or a bad envelope: unmount + remount in flight; last good state readable.
+    Recovering,
+}
+
+/// A command in flight.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingCommand {
+    pub(crate) request: RequestId,
+    pub(crate) name: String,
+    pub(crate) store_id: StoreId,
+}
+
+/// One root of a connection.
+#[derive(Debug)]
+pub(crate) struct Root {
+    pub(crate) spec: MountSpec,
+    pub(crate) owners: u32,
+    pub(crate) status: RootStatus,
+    pub(crate) replica: Replica,
+    /// Mount requests resolved by the next accepted initial envelope.
+    pub(crate) waiters: Vec<RequestId>,
+    /// Bumped at every (re)mount; replies for an older generation are ignored.
+    pub(crate) generation: u64,
+    /// A mount was pushed and its initial envelope is awaited until this deadline.
+    pub(crate) initial_deadline: Option<Millis>,
+    /// True once a mount push for the current generation went out.
+    pub(crate) mount_sent: bool,
+}
+
+impl Root {
+    pub(crate) fn new(spec: MountSpec) -> Self {
+        Root {
+            spec,
+            owners: 1,
+            status: RootStatus::Mounting,
+            replica: Replica::default(),
+            waiters: Vec::new(),
+            generation: 0,
+            initial_deadline: None,
+            mount_sent: false,
+        }
+    }
+
+    /// True when the root has had state (so a remount keeps it readable as stale).
+    pub(crate) fn has_state(&self) -> bool {
+        !self.replica.index().is_empty() || self.status != RootStatus::Mounting
+    }
+}
