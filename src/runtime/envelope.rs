@@ -84,11 +84,14 @@ mod tests {
 
     #[test]
     fn valid_envelope_parses_and_upload_ops_default_to_empty() {
-        let envelope = parse(json!({"type":"patch","root_id":"r","base_version":0,"version":1,"ops":[{"op":"replace","path":"","value":{}}],"stream_ops":[]}));
+        let envelope = parse(
+            json!({"type":"patch","root_id":"r","base_version":0,"version":1,"ops":[{"op":"replace","path":"","value":{}}],"stream_ops":[]}),
+        );
         let envelope = envelope.unwrap();
         assert!(envelope.is_initial());
         assert_eq!((envelope.ops.len(), envelope.upload_ops.len()), (1, 0));
-        let with_null = parse(json!({"type":"patch","root_id":"r","base_version":1,"version":2,"ops":[],"stream_ops":[],"upload_ops":null}));
+        let with_null =
+            parse(json!({"type":"patch","root_id":"r","base_version":1,"version":2,"ops":[],"stream_ops":[],"upload_ops":null}));
         assert!(with_null.is_ok());
     }
 
@@ -96,7 +99,14 @@ mod tests {
     fn malformed_envelopes_are_rejected() {
         let base = json!({"type":"patch","root_id":"r","base_version":1,"version":2,"ops":[],"stream_ops":[]});
         assert!(parse(json!([1])).is_err());
-        for (key, bad) in [("type", json!("other")), ("root_id", json!(5)), ("base_version", json!("1")), ("version", json!(-1)), ("ops", json!({})), ("stream_ops", json!(null))] {
+        for (key, bad) in [
+            ("type", json!("other")),
+            ("root_id", json!(5)),
+            ("base_version", json!("1")),
+            ("version", json!(-1)),
+            ("ops", json!({})),
+            ("stream_ops", json!(null)),
+        ] {
             let mut value = base.clone();
             value[key] = bad;
             assert!(parse(value).is_err(), "{key}");

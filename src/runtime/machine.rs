@@ -111,7 +111,13 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime over a new socket with this configuration.
     pub fn new(config: SocketConfig) -> Self {
-        Runtime { socket: Socket::new(config), connections: BTreeMap::new(), pushes: HashMap::new(), next_request: 0, outputs: VecDeque::new() }
+        Runtime {
+            socket: Socket::new(config),
+            connections: BTreeMap::new(),
+            pushes: HashMap::new(),
+            next_request: 0,
+            outputs: VecDeque::new(),
+        }
     }
 
     /// The underlying socket (read-only: state, reconnect attempts, …).
@@ -389,7 +395,10 @@ impl Runtime {
         let topic: Rc<str> = self.connections.get_key_value(topic).map_or_else(|| topic.into(), |(key, _)| key.clone());
         if !self.connections.contains_key(&topic) {
             let channel = self.open_channel(&topic, now);
-            self.connections.insert(topic.clone(), Connection { channel, joined: false, connect_waiters: Vec::new(), roots: BTreeMap::new(), reopen_at: None });
+            self.connections.insert(
+                topic.clone(),
+                Connection { channel, joined: false, connect_waiters: Vec::new(), roots: BTreeMap::new(), reopen_at: None },
+            );
         }
         self.socket.connect(now);
         topic
@@ -548,8 +557,12 @@ impl Runtime {
             }
         }
         let Some(connection) = self.connections.get(topic) else { return };
-        let expired: Vec<Rc<str>> =
-            connection.roots.iter().filter(|(_, root)| root.initial_deadline.is_some_and(|at| at <= now)).map(|(id, _)| id.clone()).collect();
+        let expired: Vec<Rc<str>> = connection
+            .roots
+            .iter()
+            .filter(|(_, root)| root.initial_deadline.is_some_and(|at| at <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
         for root_id in expired {
             if let Some(root) = self.root_mut(topic, &root_id) {
                 root.initial_deadline = None;
@@ -651,7 +664,10 @@ impl Runtime {
                 }
             }
             Err(AcceptError::NotInitial) => {
-                let message = format!("ignored envelope {} → {} for {root_id} while waiting for its initial envelope", envelope.base_version, envelope.version);
+                let message = format!(
+                    "ignored envelope {} → {} for {root_id} while waiting for its initial envelope",
+                    envelope.base_version, envelope.version
+                );
                 self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message });
             }
             Err(error) => self.recover(topic, &root_id, &error.to_string(), now),

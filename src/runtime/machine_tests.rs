@@ -1,0 +1,501 @@
+//! The runtime against a scripted server (PROTOCOL §4.1 items 1–13, §4.3 27–28, recovery and
+//! self-healing).
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::phoenix::frame::{Body, Frame, decode_client_text};
+use crate::phoenix::{ConnectionState, WireMessage};
+use crate::runtime::error::CommandErrorKind;
+
+const TOPIC: &str = DEFAULT_TOPIC;
+
+/// Drives a runtime with a fake clock and a hand-scripted server.
+struct Wire {
+    rt: Runtime,
+    now: Millis,
+    connection: Option<ConnectionId>,
+    sent: Vec<Frame>,
+    events: Vec<RuntimeEvent>,
+    /// The join_ref of the last join sent (kept when `sent` is cleared).
+    join_ref: Option<String>,
+}
+
+impl Wire {
+    fn new() -> Self {
+        Wire {
+            rt: Runtime::new(SocketConfig::new("ws://h/socket")),
+            now: 0,
+            connection: None,
+            sent: vec![],
+            events: vec![],
+            join_ref: None,
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(output) = self.rt.poll_output() {
+            match output {
+                Output::Connect { connection, .. } => self.connection = Some(connection),
+                Output::Send { message: WireMessage::Text(text), .. } => {
+                    let frame = decode_client_text(&text).unwrap();
+                    if frame.event == "phx_join" {
+                        self.join_ref = frame.join_ref.clone();
+                    }
+                    self.sent.push(frame);
+                }
+                Output::Send { .. } | Output::Close { .. } => {}
+                Output::Event(event) => self.events.push(event),
+            }
+        }
+    }
+
+    fn advance(&mut self, ms: Millis) {
+        let target = self.now + ms;
+        while let Some(deadline) = self.rt.poll_timeout().filter(|d| *d <= target) {
+            self.now = self.now.max(deadline);
+            self.rt.handle_timeout(self.now);
+            self.drain();
+        }
+        self.now = target;
+    }
+
+    fn open(&mut self) {
+        self.rt.handle_open(self.connection.unwrap(), self.now);
+        self.drain();
+    }
+
+    fn drop_transport(&mut self) {
+        self.rt.handle_close(self.connection.unwrap(), 1006, "", self.now);
+        self.drain();
+    }
+
+    fn server(&mut self, frame: Value) {
+        self.rt.handle_text(self.connection.unwrap(), &frame.to_string(), self.now);
+        self.drain();
+    }
+
+    fn last(&self, event: &str) -> Frame {
+        self.sent.iter().rev().find(|f| f.event == event).cloned().unwrap_or_else(|| panic!("no {event} in {:?}", self.sent))
+    }
+
+    fn count(&self, event: &str) -> usize {
+        self.sent.iter().filter(|f| f.event == event).count()
+    }
+
+    fn reply(&mut self, frame: &Frame, status: &str, response: Value) {
+        self.server(json!([frame.join_ref, frame.msg_ref, frame.topic, "phx_reply", {"status": status, "response": response}]));
+    }
+
+    fn join_ref(&self) -> Option<String> {
+        self.join_ref.clone()
+    }
+
+    fn payload(frame: &Frame) -> Value {
+        match &frame.body {
+            Body::Message(Payload::Json(value)) => value.clone(),
+            other => panic!("unexpected body {other:?}"),
+        }
+    }
+
+    /// Connects, opens the socket and accepts the join.
+    fn connected() -> Self {
+        let mut wire = Wire::new();
+        let request = wire.rt.connect(TOPIC, 0);
+        wire.drain();
+        wire.open();
+        let join = wire.last("phx_join");
+        wire.reply(&join, "ok", json!({}));
+        assert_eq!(wire.settled(request), Some(Ok(Value::Null)));
+        wire
+    }
+
+    fn patch(&mut self, root_id: &str, base: u64, version: u64, ops: Value, stream_ops: Value) {
+        let envelope = json!({"type": "patch", "root_id": root_id, "base_version": base, "version": version, "ops": ops, "stream_ops": stream_ops, "upload_ops": []});
+        self.server(json!([self.join_ref(), null, TOPIC, "patch", envelope]));
+    }
+
+    fn initial(&mut self, root_id: &str, tree: Value) {
+        self.patch(root_id, 0, 1, json!([{"op": "replace", "path": "", "value": tree}]), json!([]));
+    }
+
+    /// Mounts `root_id` with `tree` as its initial state.
+    fn mount(&mut self, root_id: &str, tree: Value) -> RequestId {
+        let spec = MountSpec { module: "Demo.PageStore".into(), id: root_id.into(), params: json!({"p": 1}) };
+        let request = self.rt.mount(TOPIC, spec, self.now);
+        self.drain();
+        let mount = self.last("mount");
+        self.reply(&mount, "ok", json!({"root_id": root_id}));
+        self.initial(root_id, tree);
+        assert_eq!(self.settled(request), Some(Ok(Value::Null)));
+        request
+    }
+
+    fn settled(&self, request: RequestId) -> Option<Result<Value, SyncError>> {
+        let mut outcomes = self.events.iter().filter_map(|e| match e {
+            RuntimeEvent::Settled { request: r, result } if *r == request => Some(result.clone()),
+            _ => None,
+        });
+        let first = outcomes.next();
+        assert!(outcomes.next().is_none(), "request {request:?} settled twice");
+        first
+    }
+
+    fn changed(&self) -> Vec<(String, Vec<String>)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                RuntimeEvent::StoresChanged { root_id, stores, .. } => {
+                    Some((root_id.to_string(), stores.iter().map(|k| k.to_string()).collect()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn read(&mut self, root_id: &str, field: &str) -> Option<Value> {
+        self.rt.read(TOPIC, root_id, &StoreId::root(), field).map(|n| n.to_json())
+    }
+}
+
+fn page(title: &str) -> Value {
+    json!({"__musubi_store_id__": [], "title": title, "counter": 1, "header": {"__musubi_store_id__": ["header"], "title": "Hi"}})
+}
+
+#[test]
+fn checklist_01_connect_joins_the_connection_topic_with_an_empty_payload() {
+    let mut wire = Wire::new();
+    let request = wire.rt.connect(TOPIC, 0);
+    wire.drain();
+    assert!(wire.connection.is_some(), "the socket connects");
+    wire.open();
+    let join = wire.last("phx_join");
+    assert_eq!((join.topic.as_str(), Wire::payload(&join)), (TOPIC, json!({})));
+    assert_eq!(wire.settled(request), None, "not before the join reply");
+    wire.reply(&join, "ok", json!({}));
+    assert_eq!(wire.settled(request), Some(Ok(Value::Null)));
+    let again = wire.rt.connect(TOPIC, 0);
+    wire.drain();
+    assert_eq!(wire.settled(again), Some(Ok(Value::Null)));
+    assert_eq!(wire.count("phx_join"), 1, "one channel per topic");
+}
+
+#[test]
+fn checklist_02_a_mount_needs_an_explicit_non_empty_id() {
+    let mut wire = Wire::connected();
+    let request = wire.rt.mount(TOPIC, MountSpec { module: "M".into(), id: "".into(), params: json!({}) }, 0);
+    wire.drain();
+    assert!(matches!(wire.settled(request), Some(Err(SyncError::Invalid(_)))));
+    assert_eq!(wire.count("mount"), 0);
+}
+
+#[test]
+fn checklist_03_mount_resolves_only_after_the_initial_envelope() {
+    let mut wire = Wire::connected();
+    let spec = MountSpec { module: "Demo.PageStore".into(), id: "page".into(), params: json!({"start": 5}) };
+    let request = wire.rt.mount(TOPIC, spec, 0);
+    wire.drain();
+    let mount = wire.last("mount");
+    assert_eq!(Wire::payload(&mount), json!({"module": "Demo.PageStore", "id": "page", "params": {"start": 5}}));
+    wire.reply(&mount, "ok", json!({"root_id": "page"}));
+    assert_eq!(wire.settled(request), None, "the ok reply alone does not resolve");
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Mounting));
+    wire.initial("page", page("Inbox"));
+    assert_eq!(wire.settled(request), Some(Ok(Value::Null)));
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Live));
+}
+
+#[test]
+fn checklist_04_root_fields_are_readable_after_mount() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("Inbox"));
+    assert_eq!(wire.read("page", "title"), Some(json!("Inbox")));
+    assert_eq!(wire.read("page", "counter"), Some(json!(1)));
+    let snapshot = wire.rt.snapshot(TOPIC, "page", &StoreId::root()).unwrap().to_json();
+    assert_eq!(snapshot["__musubi_store_id__"], json!([]));
+}
+
+#[test]
+fn checklist_05_nested_store_resolves_to_the_identical_child() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("Inbox"));
+    let first = wire.rt.read(TOPIC, "page", &StoreId::root(), "header").unwrap();
+    let second = wire.rt.read(TOPIC, "page", &StoreId::root(), "header").unwrap();
+    assert!(first.same(&second));
+    assert_eq!(first.to_json()["title"], "Hi");
+    assert!(wire.rt.store_ids(TOPIC, "page").contains(&StoreId::from(["header"])));
+}
+
+#[test]
+fn checklist_06_command_pushes_and_resolves_with_the_response() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("Inbox"));
+    let request = wire.rt.command(TOPIC, "page", &StoreId::root(), "increment", json!({"by": 2}), 0);
+    wire.drain();
+    let command = wire.last("command");
+    assert_eq!(Wire::payload(&command), json!({"root_id": "page", "store_id": [], "name": "increment", "payload": {"by": 2}}));
+    wire.reply(&command, "ok", json!({"n": 3}));
+    assert_eq!(wire.settled(request), Some(Ok(json!({"n": 3}))));
+}
+
+#[test]
+fn checklist_07_patches_are_routed_by_root_id() {
+    let mut wire = Wire::connected();
+    wire.mount("a", page("A"));
+    wire.mount("b", page("B"));
+    wire.events.clear();
+    wire.patch("a", 1, 2, json!([{"op": "replace", "path": "/title", "value": "A2"}]), json!([]));
+    assert_eq!(wire.changed(), vec![("a".to_owned(), vec!["[]".to_owned()])], "once, and only root a");
+    assert_eq!(wire.read("a", "title"), Some(json!("A2")));
+    assert_eq!(wire.read("b", "title"), Some(json!("B")));
+    wire.patch("ghost", 1, 2, json!([]), json!([]));
+    assert!(wire.events.iter().any(|e| matches!(e, RuntimeEvent::Diagnostic { message, .. } if message.contains("unknown root"))));
+}
+
+#[test]
+fn checklist_08_mounting_a_mounted_id_shares_the_root_without_a_second_push() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("Inbox"));
+    let again = wire.rt.mount(TOPIC, MountSpec { module: "Other".into(), id: "page".into(), params: json!({}) }, 0);
+    wire.drain();
+    assert_eq!(wire.settled(again), Some(Ok(Value::Null)));
+    assert_eq!(wire.count("mount"), 1);
+    assert_eq!(wire.rt.root_owners(TOPIC, "page"), Some(2));
+}
+
+#[test]
+fn concurrent_mounts_of_one_id_join_the_in_flight_mount() {
+    let mut wire = Wire::connected();
+    let spec = || MountSpec { module: "Demo.PageStore".into(), id: "page".into(), params: json!({}) };
+    let first = wire.rt.mount(TOPIC, spec(), 0);
+    let second = wire.rt.mount(TOPIC, spec(), 0);
+    wire.drain();
+    assert_eq!(wire.count("mount"), 1);
+    let mount = wire.last("mount");
+    wire.reply(&mount, "ok", json!({"root_id": "page"}));
+    wire.initial("page", page("Inbox"));
+    assert_eq!((wire.settled(first), wire.settled(second)), (Some(Ok(Value::Null)), Some(Ok(Value::Null))));
+}
+
+#[test]
+fn checklist_09_only_the_last_owner_unmounts() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("Inbox"));
+    wire.rt.mount(TOPIC, MountSpec { module: "M".into(), id: "page".into(), params: json!({}) }, 0);
+    let first = wire.rt.unmount(TOPIC, "page", 0);
+    wire.drain();
+    assert_eq!(wire.settled(first), Some(Ok(Value::Null)));
+    assert_eq!(wire.count("unmount"), 0);
+    assert_eq!(wire.read("page", "title"), Some(json!("Inbox")));
+    let last = wire.rt.unmount(TOPIC, "page", 0);
+    wire.drain();
+    let unmount = wire.last("unmount");
+    assert_eq!(Wire::payload(&unmount), json!({"root_id": "page"}));
+    assert_eq!(wire.read("page", "title"), None);
+    wire.reply(&unmount, "ok", json!({}));
+    assert_eq!(wire.settled(last), Some(Ok(Value::Null)));
+}
+
+#[test]
+fn checklist_12_after_unmount_commands_are_refused_locally() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("Inbox"));
+    let unmount = wire.rt.unmount(TOPIC, "page", 0);
+    wire.drain();
+    let frame = wire.last("unmount");
+    wire.reply(&frame, "error", json!({"reason": "unknown root"}));
+    assert_eq!(wire.settled(unmount), Some(Err(SyncError::UnmountFailed(json!({"reason": "unknown root"})))));
+    let command = wire.rt.command(TOPIC, "page", &StoreId::root(), "x", json!({}), 0);
+    wire.drain();
+    let outcome = wire.settled(command);
+    assert_eq!(outcome, Some(Err(SyncError::NotConnected)));
+    assert_eq!(SyncError::NotConnected.to_string(), "Store is not connected");
+    assert_eq!(wire.count("command"), 0);
+}
+
+#[test]
+fn checklist_13_disconnect_leaves_the_channel_and_fails_pending_work() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("Inbox"));
+    let command = wire.rt.command(TOPIC, "page", &StoreId::root(), "slow", json!({}), 0);
+    let disconnect = wire.rt.disconnect(TOPIC, 0);
+    wire.drain();
+    assert_eq!(wire.last("phx_leave").topic, TOPIC);
+    assert_eq!(wire.settled(command), Some(Err(SyncError::Disconnected)));
+    assert_eq!(wire.settled(disconnect), Some(Ok(Value::Null)));
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), None);
+    assert_eq!(wire.rt.pending_pushes(), 0);
+}
+
+#[test]
+fn checklist_27_an_error_reply_rejects_with_a_failed_command_error() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("Inbox"));
+    let request = wire.rt.command(TOPIC, "page", &StoreId::root(), "nope", json!({}), 0);
+    wire.drain();
+    let command = wire.last("command");
+    wire.reply(&command, "error", json!({"reason": "unknown command"}));
+    let Some(Err(SyncError::Command(error))) = wire.settled(request) else { panic!("command error expected") };
+    assert_eq!((error.kind, error.command.as_str(), error.code.as_deref()), (CommandErrorKind::Failed, "nope", Some("unknown command")));
+    assert_eq!(error.store_id, StoreId::root());
+}
+
+#[test]
+fn checklist_28_a_push_timeout_rejects_with_a_timeout_command_error() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("Inbox"));
+    let request = wire.rt.command(TOPIC, "page", &StoreId::from(["header"]), "slow", json!({}), wire.now);
+    wire.drain();
+    wire.advance(10_000);
+    let Some(Err(SyncError::Command(error))) = wire.settled(request) else { panic!("timeout expected") };
+    assert_eq!((error.kind, error.command.as_str()), (CommandErrorKind::Timeout, "slow"));
+    assert_eq!(error.to_string(), "Command \"slow\" timed out");
+}
+
+#[test]
+fn mount_errors_and_unexpected_root_ids_reject_and_forget_the_root() {
+    let mut wire = Wire::connected();
+    let refused = wire.rt.mount(TOPIC, MountSpec { module: "Nope".into(), id: "a".into(), params: json!({}) }, 0);
+    wire.drain();
+    let mount = wire.last("mount");
+    wire.reply(&mount, "error", json!({"reason": "unknown root"}));
+    assert_eq!(wire.settled(refused), Some(Err(SyncError::MountFailed(json!({"reason": "unknown root"})))));
+    assert_eq!(wire.rt.root_status(TOPIC, "a"), None);
+    let odd = wire.rt.mount(TOPIC, MountSpec { module: "M".into(), id: "b".into(), params: json!({}) }, 0);
+    wire.drain();
+    let mount = wire.last("mount");
+    wire.reply(&mount, "ok", json!({"root_id": "c"}));
+    assert_eq!(wire.settled(odd), Some(Err(SyncError::UnexpectedRootId("c".into()))));
+    let silent = wire.rt.mount(TOPIC, MountSpec { module: "M".into(), id: "d".into(), params: json!({}) }, wire.now);
+    wire.drain();
+    let mount = wire.last("mount");
+    wire.reply(&mount, "ok", json!({}));
+    wire.advance(10_000);
+    assert_eq!(wire.settled(silent), Some(Err(SyncError::MountTimeout)), "no initial envelope in time");
+}
+
+#[test]
+fn version_gap_recovers_with_unmount_and_remount_keeping_the_stale_state_readable() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("v1"));
+    let pending = wire.rt.command(TOPIC, "page", &StoreId::root(), "work", json!({}), 0);
+    wire.drain();
+    wire.events.clear();
+    wire.sent.clear();
+    wire.patch("page", 5, 6, json!([]), json!([]));
+    assert_eq!(wire.settled(pending), Some(Err(SyncError::VersionMismatch)));
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Recovering));
+    let events: Vec<&str> = wire.sent.iter().map(|f| f.event.as_str()).collect();
+    assert_eq!(events, vec!["unmount", "mount"]);
+    assert_eq!(wire.read("page", "title"), Some(json!("v1")), "last good state readable");
+    let refused = wire.rt.command(TOPIC, "page", &StoreId::root(), "x", json!({}), 0);
+    wire.drain();
+    assert_eq!(wire.settled(refused), Some(Err(SyncError::NotConnected)));
+    // A second gap while recovering is just dropped; a late envelope is ignored.
+    wire.patch("page", 9, 10, json!([]), json!([]));
+    assert_eq!(wire.count("mount"), 1);
+    let (unmount, mount) = (wire.last("unmount"), wire.last("mount"));
+    wire.reply(&unmount, "ok", json!({}));
+    wire.patch("page", 1, 2, json!([{"op": "replace", "path": "/title", "value": "late"}]), json!([]));
+    wire.reply(&mount, "ok", json!({"root_id": "page"}));
+    assert!(wire.changed().is_empty(), "no notification before the swap");
+    wire.initial("page", page("fresh"));
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Live));
+    assert_eq!(wire.read("page", "title"), Some(json!("fresh")));
+    assert_eq!(wire.changed().len(), 1, "subscribers notified once at the swap");
+    assert_eq!(wire.rt.pending_pushes(), 0);
+}
+
+#[test]
+fn a_patch_that_cannot_apply_triggers_recovery_at_once() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("v1"));
+    wire.sent.clear();
+    wire.patch("page", 1, 2, json!([{"op": "remove", "path": "/no/such/path"}]), json!([]));
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Recovering));
+    assert_eq!(wire.rt.root_version(TOPIC, "page"), Some(0));
+    assert_eq!(wire.count("mount"), 1);
+    assert_eq!(wire.read("page", "title"), Some(json!("v1")));
+}
+
+#[test]
+fn a_dropped_transport_remounts_every_owned_root_and_swaps_state_once() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("v1"));
+    let in_flight = wire.rt.command(TOPIC, "page", &StoreId::root(), "work", json!({}), wire.now);
+    wire.drain();
+    wire.events.clear();
+    wire.drop_transport();
+    assert_eq!(wire.settled(in_flight), Some(Err(SyncError::Disconnected)));
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Stale));
+    assert_eq!(wire.read("page", "title"), Some(json!("v1")), "stale snapshot readable during the outage");
+    assert!(wire.rt.snapshot(TOPIC, "page", &StoreId::root()).is_some());
+    assert!(wire.events.iter().any(|e| matches!(e, RuntimeEvent::Socket(crate::phoenix::Event::State(ConnectionState::Closed)))));
+    assert!(wire.changed().is_empty(), "no change notification for the outage itself");
+    wire.sent.clear();
+    wire.advance(10);
+    wire.open();
+    let join = wire.last("phx_join");
+    wire.reply(&join, "ok", json!({}));
+    let mount = wire.last("mount");
+    assert_eq!(Wire::payload(&mount), json!({"module": "Demo.PageStore", "id": "page", "params": {"p": 1}}));
+    wire.reply(&mount, "ok", json!({"root_id": "page"}));
+    wire.initial("page", page("v2"));
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Live));
+    assert_eq!(wire.read("page", "title"), Some(json!("v2")));
+    assert_eq!(wire.changed().len(), 1);
+    let after = wire.rt.command(TOPIC, "page", &StoreId::root(), "work", json!({}), wire.now);
+    wire.drain();
+    let command = wire.last("command");
+    wire.reply(&command, "ok", json!({}));
+    assert_eq!(wire.settled(after), Some(Ok(json!({}))));
+}
+
+#[test]
+fn a_server_channel_crash_remounts_after_the_rejoin() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("v1"));
+    let join_ref = wire.join_ref();
+    wire.sent.clear();
+    wire.server(json!([join_ref, join_ref, TOPIC, "phx_error", {}]));
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Stale));
+    wire.advance(1_000);
+    let join = wire.last("phx_join");
+    wire.reply(&join, "ok", json!({}));
+    let mount = wire.last("mount");
+    wire.reply(&mount, "ok", json!({"root_id": "page"}));
+    wire.initial("page", page("v2"));
+    assert_eq!(wire.read("page", "title"), Some(json!("v2")));
+}
+
+#[test]
+fn a_mount_during_an_outage_completes_after_reconnect() {
+    let mut wire = Wire::connected();
+    wire.drop_transport();
+    let request = wire.rt.mount(TOPIC, MountSpec { module: "M".into(), id: "later".into(), params: json!({}) }, wire.now);
+    wire.drain();
+    assert_eq!(wire.count("mount"), 0);
+    wire.advance(10);
+    wire.open();
+    let join = wire.last("phx_join");
+    wire.reply(&join, "ok", json!({}));
+    let mount = wire.last("mount");
+    wire.reply(&mount, "ok", json!({"root_id": "later"}));
+    wire.initial("later", page("x"));
+    assert_eq!(wire.settled(request), Some(Ok(Value::Null)));
+}
+
+#[test]
+fn a_server_phx_close_reopens_the_connection_channel() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("v1"));
+    let join_ref = wire.join_ref();
+    wire.sent.clear();
+    wire.server(json!([join_ref, join_ref, TOPIC, "phx_close", {}]));
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Stale));
+    wire.advance(1_000);
+    let join = wire.last("phx_join");
+    assert_ne!(join.join_ref, join_ref);
+    wire.reply(&join, "ok", json!({}));
+    assert_eq!(wire.count("mount"), 1);
+}

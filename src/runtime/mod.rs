@@ -1,18 +1,18 @@
 //! The Musubi runtime, sans-IO: roots, envelopes, the patch engine, store index, snapshots,
 //! subscriptions, streams, uploads and commands (PROTOCOL.md §2–§3.7).
 
+pub mod envelope;
+pub mod error;
+pub mod index;
+pub mod machine;
 pub mod patch;
-pub mod tree;
+pub mod replica;
+pub mod root;
+pub mod snapshot;
 pub mod store_id;
 pub mod stream;
+pub mod tree;
 pub mod upload;
-pub mod index;
-pub mod envelope;
-pub mod replica;
-pub mod snapshot;
-pub mod error;
-pub mod machine;
-pub mod root;
 
 pub use error::{CommandError, CommandErrorKind, SyncError};
 pub use machine::{DEFAULT_TOPIC, Runtime, RuntimeEvent};

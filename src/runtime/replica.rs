@@ -171,7 +171,14 @@ impl Replica {
     }
 
     /// §2.12 notification rules, evaluated against the old index (`self`) and the new one.
-    fn changes(&self, new_index: &StoreIndex, touched: &Touched, stream_owners: &[StoreKey], lost: &[StoreKey], uploads: &[StoreKey]) -> Vec<StoreKey> {
+    fn changes(
+        &self,
+        new_index: &StoreIndex,
+        touched: &Touched,
+        stream_owners: &[StoreKey],
+        lost: &[StoreKey],
+        uploads: &[StoreKey],
+    ) -> Vec<StoreKey> {
         let mut notify: Vec<StoreKey> = Vec::new();
         let mut push = |key: &StoreKey| {
             if !notify.contains(key) {
@@ -221,7 +228,9 @@ fn apply_op(tree: &Node, index: &mut StoreIndex, op: &Op, touched: &mut Touched)
         touched.everything = true;
         return Ok(applied.tree);
     }
-    let old_path = stores_on_path(tree, segments);
+    // Ancestors only: the old value at the path itself is `previous` (for an array `add` it is a
+    // sibling that merely shifts and stays indexed).
+    let old_path = stores_on_path(tree, segments.split_last().map_or(segments, |(_, parent)| parent));
     let applied = patch::apply_op(tree, op, Mode::Musubi)?;
     let new_path = stores_on_path(&applied.tree, segments);
     let removed = applied.previous.as_ref().map(stores_within).unwrap_or_default();

@@ -73,7 +73,8 @@ fn a_failing_op_leaves_the_replica_intact() {
     let mut replica = mounted(page());
     let snapshot = replica.snapshot(&root());
     let ops = json!([{"op": "replace", "path": "/title", "value": "changed"}, {"op": "remove", "path": "/no/such/path"}]);
-    let streams = json!([{"op": "insert", "stream": "messages", "ref": "0", "store_id": [], "item_key": "m", "at": -1, "item": 1, "limit": null}]);
+    let streams =
+        json!([{"op": "insert", "stream": "messages", "ref": "0", "store_id": [], "item_key": "m", "at": -1, "item": 1, "limit": null}]);
     assert!(matches!(replica.accept(&envelope(1, 2, ops, streams)), Err(AcceptError::Patch(_))));
     assert_eq!(replica.version(), 1);
     assert_eq!(replica.read_field(&root(), "title"), Some(Node::from("Inbox")));
@@ -133,7 +134,8 @@ fn checklist_29_an_unrelated_store_keeps_its_identical_snapshot() {
     let mut replica = mounted(page());
     let header = replica.snapshot(&StoreId::from(["header"]));
     let line = replica.snapshot(&StoreId::from(["line-1"]));
-    let changes = replica.accept(&envelope(1, 2, json!([{"op": "replace", "path": "/lines/1/name", "value": "Paper"}]), json!([]))).unwrap();
+    let changes =
+        replica.accept(&envelope(1, 2, json!([{"op": "replace", "path": "/lines/1/name", "value": "Paper"}]), json!([]))).unwrap();
     assert_eq!(keys(&changes), vec!["[\"line-2\"]", "[]"], "the changed store and its ancestors only");
     assert!(replica.snapshot(&StoreId::from(["header"])).same(&header));
     assert!(replica.snapshot(&StoreId::from(["line-1"])).same(&line));
@@ -180,14 +182,16 @@ fn checklist_32_a_stream_op_renews_the_owner_and_ancestors_snapshots() {
 #[test]
 fn streams_of_removed_stores_are_pruned_and_their_owner_notified() {
     let tree = json!({"__musubi_store_id__": [], "child": {"__musubi_store_id__": ["child"], "log": {"__musubi_stream__": "log"}}});
-    let streams = json!([{"op": "insert", "stream": "log", "ref": "0", "store_id": ["child"], "item_key": "k", "at": 0, "item": 1, "limit": null}]);
+    let streams =
+        json!([{"op": "insert", "stream": "log", "ref": "0", "store_id": ["child"], "item_key": "k", "at": 0, "item": 1, "limit": null}]);
     let mut replica = Replica::default();
     replica.accept(&initial(tree, streams)).unwrap();
     let changes = replica.accept(&envelope(1, 2, json!([{"op": "remove", "path": "/child"}]), json!([]))).unwrap();
     assert_eq!(keys(&changes), vec!["[\"child\"]", "[]"]);
     assert!(!replica.streams().has_streams(&StoreId::from(["child"]).key()));
     // A stream op for a store that is not in the tree is pruned right away.
-    let orphan = json!([{"op": "insert", "stream": "log", "ref": "0", "store_id": ["ghost"], "item_key": "k", "at": 0, "item": 1, "limit": null}]);
+    let orphan =
+        json!([{"op": "insert", "stream": "log", "ref": "0", "store_id": ["ghost"], "item_key": "k", "at": 0, "item": 1, "limit": null}]);
     replica.accept(&envelope(2, 3, json!([]), orphan)).unwrap();
     assert!(!replica.streams().has_streams(&StoreId::from(["ghost"]).key()));
 }
@@ -204,7 +208,9 @@ fn index_follows_adds_removes_and_array_shifts() {
     assert_eq!(indexed, vec!["[\"header\"]", "[\"line-2\"]", "[\"line-3\"]", "[]"]);
     assert_eq!(replica.read_field(&StoreId::from(["line-2"]), "name"), Some(Node::from("Ink")));
     // Re-keying a store through its id field moves it in the index.
-    replica.accept(&envelope(3, 4, json!([{"op": "replace", "path": "/header/__musubi_store_id__", "value": ["top"]}]), json!([]))).unwrap();
+    replica
+        .accept(&envelope(3, 4, json!([{"op": "replace", "path": "/header/__musubi_store_id__", "value": ["top"]}]), json!([])))
+        .unwrap();
     assert!(replica.store(&StoreId::from(["header"]).key()).is_none());
     assert_eq!(replica.read_field(&StoreId::from(["top"]), "title"), Some(Node::from("Hi")));
 }

@@ -30,7 +30,14 @@ fn checklist_34_inserting_an_existing_key_moves_it() {
     let mut streams = Streams::default();
     streams.apply(&insert(&root, "a", -1, None));
     streams.apply(&insert(&root, "b", -1, None));
-    streams.apply(&StreamOp::Insert { store_id: root.clone(), stream: "s".into(), item_key: "a".into(), at: -1, item: Node::from("A2"), limit: None });
+    streams.apply(&StreamOp::Insert {
+        store_id: root.clone(),
+        stream: "s".into(),
+        item_key: "a".into(),
+        at: -1,
+        item: Node::from("A2"),
+        limit: None,
+    });
     assert_eq!(keys(&streams, &root), ["b", "a"]);
     let items: Vec<Node> = streams.entries(&root.key(), "s").map(|e| e.item.clone()).collect();
     assert_eq!(items, vec![Node::from("b"), Node::from("A2")]);

@@ -129,7 +129,7 @@ impl UploadHandle {
             }
             UploadOpKind::Cancel { entry_ref } => {
                 let before = self.entries.len();
-                self.entries.retain(|entry| &*entry.entry_ref != &**entry_ref);
+                self.entries.retain(|entry| entry.entry_ref != *entry_ref);
                 before != self.entries.len()
             }
             UploadOpKind::Reset => {
@@ -220,7 +220,9 @@ impl UploadOp {
     pub fn parse(node: &Node) -> Result<UploadOp, UploadOpError> {
         let store_id = node.get("store_id").and_then(StoreId::from_node).ok_or(UploadOpError("store_id must be an array of strings"))?;
         let upload: Rc<str> = node.get("upload").and_then(Node::as_str).ok_or(UploadOpError("upload must be a string"))?.into();
-        let entry_ref = || -> Result<Rc<str>, UploadOpError> { Ok(node.get("ref").and_then(Node::as_str).ok_or(UploadOpError("ref must be a string"))?.into()) };
+        let entry_ref = || -> Result<Rc<str>, UploadOpError> {
+            Ok(node.get("ref").and_then(Node::as_str).ok_or(UploadOpError("ref must be a string"))?.into())
+        };
         let kind = match node.get("op").and_then(Node::as_str) {
             Some("config") => {
                 let config = node.get("config").ok_or(UploadOpError("missing config"))?;
@@ -233,9 +235,10 @@ impl UploadOp {
             }
             Some("add") => {
                 let entry = node.get("entry").ok_or(UploadOpError("missing entry"))?;
-                let errors = entry.get("errors").and_then(Node::as_array).map_or_else(Vec::new, |errors| {
-                    errors.iter().filter_map(|error| parse_error(Some(error)).ok()).collect()
-                });
+                let errors = entry
+                    .get("errors")
+                    .and_then(Node::as_array)
+                    .map_or_else(Vec::new, |errors| errors.iter().filter_map(|error| parse_error(Some(error)).ok()).collect());
                 UploadOpKind::Add(UploadEntry {
                     entry_ref: entry_ref()?,
                     client_name: text(entry, "client_name"),
@@ -299,7 +302,9 @@ mod tests {
     }
 
     fn add(entry_ref: &str) -> UploadOp {
-        op(json!({"op":"add","upload":"avatar","store_id":[],"ref":entry_ref,"entry":{"ref":entry_ref,"client_name":"me.png","client_size":10,"client_type":"image/png","progress":0,"status":"pending","errors":[]}}))
+        op(
+            json!({"op":"add","upload":"avatar","store_id":[],"ref":entry_ref,"entry":{"ref":entry_ref,"client_name":"me.png","client_size":10,"client_type":"image/png","progress":0,"status":"pending","errors":[]}}),
+        )
     }
 
     fn handle(uploads: &Uploads) -> &UploadHandle {
@@ -324,7 +329,10 @@ mod tests {
         uploads.apply(&[op(json!({"op":"complete","upload":"avatar","store_id":[],"ref":"u1"}))]);
         assert_eq!((handle(&uploads).entries[0].progress, handle(&uploads).entries[0].status.as_str()), (100.0, "success"));
         assert_eq!(handle(&uploads).progress(), 100);
-        uploads.apply(&[add("u2"), op(json!({"op":"error","upload":"avatar","store_id":[],"ref":"u2","error":{"code":"too_large","message":"big"}}))]);
+        uploads.apply(&[
+            add("u2"),
+            op(json!({"op":"error","upload":"avatar","store_id":[],"ref":"u2","error":{"code":"too_large","message":"big"}})),
+        ]);
         assert_eq!(handle(&uploads).entries[1].status, "error");
         assert_eq!(handle(&uploads).entries[1].errors[0].code, "too_large");
         uploads.apply(&[op(json!({"op":"cancel","upload":"avatar","store_id":[],"ref":"u1"}))]);
