@@ -47,7 +47,7 @@ impl Channel {
 
     /// The current state, `None` once the channel was removed (left or closed by the server).
     pub fn state(&self) -> Option<ChannelState> {
-        self.shared.driver.try_borrow().ok().and_then(|driver| driver.core.channel_state(self.id))
+        self.shared.driver.core().and_then(|core| core.channel_state(self.id))
     }
 
     /// Joins (rejoins after failures are automatic) and resolves with the server's join response

@@ -6,12 +6,16 @@
 
 mod channel;
 mod clock;
+mod driver;
 mod listeners;
 mod page_events;
 mod socket;
+mod sync;
 mod transport;
 
 pub use channel::{Channel, JoinError};
 pub use clock::now;
+pub use driver::Machine;
 pub use listeners::Subscription;
 pub use socket::Socket;
+pub use sync::{RootHandle, StoreHandle, SyncClient};

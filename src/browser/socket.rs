@@ -15,20 +15,17 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use futures_channel::oneshot;
-use gloo_timers::callback::Timeout;
 use serde_json::Value;
 
 use super::channel::{Channel, JoinError};
-use super::clock;
+use super::driver::Driver;
 use super::listeners::{Registry, Subscription};
-use super::page_events::PageEvents;
-use super::transport::{Transport, TransportEvent};
 use crate::phoenix::{
-    self, ChannelEvent, ChannelId, ConnectionId, ConnectionState, Event, Millis, Output, PageLocation, Payload, PushError, PushId, Reply,
-    SocketConfig, SocketOptions,
+    self, ChannelEvent, ChannelId, ConnectionState, Event, Millis, PageLocation, Payload, PushError, PushId, Reply, SocketConfig,
+    SocketOptions,
 };
 
 type EventCallback = dyn Fn(&Event);
@@ -45,18 +42,17 @@ pub(crate) struct Listeners {
     pub(crate) join_responses: HashMap<ChannelId, Payload>,
 }
 
-/// The driver state: the core, the live WebSocket and the one armed timer.
-pub(crate) struct Driver {
-    pub(crate) core: phoenix::Socket,
-    transport: Option<(ConnectionId, Transport)>,
-    timer: Option<(Millis, Timeout)>,
-    page_events: Option<PageEvents>,
+/// Shared by the [`Socket`] handle and its channels.
+pub(crate) struct Shared {
+    pub(crate) driver: Rc<Driver<phoenix::Socket>>,
+    pub(crate) listeners: Rc<RefCell<Listeners>>,
 }
 
-/// Shared by the [`Socket`] handle, its channels and the event handlers.
-pub(crate) struct Shared {
-    pub(crate) driver: RefCell<Driver>,
-    pub(crate) listeners: Rc<RefCell<Listeners>>,
+impl Shared {
+    /// Runs an input against the core and carries out its outputs.
+    pub(crate) fn with_core<R>(&self, input: impl FnOnce(&mut phoenix::Socket, Millis) -> R) -> Option<R> {
+        self.driver.with_core(input)
+    }
 }
 
 /// A Phoenix socket in the browser. Cloning gives another handle to the same socket; the socket
@@ -72,19 +68,11 @@ impl Socket {
     pub fn connect(endpoint: &str, options: SocketOptions) -> Socket {
         let mut config = SocketConfig::with_options(endpoint, options);
         config.page = page_location();
-        let driver = Driver { core: phoenix::Socket::new(config), transport: None, timer: None, page_events: None };
-        let shared = Rc::new(Shared { driver: RefCell::new(driver), listeners: Rc::default() });
-        let weak = Rc::downgrade(&shared);
-        let page_events = PageEvents::listen(move || {
-            if let Some(shared) = weak.upgrade() {
-                shared.with_core(|core, now| core.reconnect_now(now));
-            }
-        });
-        if let Ok(mut driver) = shared.driver.try_borrow_mut() {
-            driver.page_events = Some(page_events);
-        }
-        shared.with_core(|core, now| core.connect(now));
-        Socket { shared }
+        let listeners: Rc<RefCell<Listeners>> = Rc::default();
+        let sink = listeners.clone();
+        let driver = Driver::new(phoenix::Socket::new(config), move |event: Event| dispatch(&sink, &event));
+        driver.with_core(|core, now| core.connect(now));
+        Socket { shared: Rc::new(Shared { driver, listeners }) }
     }
 
     /// The channel for `topic` with join payload `params`; a second call for the same topic
@@ -102,17 +90,17 @@ impl Socket {
 
     /// The connection state.
     pub fn state(&self) -> ConnectionState {
-        self.shared.driver.try_borrow().map_or(ConnectionState::Closed, |driver| driver.core.state())
+        self.shared.driver.core().map_or(ConnectionState::Closed, |core| core.state())
     }
 
     /// Reconnect attempts since the last successful open.
     pub fn reconnect_attempts(&self) -> u32 {
-        self.shared.driver.try_borrow().map_or(0, |driver| driver.core.reconnect_attempts())
+        self.shared.driver.core().map_or(0, |core| core.reconnect_attempts())
     }
 
     /// When the next reconnect runs (on the [`clock`](super::now) of this page), if scheduled.
     pub fn next_reconnect_at(&self) -> Option<Millis> {
-        self.shared.driver.try_borrow().ok().and_then(|driver| driver.core.next_reconnect_at())
+        self.shared.driver.core().and_then(|core| core.next_reconnect_at())
     }
 
     /// Calls `callback` for every socket-level event: state changes, transport closes, scheduled
@@ -145,127 +133,26 @@ impl Socket {
     }
 }
 
-impl Shared {
-    /// Runs `input` against the core, then carries out every output and re-arms the timer.
-    ///
-    /// `None` only if called while the driver is borrowed, which cannot happen: the driver never
-    /// runs user code or fires WebSocket events while it holds the borrow.
-    pub(crate) fn with_core<R>(self: &Rc<Self>, input: impl FnOnce(&mut phoenix::Socket, Millis) -> R) -> Option<R> {
-        let result = {
-            let mut driver = self.driver.try_borrow_mut().ok()?;
-            input(&mut driver.core, clock::now())
-        };
-        self.pump();
-        Some(result)
-    }
-
-    /// Drains the core's outputs (which may produce more) and re-arms the single timer.
-    pub(crate) fn pump(self: &Rc<Self>) {
-        loop {
-            let outputs: Vec<Output> = match self.driver.try_borrow_mut() {
-                Ok(mut driver) => std::iter::from_fn(|| driver.core.poll_output()).collect(),
-                Err(_) => return,
-            };
-            if outputs.is_empty() {
-                break;
-            }
-            for output in outputs {
-                self.carry_out(output);
-            }
-        }
-        self.arm_timer();
-    }
-
-    fn carry_out(self: &Rc<Self>, output: Output) {
-        match output {
-            Output::Connect { connection, url, protocols } => self.open_transport(connection, &url, &protocols),
-            Output::Send { connection, message } => {
-                if let Ok(driver) = self.driver.try_borrow()
-                    && let Some((id, transport)) = &driver.transport
-                    && *id == connection
-                {
-                    transport.send(&message);
-                }
-            }
-            Output::Close { connection, code, reason } => {
-                let transport = self.driver.try_borrow_mut().ok().and_then(|mut driver| {
-                    let matches = driver.transport.as_ref().is_some_and(|(id, _)| *id == connection);
-                    if matches { driver.transport.take() } else { None }
-                });
-                if let Some((_, transport)) = transport {
-                    transport.close(code, &reason);
-                }
-            }
-            Output::Event(event) => self.dispatch(&event),
-        }
-    }
-
-    fn open_transport(self: &Rc<Self>, connection: ConnectionId, url: &str, protocols: &[String]) {
-        let weak: Weak<Shared> = Rc::downgrade(self);
-        let opened = Transport::open(url, protocols, move |event| {
-            if let Some(shared) = weak.upgrade() {
-                shared.with_core(|core, now| match event {
-                    TransportEvent::Open => core.handle_open(connection, now),
-                    TransportEvent::Text(text) => core.handle_text(connection, &text, now),
-                    TransportEvent::Binary(bytes) => core.handle_binary(connection, &bytes, now),
-                    TransportEvent::Close { code, reason } => core.handle_close(connection, code, &reason, now),
-                });
-            }
-        });
-        let Ok(mut driver) = self.driver.try_borrow_mut() else { return };
-        match opened {
-            // Replacing an old transport drops (and closes) it.
-            Ok(transport) => driver.transport = Some((connection, transport)),
-            Err(reason) => {
-                driver.transport = None;
-                let now = clock::now();
-                driver.core.handle_close(connection, 1006, &reason, now);
+/// Delivers an event: settles reply and join waiters, then calls listeners (no borrow held).
+fn dispatch(listeners: &Rc<RefCell<Listeners>>, event: &Event) {
+    let mut channel_callbacks = Vec::new();
+    {
+        let Ok(mut listeners) = listeners.try_borrow_mut() else { return };
+        if let Event::Channel { channel, event: channel_event } = event {
+            listeners.settle(*channel, channel_event);
+            if let Some(registry) = listeners.channels.get(channel) {
+                channel_callbacks = registry.snapshot();
             }
         }
     }
-
-    fn arm_timer(self: &Rc<Self>) {
-        let Ok(mut driver) = self.driver.try_borrow_mut() else { return };
-        let deadline = driver.core.poll_timeout();
-        if driver.timer.as_ref().map(|(at, _)| *at) == deadline {
-            return;
+    let socket_callbacks = listeners.try_borrow().map(|l| l.socket.snapshot()).unwrap_or_default();
+    if let Event::Channel { event: channel_event, .. } = event {
+        for callback in channel_callbacks {
+            callback(channel_event);
         }
-        driver.timer = deadline.map(|at| {
-            let delay = at.saturating_sub(clock::now());
-            let weak = Rc::downgrade(self);
-            let timeout = Timeout::new(u32::try_from(delay).unwrap_or(u32::MAX), move || {
-                if let Some(shared) = weak.upgrade() {
-                    if let Ok(mut driver) = shared.driver.try_borrow_mut() {
-                        driver.timer = None;
-                    }
-                    shared.with_core(|core, now| core.handle_timeout(now));
-                }
-            });
-            (at, timeout)
-        });
     }
-
-    /// Delivers an event: settles reply and join waiters, then calls listeners (no borrow held).
-    fn dispatch(self: &Rc<Self>, event: &Event) {
-        let mut channel_callbacks = Vec::new();
-        {
-            let Ok(mut listeners) = self.listeners.try_borrow_mut() else { return };
-            if let Event::Channel { channel, event: channel_event } = event {
-                listeners.settle(*channel, channel_event);
-                if let Some(registry) = listeners.channels.get(channel) {
-                    channel_callbacks = registry.snapshot();
-                }
-            }
-        }
-        let socket_callbacks = self.listeners.try_borrow().map(|l| l.socket.snapshot()).unwrap_or_default();
-        if let Event::Channel { event: channel_event, .. } = event {
-            for callback in channel_callbacks {
-                callback(channel_event);
-            }
-        }
-        for callback in socket_callbacks {
-            callback(event);
-        }
+    for callback in socket_callbacks {
+        callback(event);
     }
 }
 
@@ -299,16 +186,8 @@ impl Listeners {
     }
 }
 
-impl Drop for Driver {
-    fn drop(&mut self) {
-        self.timer = None;
-        if let Some((_, transport)) = self.transport.take() {
-            transport.close(1000, "socket dropped");
-        }
-    }
-}
-
-fn page_location() -> Option<PageLocation> {
+/// The page's location, for relative endpoints.
+pub(crate) fn page_location() -> Option<PageLocation> {
     let location = web_sys::window()?.location();
     let protocol = location.protocol().ok()?;
     let host = location.host().ok()?;

@@ -1,0 +1,240 @@
+//! The browser front of the Musubi runtime for Rust callers: [`SyncClient`] mounts roots,
+//! [`StoreHandle`]s read snapshots, send commands and notify subscribers.
+//!
+//! ```no_run
+//! use musubi_wasm::browser::SyncClient;
+//! use musubi_wasm::phoenix::SocketOptions;
+//! use musubi_wasm::runtime::{MountSpec, StoreId};
+//! # async fn demo() -> Result<(), musubi_wasm::runtime::SyncError> {
+//! let client = SyncClient::connect("/socket", SocketOptions::default());
+//! let root = client.mount(MountSpec { module: "Demo.CounterStore".into(), id: "counter".into(), params: serde_json::json!({}) }).await?;
+//! let store = root.store(StoreId::root());
+//! let _sub = store.subscribe(|| { /* re-read store.snapshot() */ });
+//! store.command("increment", serde_json::json!({"by": 1})).await?;
+//! # Ok(()) }
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+use serde_json::Value;
+
+use super::driver::Driver;
+use super::listeners::{Registry, Subscription};
+use super::socket::page_location;
+use crate::phoenix::{ConnectionState, Event, Millis, SocketConfig, SocketOptions};
+use crate::runtime::{DEFAULT_TOPIC, MountSpec, Node, RequestId, RootStatus, Runtime, RuntimeEvent, StoreId, StoreKey, SyncError};
+
+type StoreListener = dyn Fn();
+type EventListener = dyn Fn(&RuntimeEvent);
+type StoreSlot = (Rc<str>, Rc<str>, StoreKey);
+
+#[derive(Default)]
+struct SyncListeners {
+    requests: HashMap<RequestId, oneshot::Sender<Result<Value, SyncError>>>,
+    stores: HashMap<StoreSlot, Registry<StoreListener>>,
+    events: Registry<EventListener>,
+}
+
+struct SyncShared {
+    driver: Rc<Driver<Runtime>>,
+    listeners: Rc<RefCell<SyncListeners>>,
+}
+
+/// A Musubi client in the page: one socket, connection channels per topic, mounted roots.
+#[derive(Clone)]
+pub struct SyncClient {
+    shared: Rc<SyncShared>,
+}
+
+impl SyncClient {
+    /// Creates the client for `endpoint` (the socket connects with the first mount).
+    pub fn connect(endpoint: &str, options: SocketOptions) -> SyncClient {
+        let mut config = SocketConfig::with_options(endpoint, options);
+        config.page = page_location();
+        let listeners: Rc<RefCell<SyncListeners>> = Rc::default();
+        let sink = listeners.clone();
+        let driver = Driver::new(Runtime::new(config), move |event: RuntimeEvent| dispatch(&sink, &event));
+        SyncClient { shared: Rc::new(SyncShared { driver, listeners }) }
+    }
+
+    /// Mounts a root on the default topic `musubi:connection`.
+    pub async fn mount(&self, spec: MountSpec) -> Result<RootHandle, SyncError> {
+        self.mount_on(DEFAULT_TOPIC, spec).await
+    }
+
+    /// Mounts a root on a connection topic; resolves once its initial state is applied. Mounting an
+    /// id that is already mounted shares it (each handle is one owner).
+    pub async fn mount_on(&self, topic: &str, spec: MountSpec) -> Result<RootHandle, SyncError> {
+        let root_id = spec.id.clone();
+        self.request(|runtime, now| runtime.mount(topic, spec, now)).await?;
+        Ok(RootHandle { client: self.clone(), topic: topic.into(), root_id, unmounted: Rc::new(Cell::new(false)) })
+    }
+
+    /// The socket's connection state.
+    pub fn state(&self) -> ConnectionState {
+        self.shared.driver.core().map_or(ConnectionState::Closed, |runtime| runtime.socket().state())
+    }
+
+    /// Calls `callback` for every runtime event (socket state, settled requests, changes, status).
+    pub fn on_event(&self, callback: impl Fn(&RuntimeEvent) + 'static) -> Subscription {
+        let key = self.shared.listeners.borrow_mut().events.insert(Rc::new(callback));
+        Subscription::new(&self.shared.listeners, move |listeners: &mut SyncListeners| listeners.events.remove(key))
+    }
+
+    /// Calls `callback` with each new connection state.
+    pub fn on_state(&self, callback: impl Fn(ConnectionState) + 'static) -> Subscription {
+        self.on_event(move |event| {
+            if let RuntimeEvent::Socket(Event::State(state)) = event {
+                callback(*state);
+            }
+        })
+    }
+
+    /// Leaves a connection topic: its roots are forgotten and their pending work fails.
+    pub async fn disconnect(&self, topic: &str) -> Result<(), SyncError> {
+        self.request(|runtime, now| runtime.disconnect(topic, now)).await.map(|_| ())
+    }
+
+    /// Starts a runtime request and waits for its outcome.
+    async fn request(&self, start: impl FnOnce(&mut Runtime, Millis) -> RequestId) -> Result<Value, SyncError> {
+        let (sender, receiver) = oneshot::channel();
+        let listeners = self.shared.listeners.clone();
+        // The waiter is registered inside the same call, before any output is dispatched.
+        let started = self.shared.driver.with_core(|runtime, now| {
+            let request = start(runtime, now);
+            if let Ok(mut listeners) = listeners.try_borrow_mut() {
+                listeners.requests.insert(request, sender);
+            }
+        });
+        if started.is_none() {
+            return Err(SyncError::NotConnected);
+        }
+        receiver.await.unwrap_or(Err(SyncError::Disconnected))
+    }
+
+    fn with_runtime<R>(&self, read: impl FnOnce(&mut Runtime) -> R) -> Option<R> {
+        self.shared.driver.with_core(|runtime, _| read(runtime))
+    }
+}
+
+/// One owner of a mounted root. Unmount it when done ([`RootHandle::unmount`]); dropping the
+/// handle keeps the root mounted.
+#[derive(Clone)]
+pub struct RootHandle {
+    client: SyncClient,
+    topic: Rc<str>,
+    root_id: Rc<str>,
+    unmounted: Rc<Cell<bool>>,
+}
+
+impl RootHandle {
+    /// The root id.
+    pub fn id(&self) -> &str {
+        &self.root_id
+    }
+
+    /// A handle to one store of this root (the root store is `StoreId::root()`).
+    pub fn store(&self, id: StoreId) -> StoreHandle {
+        StoreHandle { client: self.client.clone(), topic: self.topic.clone(), root_id: self.root_id.clone(), id }
+    }
+
+    /// Where the root stands (`None` once unmounted).
+    pub fn status(&self) -> Option<RootStatus> {
+        self.client.shared.driver.core().and_then(|runtime| runtime.root_status(&self.topic, &self.root_id))
+    }
+
+    /// The ids of the stores the root has now.
+    pub fn store_ids(&self) -> Vec<StoreId> {
+        self.client.shared.driver.core().map(|runtime| runtime.store_ids(&self.topic, &self.root_id)).unwrap_or_default()
+    }
+
+    /// Gives up this owner's share (idempotent); the last owner unmounts the root on the server.
+    pub async fn unmount(&self) -> Result<(), SyncError> {
+        if self.unmounted.replace(true) {
+            return Ok(());
+        }
+        let (topic, root_id) = (self.topic.clone(), self.root_id.clone());
+        self.client.request(|runtime, now| runtime.unmount(&topic, &root_id, now)).await.map(|_| ())
+    }
+}
+
+/// A store of a mounted root.
+#[derive(Clone)]
+pub struct StoreHandle {
+    client: SyncClient,
+    topic: Rc<str>,
+    root_id: Rc<str>,
+    id: StoreId,
+}
+
+impl StoreHandle {
+    /// The store id.
+    pub fn id(&self) -> &StoreId {
+        &self.id
+    }
+
+    /// The store's snapshot: the identical node until the store changes. `None` before the root
+    /// has state or after unmount.
+    pub fn snapshot(&self) -> Option<Node> {
+        self.client.with_runtime(|runtime| runtime.snapshot(&self.topic, &self.root_id, &self.id)).flatten()
+    }
+
+    /// One field, resolved like the snapshot shows it.
+    pub fn get(&self, field: &str) -> Option<Node> {
+        self.client.with_runtime(|runtime| runtime.read(&self.topic, &self.root_id, &self.id, field)).flatten()
+    }
+
+    /// Sends a command to this store. Resolves with the server's reply; the state change (if any)
+    /// arrives with the next patch, after this resolves.
+    pub async fn command(&self, name: &str, payload: Value) -> Result<Value, SyncError> {
+        let (topic, root_id, id) = (self.topic.clone(), self.root_id.clone(), self.id.clone());
+        self.client.request(|runtime, now| runtime.command(&topic, &root_id, &id, name, payload, now)).await
+    }
+
+    /// Calls `callback` whenever this store changes (node, streams or uploads).
+    pub fn subscribe(&self, callback: impl Fn() + 'static) -> Subscription {
+        let slot: StoreSlot = (self.topic.clone(), self.root_id.clone(), self.id.key());
+        let key = self.client.shared.listeners.borrow_mut().stores.entry(slot.clone()).or_default().insert(Rc::new(callback));
+        Subscription::new(&self.client.shared.listeners, move |listeners: &mut SyncListeners| {
+            if let Some(registry) = listeners.stores.get_mut(&slot) {
+                registry.remove(key);
+                if registry.len() == 0 {
+                    listeners.stores.remove(&slot);
+                }
+            }
+        })
+    }
+}
+
+/// Settles request futures and calls store and event listeners (no borrow held while they run).
+fn dispatch(listeners: &Rc<RefCell<SyncListeners>>, event: &RuntimeEvent) {
+    let mut callbacks: Vec<Rc<StoreListener>> = Vec::new();
+    let events = {
+        let Ok(mut registry) = listeners.try_borrow_mut() else { return };
+        match event {
+            RuntimeEvent::Settled { request, result } => {
+                if let Some(sender) = registry.requests.remove(request) {
+                    let _ = sender.send(result.clone());
+                }
+            }
+            RuntimeEvent::StoresChanged { topic, root_id, stores } => {
+                for store in stores {
+                    if let Some(found) = registry.stores.get(&(topic.clone(), root_id.clone(), store.clone())) {
+                        callbacks.extend(found.snapshot());
+                    }
+                }
+            }
+            _ => {}
+        }
+        registry.events.snapshot()
+    };
+    for callback in callbacks {
+        callback();
+    }
+    for callback in events {
+        callback(event);
+    }
+}
