@@ -64,7 +64,7 @@ step() {
 
 step fmt cargo fmt --all --check
 step clippy-host cargo clippy --workspace --all-targets --quiet -- -D warnings
-step clippy-wasm cargo clippy -p musubi-wasm -p musubi-demo --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
+step clippy-wasm cargo clippy -p musubi-wasm -p musubi-demo --target wasm32-unknown-unknown --lib --bins --tests --quiet -- -D warnings
 step host-tests cargo test --workspace
 step build-devserver cargo build -p musubi-devserver --quiet
 
@@ -87,7 +87,7 @@ if server_url=$(start_devserver); then
   echo "==> devserver at $server_url"
   export MUSUBI_TEST_SERVER="$server_url"
   export WASM_BINDGEN_TEST_TIMEOUT=60
-  step browser-tests wasm-pack test --headless --chrome --mode no-install -- --test web
+  step browser-tests wasm-pack test --headless --chrome --mode no-install -- --test web --test sync_web
 else
   echo "    devserver did not start; see $LOGS/devserver.err"
   failed=$((failed + 1))
