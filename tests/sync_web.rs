@@ -137,7 +137,8 @@ async fn board_child_stores_and_async_stats() {
     wait_until("rename and toggle", 3_000, || field(&root, card.clone(), "done") == json!(true)).await;
     assert_eq!(field(&root, card.clone(), "title"), json!("Renamed"));
     let cards = board.snapshot().unwrap().to_json()["cards"].clone();
-    assert_eq!(cards[0]["__musubi_store_id__"], json!(["cards", card_id]));
+    let nested = cards.as_array().unwrap().iter().find(|c| c["__musubi_store_id__"] == json!(["cards", card_id])).cloned();
+    assert_eq!(nested.map(|c| c["title"].clone()), Some(json!("Renamed")), "the root snapshot nests the card's snapshot");
     wait_until("stats ok", 3_000, || field(&root, StoreId::root(), "stats")["status"] == json!("ok")).await;
     assert_eq!(field(&root, StoreId::root(), "stats")["error"], Value::Null);
     board.command("remove_card", json!({"id": card_id})).await.unwrap();
