@@ -35,6 +35,11 @@ pub async fn run(ws: WebSocket, hub: Arc<Hub>, socket: SocketInfo, idle_timeout:
     tokio::pin!(idle);
     let exit = loop {
         let step = tokio::select! {
+            // Effects queued by channels (replies, pushes from other tasks) go out before the
+            // next client frame is read, like the sends of a Phoenix channel process.
+            biased;
+            Some(effect) = deferred.recv() => connection.on_deferred(effect).await,
+            Some(request) = control.recv() => connection.on_control(request).await,
             incoming = connection.ws.recv() => match incoming {
                 Some(Ok(message)) => {
                     idle.as_mut().reset(Instant::now() + idle_timeout);
@@ -42,8 +47,6 @@ pub async fn run(ws: WebSocket, hub: Arc<Hub>, socket: SocketInfo, idle_timeout:
                 }
                 Some(Err(_)) | None => Err(Exit::Dropped),
             },
-            Some(request) = control.recv() => connection.on_control(request).await,
-            Some(effect) = deferred.recv() => connection.on_deferred(effect).await,
             () = &mut idle => Err(Exit::Dropped),
         };
         if let Err(exit) = step {
@@ -146,7 +149,7 @@ impl Connection {
         let join_id = self.next_join_id;
         self.next_join_id += 1;
         let handle = ChannelHandle::new(topic.clone(), join_id, self.deferred_tx.clone());
-        let reply = match join(JoinRequest { topic: &topic, payload, socket: &self.socket, handle }) {
+        let reply = match join(JoinRequest { topic: &topic, payload, socket: &self.socket, handle, hub: &self.hub }) {
             Ok((channel, response)) => {
                 self.channels.insert(topic.clone(), JoinedChannel { join_ref: join_ref.clone(), join_id, channel });
                 Reply::ok(response)

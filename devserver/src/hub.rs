@@ -1,5 +1,6 @@
 //! The registry of live sockets: how broadcasts and the test endpoints reach every connection,
-//! plus the server-wide counters reported by `/_test/stats`.
+//! the Musubi page servers shared by all sockets, and the server-wide counters reported by
+//! `/_test/stats`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +10,8 @@ use std::time::{Duration, Instant};
 use musubi_wasm::phoenix::frame::Payload;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::channels::musubi::page::PageRegistry;
 
 /// How long the hub waits for the sockets to answer a crash request.
 const CRASH_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -50,6 +53,7 @@ pub struct Hub {
     refused: AtomicU64,
     heartbeats: AtomicU64,
     paused_until: Mutex<Option<Instant>>,
+    pages: Arc<PageRegistry>,
 }
 
 /// A connection's membership in the hub; leaving the hub happens when this is dropped.
@@ -129,13 +133,21 @@ impl Hub {
         self.heartbeats.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// `{"sockets", "connects", "refused", "heartbeats"}` as reported by `/_test/stats`.
+    /// The Musubi page servers of this server.
+    pub fn pages(&self) -> &Arc<PageRegistry> {
+        &self.pages
+    }
+
+    /// `{"sockets", "connects", "refused", "heartbeats", "mounts", "roots"}` as reported by
+    /// `/_test/stats` (`mounts`: Musubi mounts accepted so far; `roots`: roots mounted now).
     pub fn stats(&self) -> Value {
         json!({
             "sockets": self.sockets().len(),
             "connects": self.connects.load(Ordering::Relaxed),
             "refused": self.refused.load(Ordering::Relaxed),
             "heartbeats": self.heartbeats.load(Ordering::Relaxed),
+            "mounts": self.pages.mounts(),
+            "roots": self.pages.roots(),
         })
     }
 

@@ -1,8 +1,9 @@
 //! # musubi-devserver
 //!
 //! A small Rust reference server for the `musubi-wasm` client's tests and demos. It speaks
-//! Phoenix Channels v2 (PROTOCOL.md §1) at `/socket/websocket`, routes topics to test channels
-//! (`echo:*`), and, when enabled, exposes fault-injection endpoints under `/_test/`.
+//! Phoenix Channels v2 (PROTOCOL.md §1) at `/socket/websocket`, routes topics to a test channel
+//! (`echo:*`) and to the Musubi connection channel with demo stores (`musubi:*`, PROTOCOL.md §2),
+//! and, when enabled, exposes fault-injection endpoints under `/_test/`.
 //!
 //! The frame codec is the client crate's own ([`musubi_wasm::phoenix::frame`]), used in the
 //! server direction, so both ends share one implementation of the wire format.
@@ -26,6 +27,16 @@ pub use config::ServerConfig;
 pub use server::app;
 
 /// Serves the devserver on an already bound listener until the process ends (or an I/O error).
+///
+/// Accepted sockets get `TCP_NODELAY`: a command's reply and its patch are two small frames
+/// written back to back, and with Nagle's algorithm the second would wait for the client's
+/// (delayed) ACK of the first, about 40 ms.
 pub async fn serve(listener: tokio::net::TcpListener, config: ServerConfig) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            eprintln!("devserver: cannot set TCP_NODELAY: {error}");
+        }
+    });
     axum::serve(listener, app(config)).await
 }

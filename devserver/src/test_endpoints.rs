@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_http::cors::CorsLayer;
 
+use crate::channels::musubi::page::Fault;
 use crate::server::AppState;
 
 /// The close reason sent by `/_test/drop`.
@@ -22,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/pause", post(pause))
         .route("/crash", post(crash))
         .route("/stats", get(stats))
+        .route("/gap", post(gap))
+        .route("/corrupt", post(corrupt))
         .layer(CorsLayer::permissive())
 }
 
@@ -61,7 +64,29 @@ async fn crash(State(state): State<AppState>, Query(query): Query<CrashQuery>) -
     Json(json!({"crashed": crashed}))
 }
 
-/// `GET /_test/stats` → `{"sockets", "connects", "refused", "heartbeats"}`.
+/// Query of `/_test/gap` and `/_test/corrupt`.
+#[derive(Debug, Deserialize)]
+struct RootQuery {
+    root_id: String,
+}
+
+/// `POST /_test/gap?root_id=R`: on every socket where root R is mounted, sends an empty envelope
+/// whose versions skip ahead (`base_version` = current + 5), leaving the root's version as it
+/// was → `{"sent": count}`.
+async fn gap(State(state): State<AppState>, Query(query): Query<RootQuery>) -> Json<Value> {
+    let sent = state.hub.pages().inject(&query.root_id, Fault::Gap);
+    Json(json!({"sent": sent}))
+}
+
+/// `POST /_test/corrupt?root_id=R`: on every socket where root R is mounted, sends a correctly
+/// sequenced envelope whose op cannot apply (`remove /no/such/deep/path`) and counts it as sent
+/// (the next real envelope follows it) → `{"sent": count}`.
+async fn corrupt(State(state): State<AppState>, Query(query): Query<RootQuery>) -> Json<Value> {
+    let sent = state.hub.pages().inject(&query.root_id, Fault::Corrupt);
+    Json(json!({"sent": sent}))
+}
+
+/// `GET /_test/stats` → `{"sockets", "connects", "refused", "heartbeats", "mounts", "roots"}`.
 async fn stats(State(state): State<AppState>) -> Json<Value> {
     Json(state.hub.stats())
 }

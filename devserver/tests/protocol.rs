@@ -378,16 +378,16 @@ async fn test_crash_crashes_the_topic_on_every_socket() {
 #[tokio::test]
 async fn stats_count_sockets_connects_refused_and_heartbeats() {
     let address = start(config()).await;
-    assert_eq!(stats(address).await, json!({"sockets": 0, "connects": 0, "refused": 0, "heartbeats": 0}));
+    assert_eq!(stats(address).await, json!({"sockets": 0, "connects": 0, "refused": 0, "heartbeats": 0, "mounts": 0, "roots": 0}));
     let mut first = Client::connect(address, VSN).await;
     let mut second = Client::connect(address, VSN).await;
     first.heartbeat("1").await;
     first.heartbeat("2").await;
     second.heartbeat("1").await;
-    assert_eq!(stats(address).await, json!({"sockets": 2, "connects": 2, "refused": 0, "heartbeats": 3}));
+    assert_eq!(stats(address).await, json!({"sockets": 2, "connects": 2, "refused": 0, "heartbeats": 3, "mounts": 0, "roots": 0}));
     drop(second);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(stats(address).await, json!({"sockets": 1, "connects": 2, "refused": 0, "heartbeats": 3}));
+    assert_eq!(stats(address).await, json!({"sockets": 1, "connects": 2, "refused": 0, "heartbeats": 3, "mounts": 0, "roots": 0}));
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 // End-to-end: the demo page (built by trunk into www/dist) served by the devserver, driven in
-// Debian's Chromium with playwright-core. Load → joined → ping → broadcast across two tabs →
-// server drops every connection → the page reconnects and rejoins on its own.
+// Debian's Chromium with playwright-core. Load → both roots live → a click patches the counter →
+// another tab sees changes live → drops, version gaps and broken patches → the page recovers.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -57,40 +57,54 @@ async function openDemo(t, name) {
     if (message.type() === "error" || /panicked/.test(message.text())) problems.push(`console: ${message.text()}`);
   });
   t.after(async () => {
-    if (problems.length > 0 || t.passed === false) {
-      await page.screenshot({ path: path.join(ARTIFACTS, `e2e-${name}.png`) }).catch(() => {});
-    }
+    await page.screenshot({ path: path.join(ARTIFACTS, `e2e-${name}.png`) }).catch(() => {});
     await page.close();
     assert.deepEqual(problems, [], "no page errors");
   });
   await page.goto(baseUrl + "/");
   await page.locator("#state", { hasText: "Open" }).waitFor({ timeout: 10_000 });
-  await page.locator("#channel", { hasText: "Joined" }).waitFor({ timeout: 10_000 });
+  await page.locator("#status-demo-counter", { hasText: "Live" }).waitFor({ timeout: 10_000 });
+  await page.locator("#status-demo-board", { hasText: "Live" }).waitFor({ timeout: 10_000 });
   return page;
 }
 
-test("the demo loads, connects, joins and answers a ping", async (t) => {
-  const page = await openDemo(t, "ping");
-  await page.click("#ping");
-  await page.locator("#rtt", { hasText: /round trip \d+ ms/ }).waitFor({ timeout: 5_000 });
+const count = async (page) => Number(await page.locator("#count").textContent());
+
+test("the demo mounts both roots and a click increments the counter", async (t) => {
+  const page = await openDemo(t, "counter");
+  const before = await count(page);
+  await page.click("#increment");
+  await page.waitForFunction((n) => Number(document.querySelector("#count").textContent) === n + 1, before, { timeout: 5_000 });
+  await page.locator("#counter-log li").first().waitFor({ timeout: 5_000 });
 });
 
-test("a broadcast from one tab shows up in another", async (t) => {
-  const first = await openDemo(t, "broadcast-a");
-  const second = await openDemo(t, "broadcast-b");
-  await first.fill("#text", "hello from tab one");
-  await first.click("#send");
-  await second.locator("#messages li", { hasText: "hello from tab one" }).waitFor({ timeout: 5_000 });
-  await first.locator("#messages li", { hasText: "hello from tab one" }).waitFor({ timeout: 5_000 });
+test("a change in one tab shows up live in another", async (t) => {
+  const first = await openDemo(t, "tab-a");
+  const second = await openDemo(t, "tab-b");
+  const title = `card ${Date.now()}`;
+  await first.fill("#card-input", title);
+  await first.click("#add-card");
+  await second.locator("#cards li", { hasText: title }).waitFor({ timeout: 5_000 });
+  const before = await count(second);
+  await first.click("#increment");
+  await second.waitForFunction((n) => Number(document.querySelector("#count").textContent) === n + 1, before, { timeout: 5_000 });
 });
 
-test("after the server drops every connection the page reconnects and rejoins", async (t) => {
-  const page = await openDemo(t, "drop");
+test("after drops, gaps and broken patches the page recovers with the right state", async (t) => {
+  const page = await openDemo(t, "faults");
+  await page.click("#increment");
+  const before = await count(page);
   await page.click("#drop");
   await page.locator("#log", { hasText: "transport closed: 4000" }).waitFor({ timeout: 5_000 });
-  await page.locator("#state", { hasText: "Open" }).waitFor({ timeout: 5_000 });
-  await page.locator("#channel", { hasText: "Joined" }).waitFor({ timeout: 5_000 });
-  await page.click("#ping");
-  await page.locator("#rtt", { hasText: /round trip \d+ ms/ }).waitFor({ timeout: 5_000 });
+  await page.locator("#status-demo-counter", { hasText: "Live" }).waitFor({ timeout: 5_000 });
+  await page.click("#gap");
+  await page.locator("#log", { hasText: "recovering demo-counter" }).waitFor({ timeout: 5_000 });
+  await page.click("#corrupt");
+  await page.locator("#log", { hasText: "recovering demo-board" }).waitFor({ timeout: 5_000 });
+  await page.locator("#status-demo-counter", { hasText: "Live" }).waitFor({ timeout: 5_000 });
+  await page.locator("#status-demo-board", { hasText: "Live" }).waitFor({ timeout: 5_000 });
+  assert.ok((await count(page)) >= before, "the counter kept its value");
+  await page.click("#increment");
+  await page.waitForFunction((n) => Number(document.querySelector("#count").textContent) >= n + 1, before, { timeout: 5_000 });
   await page.screenshot({ path: path.join(ARTIFACTS, "e2e-demo.png") });
 });

@@ -1,19 +1,27 @@
 //! Topic routing and the interface between a connection and the channels joined on it.
 //!
 //! A channel kind is a module with a `join` function (see [`JoinFn`]) and a type implementing
-//! [`Channel`]. Adding a kind (e.g. a `musubi:*` connection channel) means adding a module and
-//! one line to [`ROUTES`]; the connection task does not change.
+//! [`Channel`]. Adding a kind means adding a module and one line to [`ROUTES`]; the connection
+//! task does not change. State shared by all sockets of the server is reached through
+//! [`JoinRequest::hub`].
 //!
 //! Channels never touch the WebSocket: they record [`Effect`]s on a [`ChannelContext`], and the
 //! connection carries them out in order. Work that finishes later (a delayed reply, a push from
-//! a timer) goes through a [`ChannelHandle`], which the connection only honours while the same
-//! join of the channel is still alive.
+//! a timer or from another socket's activity) goes through a [`ChannelHandle`], which the
+//! connection only honours while the same join of the channel is still alive. Effects sent
+//! through handles are carried out in the order they were sent, and all of those already queued
+//! are carried out before the connection reads the next client frame.
 
 pub mod echo;
+pub mod musubi;
+
+use std::sync::Arc;
 
 use musubi_wasm::phoenix::frame::{Payload, Reply, WireMessage};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
+
+use crate::hub::Hub;
 
 /// What a channel may know about the socket it is joined on.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,6 +43,8 @@ pub struct JoinRequest<'a> {
     pub socket: &'a SocketInfo,
     /// A handle for work the channel finishes later (valid for this join only).
     pub handle: ChannelHandle,
+    /// State shared by every socket of this server (e.g. the Musubi page servers).
+    pub hub: &'a Arc<Hub>,
 }
 
 /// Why a join did not produce a channel.
@@ -53,7 +63,7 @@ pub type Joined = (Box<dyn Channel>, Value);
 pub type JoinFn = fn(JoinRequest<'_>) -> Result<Joined, JoinError>;
 
 /// Topic prefix → channel kind. The first matching prefix wins.
-pub const ROUTES: &[(&str, JoinFn)] = &[("echo:", echo::join)];
+pub const ROUTES: &[(&str, JoinFn)] = &[("echo:", echo::join), ("musubi:", musubi::join)];
 
 /// Finds the join function for `topic`; `None` means "unmatched topic".
 pub fn route(topic: &str) -> Option<JoinFn> {

@@ -2,6 +2,8 @@
 //! small Phoenix-frame WebSocket client, and a minimal HTTP/1.1 client for the test endpoints.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code)]
 
+pub mod musubi;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -1,0 +1,167 @@
+//! `musubi:*` — the Musubi v0.6.1 connection channel (PROTOCOL.md §2) hosting the demo stores.
+//!
+//! Join: the payload must be an object (else the join crashes); the reply is `{}`. The channel
+//! keeps this connection's roots (root id → [`Subscription`]); mounting a root subscribes it to
+//! a page server shared by every socket that mounts the same module and id (see [`page`]).
+//! Leaving the channel, a crash or a transport close drops the channel and with it every root.
+//!
+//! Events (object payloads only; anything else, or an unknown event, crashes the channel). Each
+//! check fails with an error reply `{"reason": …}`, the first failing one wins:
+//!
+//! * `mount {module, id, params}`: `missing required field` (module), `missing root id`,
+//!   `params must be a map`, `root already mounted`, `unknown root` → `ok {"root_id"}`, then the
+//!   initial envelope.
+//! * `unmount {root_id}`: `missing required field`, `unknown root` → `ok {}`.
+//! * `command {root_id, store_id, name, payload}`: `missing required field` (name, then root_id),
+//!   `unknown root`, `unknown store`, `unknown command` → the handler's reply, then the cycle's
+//!   envelope (if anything changed).
+//! * `allow_upload`, `cancel_upload`, `upload_progress`, `upload_error`: `missing required field`,
+//!   `unknown root`, `unknown store`, then always `unknown upload` (no demo store declares one).
+//!
+//! A `store_id` that is not an array, a `payload` that is not an object (`null` included), a
+//! handler that raises (bad arguments) or a store whose mount raises (bad params) crash the
+//! channel. Every reply and envelope goes through the channel's [`ChannelHandle`] in the order
+//! it was produced (see [`page`] for why).
+
+pub mod page;
+pub mod render;
+pub mod stores;
+pub mod stream;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use musubi_wasm::phoenix::frame::{Payload, Reply};
+use serde_json::{Map, Value, json};
+
+use self::page::{PageRegistry, Subscription, error_reply};
+use super::{Channel, ChannelContext, ChannelHandle, Crash, DeferredReply, JoinError, JoinRequest, Joined};
+
+/// Joins a `musubi:*` topic: an empty connection (no roots yet).
+pub fn join(request: JoinRequest<'_>) -> Result<Joined, JoinError> {
+    let Payload::Json(Value::Object(_)) = request.payload else {
+        return Err(JoinError::Crashed("musubi join payload must be a JSON object".into()));
+    };
+    let channel = MusubiChannel { registry: Arc::clone(request.hub.pages()), handle: request.handle, roots: HashMap::new() };
+    Ok((Box::new(channel), json!({})))
+}
+
+/// A joined connection channel: its roots.
+#[derive(Debug)]
+struct MusubiChannel {
+    registry: Arc<PageRegistry>,
+    handle: ChannelHandle,
+    roots: HashMap<String, Subscription>,
+}
+
+impl Channel for MusubiChannel {
+    fn handle_in(&mut self, event: &str, payload: Payload, ctx: &mut ChannelContext) -> Result<(), Crash> {
+        let Payload::Json(Value::Object(payload)) = payload else {
+            return Err(Crash::new(format!("`{event}` payload must be a JSON object")));
+        };
+        let reply = ctx.deferred_reply();
+        match event {
+            "mount" => self.mount(&payload, reply),
+            "unmount" => {
+                self.unmount(&payload, reply);
+                Ok(())
+            }
+            "command" => self.command(&payload, reply),
+            "allow_upload" | "cancel_upload" | "upload_progress" | "upload_error" => self.upload(event, &payload, reply),
+            _ => Err(Crash::new(format!("the connection channel has no `{event}` handler"))),
+        }
+    }
+}
+
+impl MusubiChannel {
+    /// PROTOCOL.md §2.3.
+    fn mount(&mut self, payload: &Map<String, Value>, reply: DeferredReply) -> Result<(), Crash> {
+        let Some(module) = non_empty_string(payload, "module") else { return refuse(reply, "missing required field") };
+        let Some(root_id) = non_empty_string(payload, "id") else { return refuse(reply, "missing root id") };
+        let no_params = Map::new();
+        let params = match payload.get("params") {
+            None => &no_params,
+            Some(Value::Object(params)) => params,
+            Some(_) => return refuse(reply, "params must be a map"),
+        };
+        if self.roots.contains_key(root_id) {
+            return refuse(reply, "root already mounted");
+        }
+        let Some(kind) = stores::declared_root(module) else { return refuse(reply, "unknown root") };
+        let subscription = self
+            .registry
+            .mount(kind, root_id, params, self.handle.clone(), reply)
+            .map_err(|why| Crash::new(format!("mount of {module} {root_id:?} raised: {why}")))?;
+        self.roots.insert(root_id.to_owned(), subscription);
+        Ok(())
+    }
+
+    /// PROTOCOL.md §2.4.
+    fn unmount(&mut self, payload: &Map<String, Value>, reply: DeferredReply) {
+        let Some(root_id) = non_empty_string(payload, "root_id") else {
+            reply.send(error_reply("missing required field"));
+            return;
+        };
+        match self.roots.remove(root_id) {
+            Some(subscription) => {
+                // Unsubscribed before the reply is queued: no envelope of this root follows it.
+                drop(subscription);
+                reply.send(Reply::ok(json!({})));
+            }
+            None => reply.send(error_reply("unknown root")),
+        }
+    }
+
+    /// PROTOCOL.md §2.5.
+    fn command(&self, payload: &Map<String, Value>, reply: DeferredReply) -> Result<(), Crash> {
+        let Some(name) = non_empty_string(payload, "name") else { return refuse(reply, "missing required field") };
+        let Some(root_id) = non_empty_string(payload, "root_id") else { return refuse(reply, "missing required field") };
+        let Some(subscription) = self.roots.get(root_id) else { return refuse(reply, "unknown root") };
+        let segments = store_id_segments(payload)?;
+        let no_args = Map::new();
+        let args = match payload.get("payload") {
+            None => &no_args,
+            Some(Value::Object(args)) => args,
+            Some(other) => return Err(Crash::new(format!("command payload must be an object, got {other}"))),
+        };
+        let Some(store_id) = string_segments(segments) else { return refuse(reply, "unknown store") };
+        subscription.command(&store_id, name, args, reply).map_err(|why| Crash::new(format!("command {name} on {root_id:?} raised: {why}")))
+    }
+
+    /// PROTOCOL.md §3.2–§3.6, as far as a connection without declared uploads goes.
+    fn upload(&self, event: &str, payload: &Map<String, Value>, reply: DeferredReply) -> Result<(), Crash> {
+        let required: &[&str] = if event == "allow_upload" { &["root_id", "name"] } else { &["root_id", "name", "ref"] };
+        if required.iter().any(|field| non_empty_string(payload, field).is_none()) {
+            return refuse(reply, "missing required field");
+        }
+        let root_id = non_empty_string(payload, "root_id").unwrap_or_default();
+        let Some(subscription) = self.roots.get(root_id) else { return refuse(reply, "unknown root") };
+        let exists = string_segments(store_id_segments(payload)?).is_some_and(|store_id| subscription.has_store(&store_id));
+        refuse(reply, if exists { "unknown upload" } else { "unknown store" })
+    }
+}
+
+/// A non-empty string field.
+fn non_empty_string<'a>(payload: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    payload.get(key).and_then(Value::as_str).filter(|value| !value.is_empty())
+}
+
+/// The `store_id` array (default `[]`); anything but an array crashes the channel.
+fn store_id_segments(payload: &Map<String, Value>) -> Result<&[Value], Crash> {
+    match payload.get("store_id") {
+        None => Ok(&[]),
+        Some(Value::Array(segments)) => Ok(segments),
+        Some(other) => Err(Crash::new(format!("store_id must be an array, got {other}"))),
+    }
+}
+
+/// The store id as strings; `None` if a segment is not a string (no such store can exist).
+fn string_segments(segments: &[Value]) -> Option<Vec<String>> {
+    segments.iter().map(|segment| segment.as_str().map(str::to_owned)).collect()
+}
+
+/// Replies `error {"reason": reason}`.
+fn refuse(reply: DeferredReply, reason: &str) -> Result<(), Crash> {
+    reply.send(error_reply(reason));
+    Ok(())
+}

@@ -1,0 +1,329 @@
+//! Page servers shared across sockets.
+//!
+//! A [`PageRegistry`] (one per server) maps (module, root id, params key) to a page: the
+//! authoritative store state plus the last rendered wire tree. Every root mounted on any socket
+//! is a *subscriber* of its page with its own version counter. A change (command, timer) runs
+//! one render cycle under the page's lock: the store patches the tree, and every subscriber gets
+//! one envelope with the same ops and its own `base_version → version`, sent through its
+//! channel's [`ChannelHandle`]. Because each cycle is fanned out atomically, every subscriber's
+//! last render *is* the page's tree, so it is kept once per page rather than per subscriber.
+//!
+//! Replies are sent through the same handle (a [`DeferredReply`]) under the same lock, so on each
+//! socket a reply precedes the envelope of the cycle it caused, and an `unmount` reply follows
+//! every envelope of that subscription.
+//!
+//! A page with no subscribers lingers for [`PAGE_LINGER`] (so a client recovering by unmount +
+//! remount, or a reloaded tab, finds the same state), then it is dropped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use musubi_wasm::phoenix::frame::{Payload, Reply};
+use serde_json::{Map, Value, json};
+
+use super::render::{self, PatchOp};
+use super::stores::{CommandOutcome, RootKind, RootStore, Timer};
+use crate::channels::{ChannelHandle, DeferredReply, Effect};
+
+/// How long a page without subscribers keeps its state.
+pub const PAGE_LINGER: Duration = Duration::from_secs(30);
+
+/// The event name of envelopes.
+const PATCH: &str = "patch";
+
+/// All pages of one server, and the counters `/_test/stats` reports.
+#[derive(Default)]
+pub struct PageRegistry {
+    pages: Mutex<HashMap<PageKey, Arc<Page>>>,
+    next_subscriber: AtomicU64,
+    mounts: AtomicU64,
+    roots: AtomicU64,
+}
+
+impl fmt::Debug for PageRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PageRegistry").field("pages", &lock(&self.pages).len()).field("roots", &self.roots()).finish()
+    }
+}
+
+/// What identifies a page.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PageKey {
+    module: &'static str,
+    root_id: String,
+    params: String,
+}
+
+/// One page server.
+struct Page {
+    key: PageKey,
+    state: Mutex<PageState>,
+}
+
+struct PageState {
+    store: Box<dyn RootStore>,
+    /// The last rendered wire tree (what every subscriber holds).
+    tree: Value,
+    /// Ordered by subscription, so fan-out order is stable.
+    subscribers: BTreeMap<u64, Subscriber>,
+    /// Bumped whenever the page loses its last subscriber; a linger timer only removes the page
+    /// if nothing changed since it was set.
+    idle_generation: u64,
+}
+
+/// One mounted root on one socket.
+struct Subscriber {
+    handle: ChannelHandle,
+    /// The version of the last envelope sent to this subscriber.
+    version: u64,
+}
+
+/// A fault a test endpoint injects into the envelope sequence of a root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// An empty envelope whose versions skip ahead (`base = current + 5`); the subscriber's own
+    /// counter is unchanged.
+    Gap,
+    /// A correctly sequenced envelope whose op cannot apply; the subscriber's counter advances.
+    Corrupt,
+}
+
+/// How far a [`Fault::Gap`] envelope skips ahead.
+const GAP: u64 = 5;
+
+/// A root mounted on a connection channel; dropping it unsubscribes (unmount, leave, crash,
+/// transport close).
+pub struct Subscription {
+    registry: Arc<PageRegistry>,
+    page: Arc<Page>,
+    id: u64,
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription").field("page", &self.page.key).field("id", &self.id).finish()
+    }
+}
+
+impl PageRegistry {
+    /// Mounts `root_id` of `kind` for the channel behind `handle`: joins the page (starting it if
+    /// needed), replies `ok {"root_id"}` through `reply`, then sends the initial envelope
+    /// (0 → 1, `replace ""`, the streams' current items). `Err` means the store's mount raised.
+    pub fn mount(
+        self: &Arc<Self>,
+        kind: &'static RootKind,
+        root_id: &str,
+        params: &Map<String, Value>,
+        handle: ChannelHandle,
+        reply: DeferredReply,
+    ) -> Result<Subscription, String> {
+        let key = PageKey { module: kind.module, root_id: root_id.to_owned(), params: (kind.params_key)(params)? };
+        let mut pages = lock(&self.pages);
+        let page = match pages.get(&key) {
+            Some(page) => Arc::clone(page),
+            None => {
+                let page = Page::start(key.clone(), (kind.create)(params)?);
+                pages.insert(key, Arc::clone(&page));
+                page
+            }
+        };
+        let id = self.next_subscriber.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut state = lock(&page.state);
+            reply.send(Reply::ok(json!({"root_id": root_id})));
+            let ops = vec![render::replace_document(&state.tree).into_value()];
+            let initial = render::envelope(root_id, 0, 1, ops, state.store.stream_seed());
+            handle.send(patch(initial));
+            state.subscribers.insert(id, Subscriber { handle, version: 1 });
+        }
+        drop(pages);
+        self.mounts.fetch_add(1, Ordering::Relaxed);
+        self.roots.fetch_add(1, Ordering::Relaxed);
+        Ok(Subscription { registry: Arc::clone(self), page, id })
+    }
+
+    /// Mounts accepted so far.
+    pub fn mounts(&self) -> u64 {
+        self.mounts.load(Ordering::Relaxed)
+    }
+
+    /// Roots currently mounted (over all sockets).
+    pub fn roots(&self) -> u64 {
+        self.roots.load(Ordering::Relaxed)
+    }
+
+    /// Sends a faulty envelope to every subscriber of every page with this root id; returns how
+    /// many were sent.
+    pub fn inject(&self, root_id: &str, fault: Fault) -> usize {
+        let pages: Vec<Arc<Page>> = lock(&self.pages).values().filter(|page| page.key.root_id == root_id).cloned().collect();
+        let mut sent = 0;
+        for page in pages {
+            let mut state = lock(&page.state);
+            for subscriber in state.subscribers.values_mut() {
+                let envelope = match fault {
+                    Fault::Gap => {
+                        let base = subscriber.version + GAP;
+                        render::envelope(root_id, base, base + 1, Vec::new(), Vec::new())
+                    }
+                    Fault::Corrupt => {
+                        let base = subscriber.version;
+                        subscriber.version += 1;
+                        let op = PatchOp::Remove { path: "/no/such/deep/path".into() };
+                        render::envelope(root_id, base, base + 1, vec![op.into_value()], Vec::new())
+                    }
+                };
+                subscriber.handle.send(patch(envelope));
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    /// Drops the page if it is still idle since `generation`.
+    fn remove_if_idle(&self, key: &PageKey, generation: u64) {
+        let mut pages = lock(&self.pages);
+        let idle = pages.get(key).is_some_and(|page| {
+            let state = lock(&page.state);
+            state.subscribers.is_empty() && state.idle_generation == generation
+        });
+        if idle {
+            pages.remove(key);
+        }
+    }
+}
+
+impl Page {
+    /// Renders the first tree and schedules the store's start timers.
+    fn start(key: PageKey, mut store: Box<dyn RootStore>) -> Arc<Page> {
+        let tree = store.render();
+        // Streams seeded by the store's mount: applied to its mirror; subscribers get seeds.
+        store.take_stream_ops();
+        let timers = store.take_timers();
+        let page = Arc::new(Page { key, state: Mutex::new(PageState { store, tree, subscribers: BTreeMap::new(), idle_generation: 0 }) });
+        schedule(&page, timers);
+        page
+    }
+
+    /// One render cycle after a change: one envelope per subscriber unless nothing changed;
+    /// then the timers the store asked for are scheduled.
+    fn after_change(self: &Arc<Self>, state: &mut PageState) {
+        let ops = state.store.update_tree(&mut state.tree);
+        let stream_ops = state.store.take_stream_ops();
+        if !ops.is_empty() || !stream_ops.is_empty() {
+            let ops: Vec<Value> = ops.into_iter().map(PatchOp::into_value).collect();
+            for subscriber in state.subscribers.values_mut() {
+                let base = subscriber.version;
+                subscriber.version += 1;
+                let envelope = render::envelope(&self.key.root_id, base, base + 1, ops.clone(), stream_ops.clone());
+                subscriber.handle.send(patch(envelope));
+            }
+        }
+        let timers = state.store.take_timers();
+        schedule(self, timers);
+    }
+}
+
+/// Runs each timer on the page (if it still exists) and a render cycle after it.
+fn schedule(page: &Arc<Page>, timers: Vec<Timer>) {
+    if timers.is_empty() {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    for Timer { delay, tag } in timers {
+        let page = Arc::downgrade(page);
+        runtime.spawn(async move {
+            tokio::time::sleep(delay).await;
+            let Some(page) = page.upgrade() else { return };
+            let mut state = lock(&page.state);
+            state.store.on_timer(tag);
+            page.after_change(&mut state);
+        });
+    }
+}
+
+impl Subscription {
+    /// True if the root's current tree has a store with this id.
+    pub fn has_store(&self, store_id: &[String]) -> bool {
+        lock(&self.page.state).store.commands(store_id).is_some()
+    }
+
+    /// Runs a command on the store `store_id` of this root: replies `unknown store` / `unknown
+    /// command` or the handler's outcome through `reply`, then runs the render cycle. `Err`
+    /// means the handler raised (the channel must crash; no reply is sent).
+    pub fn command(&self, store_id: &[String], name: &str, payload: &Map<String, Value>, reply: DeferredReply) -> Result<(), String> {
+        let mut state = lock(&self.page.state);
+        let Some(commands) = state.store.commands(store_id) else {
+            reply.send(error_reply("unknown store"));
+            return Ok(());
+        };
+        if !commands.contains(&name) {
+            reply.send(error_reply("unknown command"));
+            return Ok(());
+        }
+        let outcome = state.store.command(store_id, name, payload);
+        match &outcome {
+            Ok(CommandOutcome::NoReply) => reply.send(Reply::ok(json!({}))),
+            Ok(CommandOutcome::Reply(map)) => reply.send(Reply::ok(Value::Object(map.clone()))),
+            Ok(CommandOutcome::Error(response)) => reply.send(Reply::error(response.clone())),
+            Ok(CommandOutcome::ReplyAfter(delay, map)) => {
+                let (delay, response) = (*delay, Value::Object(map.clone()));
+                match tokio::runtime::Handle::try_current() {
+                    Ok(runtime) => drop(runtime.spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        reply.send(Reply::ok(response));
+                    })),
+                    Err(_) => reply.send(Reply::ok(response)),
+                }
+            }
+            Err(_) => {}
+        }
+        // Even a raising handler may have changed state the other subscribers must see.
+        self.page.after_change(&mut state);
+        outcome.map(|_| ())
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut state = lock(&self.page.state);
+        state.subscribers.remove(&self.id);
+        self.registry.roots.fetch_sub(1, Ordering::Relaxed);
+        if !state.subscribers.is_empty() {
+            return;
+        }
+        state.idle_generation += 1;
+        let generation = state.idle_generation;
+        drop(state);
+        let key = self.page.key.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let registry: Weak<PageRegistry> = Arc::downgrade(&self.registry);
+                runtime.spawn(async move {
+                    tokio::time::sleep(PAGE_LINGER).await;
+                    if let Some(registry) = registry.upgrade() {
+                        registry.remove_if_idle(&key, generation);
+                    }
+                });
+            }
+            Err(_) => self.registry.remove_if_idle(&key, generation),
+        }
+    }
+}
+
+/// A push of the `patch` event.
+fn patch(envelope: Value) -> Effect {
+    Effect::Push { event: PATCH.into(), payload: Payload::Json(envelope) }
+}
+
+/// `error {"reason": reason}`.
+pub fn error_reply(reason: &str) -> Reply {
+    Reply::error(json!({"reason": reason}))
+}
+
+/// Locks a mutex; a panic elsewhere while holding it leaves plain data, so poisoning is ignored.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

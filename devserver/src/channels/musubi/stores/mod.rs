@@ -1,0 +1,137 @@
+//! The demo root stores and the interface a page server drives them through.
+//!
+//! A store owns its state; the page server (see `page.rs`) calls [`RootStore::command`] or
+//! [`RootStore::on_timer`] and then runs one render cycle: [`RootStore::update_tree`] brings the
+//! previous wire tree up to date and returns the JSON ops, [`RootStore::take_stream_ops`] the
+//! stream ops. Every state change is followed by a cycle under the same lock, so the state and
+//! the last rendered tree never disagree about which stores exist.
+
+pub mod big;
+pub mod board;
+pub mod counter;
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::render::{self, PatchOp};
+
+/// A command's result, as the handler returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandOutcome {
+    /// `{:noreply}`: reply `ok {}`.
+    NoReply,
+    /// `{:reply, map}`: reply `ok` with the map.
+    Reply(Map<String, Value>),
+    /// Reply `error` with this response (an application-level failure, e.g. `{"reason": …}`).
+    Error(Value),
+    /// Reply `ok` with the map after a delay, without holding up the channel. The handler must
+    /// not have changed any state (the reply has to precede any patch it causes).
+    ReplyAfter(Duration, Map<String, Value>),
+}
+
+/// A delayed callback a store asks for: after `delay`, [`RootStore::on_timer`] runs with `tag`
+/// and a render cycle follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timer {
+    /// How long from now.
+    pub delay: Duration,
+    /// Passed back to [`RootStore::on_timer`].
+    pub tag: u32,
+}
+
+/// A root store: its state, its wire rendering and its commands. `Err(String)` from a callback
+/// means the callback raised; the connection channel that triggered it crashes.
+pub trait RootStore: Send {
+    /// The whole wire tree: the root store node (`"__musubi_store_id__": []`) with every child
+    /// store, stream marker and async value in place.
+    fn render(&self) -> Value;
+
+    /// The commands declared on the store `store_id` in the current tree; `None` when the tree
+    /// has no such store.
+    fn commands(&self, store_id: &[String]) -> Option<&'static [&'static str]>;
+
+    /// Runs `name` (declared on `store_id`, see [`RootStore::commands`]).
+    fn command(&mut self, store_id: &[String], name: &str, payload: &Map<String, Value>) -> Result<CommandOutcome, String>;
+
+    /// Brings `tree` (the previous render) up to date and returns the ops that did it. The
+    /// default re-renders and diffs; a large store overrides it to patch only what changed.
+    fn update_tree(&mut self, tree: &mut Value) -> Vec<PatchOp> {
+        let new = self.render();
+        let ops = render::diff(tree, &new);
+        *tree = new;
+        ops
+    }
+
+    /// The stream ops queued since the last cycle, in wire order.
+    fn take_stream_ops(&mut self) -> Vec<Value> {
+        Vec::new()
+    }
+
+    /// Inserts that give a fresh subscriber the current contents of every stream.
+    fn stream_seed(&self) -> Vec<Value> {
+        Vec::new()
+    }
+
+    /// The timers requested since the last call (at start or by a command or timer).
+    fn take_timers(&mut self) -> Vec<Timer> {
+        Vec::new()
+    }
+
+    /// A requested timer fired.
+    fn on_timer(&mut self, _tag: u32) {}
+}
+
+/// A module the connection channel may mount (a "declared root").
+#[derive(Debug)]
+pub struct RootKind {
+    /// The module name clients send in `mount`.
+    pub module: &'static str,
+    /// The part of the page key derived from the mount params: roots with equal module, id and
+    /// params key share one page server. Empty when params only seed the initial state.
+    pub params_key: fn(&Map<String, Value>) -> Result<String, String>,
+    /// Starts a store from the mount params (the store's `mount`).
+    pub create: CreateFn,
+}
+
+/// Starts a root store from its mount params; `Err` means the store's mount raised.
+pub type CreateFn = fn(&Map<String, Value>) -> Result<Box<dyn RootStore>, String>;
+
+/// The declared roots.
+pub const DECLARED_ROOTS: &[RootKind] = &[counter::KIND, board::KIND, big::KIND];
+
+/// The declared root with this module name.
+pub fn declared_root(module: &str) -> Option<&'static RootKind> {
+    DECLARED_ROOTS.iter().find(|kind| kind.module == module)
+}
+
+/// A params key for stores whose params only seed the state.
+fn shared_by_id(_params: &Map<String, Value>) -> Result<String, String> {
+    Ok(String::new())
+}
+
+/// An optional integer argument.
+fn int_arg(args: &Map<String, Value>, name: &str, default: i64) -> Result<i64, String> {
+    match args.get(name) {
+        None => Ok(default),
+        Some(value) => value.as_i64().ok_or_else(|| format!("`{name}` must be an integer, got {value}")),
+    }
+}
+
+/// An optional integer argument within `0..=max`.
+fn uint_arg(args: &Map<String, Value>, name: &str, default: u64, max: u64) -> Result<u64, String> {
+    match args.get(name) {
+        None => Ok(default),
+        Some(value) => value.as_u64().filter(|n| *n <= max).ok_or_else(|| format!("`{name}` must be an integer in 0..={max}, got {value}")),
+    }
+}
+
+/// A required string argument.
+fn string_arg(args: &Map<String, Value>, name: &str) -> Result<String, String> {
+    args.get(name).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| format!("`{name}` must be a string"))
+}
+
+/// An empty reply map.
+fn empty() -> Map<String, Value> {
+    Map::new()
+}
