@@ -57,7 +57,9 @@ fn watch_client(page: &Rc<Page>, client: &SyncClient) -> Subscription {
             page.set_badge("state", &format!("{state:?}"));
             page.log(&format!("socket {state:?}"));
         }
-        RuntimeEvent::Socket(Event::ReconnectScheduled { attempt, delay, .. }) => page.log(&format!("reconnect attempt {attempt} in {delay} ms")),
+        RuntimeEvent::Socket(Event::ReconnectScheduled { attempt, delay, .. }) => {
+            page.log(&format!("reconnect attempt {attempt} in {delay} ms"))
+        }
         RuntimeEvent::Socket(Event::TransportClosed { code, reason }) => page.log(&format!("transport closed: {code} {reason}")),
         RuntimeEvent::RootStatus { root_id, status, .. } => {
             page.set_badge(&format!("status-{root_id}"), &format!("{status:?}"));
