@@ -6,55 +6,26 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use gloo_timers::future::TimeoutFuture;
-use musubi_wasm::browser::{RootHandle, SyncClient, now};
+use musubi_wasm::browser::{RootHandle, SyncClient};
 use musubi_wasm::phoenix::SocketOptions;
 use musubi_wasm::runtime::{MountSpec, RootStatus, RuntimeEvent, StoreId, SyncError};
 use serde_json::{Value, json};
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
+
+mod browser_support;
+
+use browser_support::{post, socket_url, wait_until};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const SERVER: &str = match option_env!("MUSUBI_TEST_SERVER") {
-    Some(url) => url,
-    None => "http://127.0.0.1:4000",
-};
-
 fn client() -> SyncClient {
     let options = SocketOptions { heartbeat_interval_ms: 300, ..SocketOptions::default() };
-    SyncClient::connect(&format!("{}/socket", SERVER.replacen("http", "ws", 1)), options)
+    SyncClient::connect(&socket_url(), options)
 }
 
 /// A root id unique to this page load, so tests never share server state by accident.
 fn unique(name: &str) -> String {
     format!("{name}-{}", js_sys::Math::random().to_bits())
-}
-
-async fn sleep(ms: u32) {
-    TimeoutFuture::new(ms).await;
-}
-
-async fn wait_until(what: &str, timeout_ms: u64, condition: impl Fn() -> bool) {
-    let start = now();
-    while !condition() {
-        if now() - start > timeout_ms {
-            panic!("timed out waiting for {what}");
-        }
-        sleep(20).await;
-    }
-}
-
-async fn post(path: &str) -> Value {
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    let request = web_sys::Request::new_with_str_and_init(&format!("{SERVER}{path}"), &init).unwrap();
-    let response: web_sys::Response =
-        JsFuture::from(web_sys::window().unwrap().fetch_with_request(&request)).await.unwrap().dyn_into().unwrap();
-    assert!(response.ok(), "{path} answered {}", response.status());
-    let text = JsFuture::from(response.text().unwrap()).await.unwrap().as_string().unwrap();
-    serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
 async fn mount(client: &SyncClient, module: &str, id: &str, params: Value) -> RootHandle {

@@ -6,53 +6,18 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use gloo_timers::future::TimeoutFuture;
 use musubi_wasm::browser::{JoinError, Socket, now};
 use musubi_wasm::phoenix::{
     Backoff, ChannelEvent, ChannelState, ConnectionState, ErrorCause, Event, Payload, PushError, ReplyStatus, SocketOptions,
 };
-use serde_json::{Value, json};
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
+use serde_json::json;
 use wasm_bindgen_test::*;
 
+mod browser_support;
+
+use browser_support::{post, sleep, socket_url, wait_until};
+
 wasm_bindgen_test_configure!(run_in_browser);
-
-const SERVER: &str = match option_env!("MUSUBI_TEST_SERVER") {
-    Some(url) => url,
-    None => "http://127.0.0.1:4000",
-};
-
-fn socket_url() -> String {
-    format!("{}/socket", SERVER.replacen("http", "ws", 1))
-}
-
-async fn sleep(ms: u32) {
-    TimeoutFuture::new(ms).await;
-}
-
-/// Polls `condition` every 20 ms for up to `timeout_ms`.
-async fn wait_until(what: &str, timeout_ms: u64, condition: impl Fn() -> bool) {
-    let start = now();
-    while !condition() {
-        if now() - start > timeout_ms {
-            panic!("timed out waiting for {what}");
-        }
-        sleep(20).await;
-    }
-}
-
-/// POSTs to a devserver test endpoint.
-async fn post(path: &str) -> Value {
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    let request = web_sys::Request::new_with_str_and_init(&format!("{SERVER}{path}"), &init).unwrap();
-    let window = web_sys::window().unwrap();
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request)).await.unwrap().dyn_into().unwrap();
-    assert!(response.ok(), "{path} answered {}", response.status());
-    let text = JsFuture::from(response.text().unwrap()).await.unwrap().as_string().unwrap();
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
 
 /// Every socket event with the time it was seen.
 type EventLog = Rc<RefCell<Vec<(u64, Event)>>>;
