@@ -19,3 +19,5 @@ pub use machine::{DEFAULT_TOPIC, Runtime, RuntimeEvent};
 pub use root::{MountSpec, RequestId, RootStatus};
 pub use store_id::{StoreId, StoreKey};
 pub use tree::Node;
+#[cfg(test)]
+mod simulation_tests;
