@@ -260,8 +260,12 @@ impl Socket {
         }
     }
 
+    /// The channel's sent pushes, in the order they were made.
     fn take_in_flight(&mut self, id: ChannelId) -> Vec<PushId> {
-        self.channels.get_mut(&id).map(|c| c.in_flight.drain().map(|(_, push)| push).collect()).unwrap_or_default()
+        let mut pushes: Vec<PushId> =
+            self.channels.get_mut(&id).map(|c| c.in_flight.drain().map(|(_, push)| push).collect()).unwrap_or_default();
+        pushes.sort();
+        pushes
     }
 
     pub(crate) fn channel_reply(&mut self, id: ChannelId, msg_ref: Option<&str>, reply: Reply, now: Millis) {
@@ -353,8 +357,7 @@ impl Socket {
             match channel.state {
                 ChannelState::Leaving => self.close_channel(id, CloseCause::Left),
                 ChannelState::Joined | ChannelState::Joining => {
-                    let mut lost = self.take_in_flight(id);
-                    lost.sort();
+                    let lost = self.take_in_flight(id);
                     self.fail_pushes(lost, PushError::ConnectionLost);
                     self.set_channel_state(id, ChannelState::Errored);
                     self.emit_channel(id, ChannelEvent::Errored(cause.clone()));

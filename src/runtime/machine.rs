@@ -84,8 +84,16 @@ pub enum RuntimeEvent {
 #[derive(Debug, Clone)]
 enum Purpose {
     Mount { topic: Rc<str>, root_id: Rc<str>, generation: u64 },
-    Unmount { request: Option<RequestId> },
+    Unmount { topic: Rc<str>, request: Option<RequestId> },
     Command { topic: Rc<str>, root_id: Rc<str>, command: PendingCommand },
+}
+
+impl Purpose {
+    fn topic(&self) -> &Rc<str> {
+        match self {
+            Purpose::Mount { topic, .. } | Purpose::Unmount { topic, .. } | Purpose::Command { topic, .. } => topic,
+        }
+    }
 }
 
 /// One connection channel and its roots.
@@ -105,6 +113,9 @@ pub struct Runtime {
     connections: BTreeMap<Rc<str>, Connection>,
     pushes: HashMap<PushId, Purpose>,
     next_request: u64,
+    /// Root generations are unique across the runtime, so a push made for an earlier root with
+    /// the same id can never be taken for the current one.
+    next_generation: u64,
     outputs: VecDeque<Output<RuntimeEvent>>,
 }
 
@@ -116,6 +127,7 @@ impl Runtime {
             connections: BTreeMap::new(),
             pushes: HashMap::new(),
             next_request: 0,
+            next_generation: 0,
             outputs: VecDeque::new(),
         }
     }
@@ -204,6 +216,7 @@ impl Runtime {
             return request;
         }
         let topic = self.ensure_connection(topic, now);
+        let generation = self.fresh_generation();
         let Some(connection) = self.connections.get_mut(&topic) else { return request };
         let root_id = spec.id.clone();
         let live = match connection.roots.get_mut(&root_id) {
@@ -217,7 +230,7 @@ impl Runtime {
                 }
             }
             None => {
-                let mut root = Root::new(spec);
+                let mut root = Root::new(spec, generation);
                 root.waiters.push(request);
                 connection.roots.insert(root_id.clone(), root);
                 if connection.joined {
@@ -259,7 +272,7 @@ impl Runtime {
         if joined {
             match self.socket.push(channel, "unmount", Payload::Json(json!({"root_id": root_id})), now) {
                 Ok(push) => {
-                    self.pushes.insert(push, Purpose::Unmount { request: Some(request) });
+                    self.pushes.insert(push, Purpose::Unmount { topic: topic.into(), request: Some(request) });
                 }
                 Err(_) => self.settle(request, Ok(Value::Null)),
             }
@@ -302,6 +315,17 @@ impl Runtime {
             for (root_id, root) in connection.roots {
                 self.fail_root_work(topic, &root_id, root.waiters, &SyncError::Disconnected);
             }
+            // Replies on the left channel concern nobody any more; pending unmounts are done
+            // (the server stops every root of a channel that leaves).
+            let mut orphaned: Vec<(PushId, Purpose)> =
+                self.pushes.iter().filter(|(_, p)| &**p.topic() == topic).map(|(id, p)| (*id, p.clone())).collect();
+            orphaned.sort_by_key(|(id, _)| *id);
+            for (push, purpose) in orphaned {
+                self.pushes.remove(&push);
+                if let Purpose::Unmount { request: Some(request), .. } = purpose {
+                    self.settle(request, Ok(Value::Null));
+                }
+            }
             self.socket.leave(connection.channel, now);
         }
         self.settle(request, Ok(Value::Null));
@@ -341,7 +365,10 @@ impl Runtime {
 
     /// The ids of the stores a root currently has.
     pub fn store_ids(&self, topic: &str, root_id: &str) -> Vec<StoreId> {
-        self.root(topic, root_id).map(|root| root.replica.index().values().map(|store| store.id.clone()).collect()).unwrap_or_default()
+        let mut ids: Vec<StoreId> =
+            self.root(topic, root_id).map(|root| root.replica.index().values().map(|store| store.id.clone()).collect()).unwrap_or_default();
+        ids.sort();
+        ids
     }
 
     /// The wire tree of a root (for inspection and tests).
@@ -367,6 +394,11 @@ impl Runtime {
 
     fn root_mut(&mut self, topic: &str, root_id: &str) -> Option<&mut Root> {
         self.connections.get_mut(topic)?.roots.get_mut(root_id)
+    }
+
+    fn fresh_generation(&mut self) -> u64 {
+        self.next_generation = self.next_generation.wrapping_add(1);
+        self.next_generation
     }
 
     fn request_id(&mut self) -> RequestId {
@@ -423,7 +455,7 @@ impl Runtime {
             Ok(push) => {
                 self.pushes.insert(push, Purpose::Mount { topic: topic.clone(), root_id: root_id.clone(), generation });
             }
-            Err(error) => self.mount_failed(topic, root_id, &mount_error(&Err(error))),
+            Err(error) => self.mount_failed(topic, root_id, &mount_error(&Err(error)), false, now),
         }
     }
 
@@ -526,11 +558,12 @@ impl Runtime {
     /// The channel errored or closed: in-flight commands fail with `Disconnected`; every root keeps
     /// its last good state (stale) and is mounted again after the rejoin.
     fn on_channel_lost(&mut self, topic: &Rc<str>) {
+        let generation = self.fresh_generation();
         let Some(connection) = self.connections.get_mut(topic) else { return };
         connection.joined = false;
         let mut stale = Vec::new();
         for (root_id, root) in connection.roots.iter_mut() {
-            root.generation = root.generation.wrapping_add(1);
+            root.generation = generation;
             root.mount_sent = false;
             root.initial_deadline = None;
             if root.status != RootStatus::Mounting {
@@ -568,7 +601,7 @@ impl Runtime {
                 root.initial_deadline = None;
             }
             self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: format!("no initial envelope for {root_id} in time") });
-            self.mount_failed(topic, &root_id, &SyncError::MountTimeout);
+            self.mount_failed(topic, &root_id, &SyncError::MountTimeout, true, now);
         }
     }
 
@@ -578,7 +611,7 @@ impl Runtime {
                 let outcome = command_outcome(&command, result);
                 self.settle(command.request, outcome);
             }
-            Purpose::Unmount { request: Some(request) } => {
+            Purpose::Unmount { request: Some(request), .. } => {
                 let outcome = match result {
                     Ok(reply) if reply.is_ok() => Ok(Value::Null),
                     Ok(reply) => Err(SyncError::UnmountFailed(json_of(&reply.response))),
@@ -588,7 +621,7 @@ impl Runtime {
                 };
                 self.settle(request, outcome);
             }
-            Purpose::Unmount { request: None } => {}
+            Purpose::Unmount { request: None, .. } => {}
             Purpose::Mount { topic, root_id, generation } => {
                 let current = self.root(&topic, &root_id).is_some_and(|root| root.generation == generation);
                 if !current {
@@ -598,7 +631,9 @@ impl Runtime {
                     Ok(reply) if reply.is_ok() => {
                         let returned = reply.response.as_json().and_then(|r| r.get("root_id")).and_then(Value::as_str).map(str::to_owned);
                         match returned {
-                            Some(other) if *other != *root_id => self.mount_failed(&topic, &root_id, &SyncError::UnexpectedRootId(other)),
+                            Some(other) if *other != *root_id => {
+                                self.mount_failed(&topic, &root_id, &SyncError::UnexpectedRootId(other), false, now)
+                            }
                             _ => {
                                 let timeout = self.socket.config().options.timeout_ms;
                                 if let Some(root) = self.root_mut(&topic, &root_id)
@@ -609,23 +644,53 @@ impl Runtime {
                             }
                         }
                     }
+                    // The server still runs an earlier mount of this id (e.g. one we gave up on):
+                    // unmount it and mount again, once per attempt.
+                    Ok(reply)
+                        if is_already_mounted(&reply) && self.root(&topic, &root_id).is_some_and(|root| !root.retried_already_mounted) =>
+                    {
+                        if let Some(root) = self.root_mut(&topic, &root_id) {
+                            root.retried_already_mounted = true;
+                        }
+                        self.unmount_then_mount(&topic, &root_id, now);
+                    }
                     // The channel went away: the rejoin mounts again.
                     Err(PushError::ConnectionLost | PushError::ChannelErrored | PushError::ChannelClosed) => {}
-                    other => self.mount_failed(&topic, &root_id, &mount_error(&other)),
+                    Err(PushError::Timeout) => self.mount_failed(&topic, &root_id, &SyncError::MountTimeout, true, now),
+                    other => self.mount_failed(&topic, &root_id, &mount_error(&other), false, now),
                 }
             }
         }
     }
 
-    /// A (re)mount failed: waiters get the error; a first mount is forgotten, a root with state
-    /// stays readable and is retried at the next rejoin.
-    fn mount_failed(&mut self, topic: &Rc<str>, root_id: &Rc<str>, error: &SyncError) {
+    /// A (re)mount failed: its waiters get the error and give up their ownership. A root without
+    /// state (or without owners left) is forgotten; `server_may_have_it` also tells the server to
+    /// drop it (the mount may have succeeded late). A root with state stays readable and is
+    /// retried at the next rejoin.
+    fn mount_failed(&mut self, topic: &Rc<str>, root_id: &Rc<str>, error: &SyncError, server_may_have_it: bool, now: Millis) {
+        if let Some(root) = self.root_mut(topic, root_id) {
+            root.mount_sent = false;
+        }
+        self.reject_mounts(topic, root_id, error, server_may_have_it, now);
+    }
+
+    /// Settles a root's pending mount requests with `error` and removes the owners they added.
+    fn reject_mounts(&mut self, topic: &Rc<str>, root_id: &Rc<str>, error: &SyncError, server_may_have_it: bool, now: Millis) {
         let Some(connection) = self.connections.get_mut(topic) else { return };
+        let (channel, joined) = (connection.channel, connection.joined);
         let Some(root) = connection.roots.get_mut(root_id) else { return };
         let waiters = std::mem::take(&mut root.waiters);
-        root.mount_sent = false;
-        if !root.has_state() {
+        root.owners = root.owners.saturating_sub(u32::try_from(waiters.len()).unwrap_or(u32::MAX));
+        let forget = !root.has_state() || root.owners == 0;
+        let mounted_on_server = root.has_state() || server_may_have_it;
+        if forget {
             connection.roots.remove(root_id);
+            if joined
+                && mounted_on_server
+                && let Ok(push) = self.socket.push(channel, "unmount", Payload::Json(json!({"root_id": &**root_id})), now)
+            {
+                self.pushes.insert(push, Purpose::Unmount { topic: topic.clone(), request: None });
+            }
         }
         for waiter in waiters {
             self.settle(waiter, Err(error.clone()));
@@ -653,6 +718,7 @@ impl Runtime {
             Ok(changes) => {
                 if changes.initial {
                     root.initial_deadline = None;
+                    root.retried_already_mounted = false;
                     let waiters = std::mem::take(&mut root.waiters);
                     self.set_status(topic, &root_id, RootStatus::Live);
                     for waiter in waiters {
@@ -678,25 +744,36 @@ impl Runtime {
     /// state stays readable, `unmount` then `mount` are pushed, and only an initial envelope is
     /// accepted until the fresh state arrives.
     fn recover(&mut self, topic: &Rc<str>, root_id: &Rc<str>, reason: &str, now: Millis) {
+        let generation = self.fresh_generation();
         let Some(connection) = self.connections.get_mut(topic) else { return };
-        let (channel, joined) = (connection.channel, connection.joined);
+        let joined = connection.joined;
         let Some(root) = connection.roots.get_mut(root_id) else { return };
         if root.status == RootStatus::Recovering {
             return;
         }
-        root.generation = root.generation.wrapping_add(1);
+        root.generation = generation;
         root.mount_sent = false;
         root.replica.expect_initial();
-        let waiters = std::mem::take(&mut root.waiters);
         self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: format!("recovering {root_id}: {reason}") });
         self.set_status(topic, root_id, RootStatus::Recovering);
-        self.fail_root_work(topic, root_id, waiters, &SyncError::VersionMismatch);
-        if joined {
-            if let Ok(push) = self.socket.push(channel, "unmount", Payload::Json(json!({"root_id": &**root_id})), now) {
-                self.pushes.insert(push, Purpose::Unmount { request: None });
-            }
-            self.send_mount(topic, root_id, now);
+        self.reject_mounts(topic, root_id, &SyncError::VersionMismatch, false, now);
+        self.fail_root_work(topic, root_id, Vec::new(), &SyncError::VersionMismatch);
+        if self.root(topic, root_id).is_none() {
+            // The rejected mounts were its only owners: it was unmounted instead.
+            return;
         }
+        if joined {
+            self.unmount_then_mount(topic, root_id, now);
+        }
+    }
+
+    /// Pushes a fire-and-forget `unmount` then a fresh `mount` (the server handles them in order).
+    fn unmount_then_mount(&mut self, topic: &Rc<str>, root_id: &Rc<str>, now: Millis) {
+        let Some(channel) = self.connections.get(topic).map(|c| c.channel) else { return };
+        if let Ok(push) = self.socket.push(channel, "unmount", Payload::Json(json!({"root_id": &**root_id})), now) {
+            self.pushes.insert(push, Purpose::Unmount { topic: topic.clone(), request: None });
+        }
+        self.send_mount(topic, root_id, now);
     }
 }
 
@@ -705,6 +782,10 @@ fn json_of(payload: &Payload) -> Value {
         Payload::Json(value) => value.clone(),
         Payload::Binary(bytes) => Value::Array(bytes.iter().map(|b| Value::from(*b)).collect()),
     }
+}
+
+fn is_already_mounted(reply: &Reply) -> bool {
+    !reply.is_ok() && reply.response.as_json().and_then(|r| r.get("reason")).and_then(Value::as_str) == Some("root already mounted")
 }
 
 fn mount_error(result: &Result<Reply, PushError>) -> SyncError {

@@ -61,25 +61,28 @@ pub(crate) struct Root {
     pub(crate) replica: Replica,
     /// Mount requests resolved by the next accepted initial envelope.
     pub(crate) waiters: Vec<RequestId>,
-    /// Bumped at every (re)mount; replies for an older generation are ignored.
+    /// Renewed (runtime-wide unique) at every (re)mount; replies for another generation are ignored.
     pub(crate) generation: u64,
     /// A mount was pushed and its initial envelope is awaited until this deadline.
     pub(crate) initial_deadline: Option<Millis>,
     /// True once a mount push for the current generation went out.
     pub(crate) mount_sent: bool,
+    /// A `root already mounted` reply was answered with unmount + mount once already.
+    pub(crate) retried_already_mounted: bool,
 }
 
 impl Root {
-    pub(crate) fn new(spec: MountSpec) -> Self {
+    pub(crate) fn new(spec: MountSpec, generation: u64) -> Self {
         Root {
             spec,
             owners: 1,
             status: RootStatus::Mounting,
             replica: Replica::default(),
             waiters: Vec::new(),
-            generation: 0,
+            generation,
             initial_deadline: None,
             mount_sent: false,
+            retried_already_mounted: false,
         }
     }
 
