@@ -3,7 +3,7 @@
 //! online/visibility events. Events are handed to a dispatcher with no borrow held, so listeners
 //! may call back into the machine.
 
-use std::cell::{Ref, RefCell};
+use std::cell::{Cell, Ref, RefCell};
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
@@ -78,6 +78,9 @@ pub(crate) struct Driver<M: Machine> {
     timer: RefCell<Option<(Millis, Timeout)>>,
     page_events: RefCell<Option<PageEvents>>,
     dispatch: Box<dyn Fn(M::Event)>,
+    /// Set while outputs are being carried out; a listener's nested call leaves its outputs to
+    /// the running loop, so events are delivered in the order the machine produced them.
+    pumping: Cell<bool>,
 }
 
 impl<M: Machine> Driver<M> {
@@ -89,6 +92,7 @@ impl<M: Machine> Driver<M> {
             timer: RefCell::new(None),
             page_events: RefCell::new(None),
             dispatch: Box::new(dispatch),
+            pumping: Cell::new(false),
         });
         let weak = Rc::downgrade(&driver);
         let page_events = PageEvents::listen(move || {
@@ -122,10 +126,13 @@ impl<M: Machine> Driver<M> {
 
     /// Drains the machine's outputs (which may produce more) and re-arms the single timer.
     fn pump(self: &Rc<Self>) {
+        if self.pumping.replace(true) {
+            return;
+        }
         loop {
             let outputs: Vec<Output<M::Event>> = match self.core.try_borrow_mut() {
                 Ok(mut core) => std::iter::from_fn(|| core.poll_output()).collect(),
-                Err(_) => return,
+                Err(_) => break,
             };
             if outputs.is_empty() {
                 break;
@@ -134,6 +141,7 @@ impl<M: Machine> Driver<M> {
                 self.carry_out(output);
             }
         }
+        self.pumping.set(false);
         self.arm_timer();
     }
 
