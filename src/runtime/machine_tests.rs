@@ -119,11 +119,27 @@ impl Wire {
         self.patch(root_id, 0, 1, json!([{"op": "replace", "path": "", "value": tree}]), json!([]));
     }
 
+    fn spec(root_id: &str) -> MountSpec {
+        MountSpec { module: "Demo.PageStore".into(), id: root_id.into(), params: json!({"p": 1}) }
+    }
+
+    /// Pushes a mount and leaves its reply to the test.
+    fn mount_pending(&mut self, root_id: &str) -> RequestId {
+        let request = self.rt.mount(TOPIC, Wire::spec(root_id), self.now);
+        self.drain();
+        request
+    }
+
+    /// Opens the socket and accepts the (re)join.
+    fn open_and_join(&mut self) {
+        self.open();
+        let join = self.last("phx_join");
+        self.reply(&join, "ok", json!({}));
+    }
+
     /// Mounts `root_id` with `tree` as its initial state.
     fn mount(&mut self, root_id: &str, tree: Value) -> RequestId {
-        let spec = MountSpec { module: "Demo.PageStore".into(), id: root_id.into(), params: json!({"p": 1}) };
-        let request = self.rt.mount(TOPIC, spec, self.now);
-        self.drain();
+        let request = self.mount_pending(root_id);
         let mount = self.last("mount");
         self.reply(&mount, "ok", json!({"root_id": root_id}));
         self.initial(root_id, tree);
@@ -498,4 +514,97 @@ fn a_server_phx_close_reopens_the_connection_channel() {
     assert_ne!(join.join_ref, join_ref);
     wire.reply(&join, "ok", json!({}));
     assert_eq!(wire.count("mount"), 1);
+}
+
+// ---- regressions found by the simulation (simulation_tests.rs checks the same at scale) ----
+
+fn root_id_of(frame: &Frame) -> Option<String> {
+    let payload = Wire::payload(frame);
+    payload["root_id"].as_str().or_else(|| payload["id"].as_str()).map(str::to_owned)
+}
+
+/// A remount request that fails must give its ownership back: the caller got an error and holds
+/// no handle to unmount with.
+#[test]
+fn regression_a_failed_mount_of_a_stale_root_does_not_keep_an_owner() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("v1"));
+    wire.drop_transport();
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Stale));
+    let second = wire.mount_pending("page");
+    assert_eq!(wire.rt.root_owners(TOPIC, "page"), Some(2));
+    wire.advance(10);
+    wire.open_and_join();
+    assert_eq!(root_id_of(&wire.last("mount")).as_deref(), Some("page"), "the remount was pushed");
+    wire.advance(10_000); // the server never answers the remount
+    assert_eq!(wire.settled(second), Some(Err(SyncError::MountTimeout)));
+    assert_eq!(wire.rt.root_owners(TOPIC, "page"), Some(1), "the failed mount must not keep an owner");
+}
+
+/// A first mount whose reply was only late is mounted on the server: giving up on it must not
+/// leave the id unmountable (the runtime unmounts what it gave up on).
+#[test]
+fn regression_a_mount_that_timed_out_can_be_mounted_again() {
+    let mut wire = Wire::connected();
+    let first = wire.mount_pending("page");
+    let late = wire.last("mount");
+    wire.advance(10_000);
+    assert_eq!(wire.settled(first), Some(Err(SyncError::MountTimeout)));
+    // The server did mount it: its late reply and initial envelope arrive and are ignored.
+    wire.reply(&late, "ok", json!({"root_id": "page"}));
+    wire.initial("page", page("late"));
+    let second = wire.mount_pending("page");
+    let mount = wire.last("mount");
+    // A server that still runs "page" accepts the new mount only if the client unmounted it.
+    let unmounted_first = wire
+        .sent
+        .iter()
+        .skip_while(|f| f.msg_ref != late.msg_ref)
+        .take_while(|f| f.msg_ref != mount.msg_ref)
+        .any(|f| f.event == "unmount" && root_id_of(f).as_deref() == Some("page"));
+    if unmounted_first {
+        wire.reply(&mount, "ok", json!({"root_id": "page"}));
+        wire.initial("page", page("again"));
+    } else {
+        wire.reply(&mount, "error", json!({"reason": "root already mounted"}));
+    }
+    assert_eq!(wire.settled(second), Some(Ok(Value::Null)), "mounting the id again must succeed");
+}
+
+/// In-flight requests failed by a channel crash settle in the order they were made.
+#[test]
+fn regression_requests_failed_by_a_channel_crash_settle_in_request_order() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("v1"));
+    let requests: Vec<RequestId> =
+        (0..20).map(|n| wire.rt.command(TOPIC, "page", &StoreId::root(), "work", json!({"n": n}), wire.now)).collect();
+    wire.drain();
+    wire.events.clear();
+    let join_ref = wire.join_ref();
+    wire.server(json!([join_ref, join_ref, TOPIC, "phx_error", {}]));
+    let order: Vec<RequestId> = wire
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RuntimeEvent::Settled { request, .. } => Some(*request),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, requests);
+}
+
+/// The outcome of a mount push made for an earlier root with the same id never settles a newer
+/// mount (root generations are unique across the runtime).
+#[test]
+fn regression_an_old_mount_push_does_not_settle_a_newer_mount_of_the_same_id() {
+    let mut wire = Wire::connected();
+    let first = wire.mount_pending("page");
+    wire.advance(5_000);
+    wire.rt.unmount(TOPIC, "page", wire.now);
+    wire.drain();
+    assert_eq!(wire.settled(first), Some(Err(SyncError::Unmounted)));
+    let second = wire.mount_pending("page");
+    wire.advance(5_000); // the first mount push times out now; the second has until t = 15 s
+    assert_eq!(wire.settled(second), None, "the second mount is still in flight");
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Mounting));
 }

@@ -21,7 +21,8 @@
 //! Invariants are checked after every runtime input (see [`Sim::check_step`] and
 //! [`Sim::on_settled`]) and at quiescence (see [`Sim::check_converged`],
 //! [`Sim::check_only_heartbeats`], [`Sim::probe`]). The runtime bugs the simulation found are
-//! fixed and pinned by the tests in [`runtime_bugs`]; their checks ("known issues") fail the run.
+//! fixed and pinned by regression tests in `machine_tests.rs` (`regression_*`); their checks
+//! ("known issues") fail the run.
 //!
 //! Environment: `MUSUBI_SIM_SCHEDULES=N` runs N schedules (default 2000, spread over up to two
 //! worker threads; `MUSUBI_SIM_THREADS=1` for one), `MUSUBI_SIM_SEED=S` replays one schedule
@@ -688,7 +689,7 @@ struct Sim {
     /// Mounts that failed during the current input: (root, timed out).
     failed_mounts: Vec<(String, bool)>,
     /// (join_ref, root) of first mounts the runtime gave up after a timeout: the server may still
-    /// run them (see `runtime_bugs::a_mount_that_timed_out_can_be_mounted_again`).
+    /// run them (see `machine_tests::regression_a_mount_that_timed_out_can_be_mounted_again`).
     gave_up: BTreeSet<(String, String)>,
     /// While the runtime handles a server text frame: that frame's join_ref.
     frame_join_ref: Option<Option<String>>,
@@ -1972,7 +1973,7 @@ fn simulation() {
 #[test]
 fn simulation_replays_identically() {
     // Requests failed together by a channel crash settle in an unspecified order (see
-    // `runtime_bugs::requests_failed_by_a_channel_crash_settle_in_request_order`): each run of
+    // `machine_tests::regression_requests_failed_by_a_channel_crash_settle_in_request_order`): each run of
     // consecutive `settled` lines is compared as a set.
     fn normalized(mut trace: Vec<String>) -> Vec<String> {
         let mut start = 0;
@@ -1997,232 +1998,5 @@ fn simulation_replays_identically() {
             let at = first.1.iter().zip(&second.1).position(|(a, b)| a != b).unwrap_or(first.1.len().min(second.1.len()));
             panic!("seed {seed}: traces diverge at line {at}:\n  {:?}\n  {:?}", first.1.get(at), second.1.get(at));
         }
-    }
-}
-
-/// Minimal reproductions of the runtime bugs the simulation found (its "known issues"), now fixed:
-/// each test states the expected behaviour; the simulation checks the same issues (fatal unless
-/// `MUSUBI_SIM_STRICT=0`).
-mod runtime_bugs {
-    use serde_json::{Value, json};
-
-    use crate::phoenix::frame::{Body, Frame, decode_client_text};
-    use crate::phoenix::{ConnectionId, Millis, Output, Payload, SocketConfig, WireMessage};
-    use crate::runtime::{DEFAULT_TOPIC as TOPIC, MountSpec, RequestId, RootStatus, Runtime, RuntimeEvent, SyncError};
-
-    /// A runtime driven by hand: the test plays the server.
-    struct Script {
-        rt: Runtime,
-        now: Millis,
-        conn: Option<ConnectionId>,
-        sent: Vec<Frame>,
-        events: Vec<RuntimeEvent>,
-        join_ref: Option<String>,
-    }
-
-    impl Script {
-        fn connected() -> Self {
-            let mut script = Script {
-                rt: Runtime::new(SocketConfig::new("ws://h/socket")),
-                now: 0,
-                conn: None,
-                sent: vec![],
-                events: vec![],
-                join_ref: None,
-            };
-            script.rt.connect(TOPIC, 0);
-            script.drain();
-            script.open_and_join();
-            script
-        }
-
-        fn drain(&mut self) {
-            while let Some(output) = self.rt.poll_output() {
-                match output {
-                    Output::Connect { connection, .. } => self.conn = Some(connection),
-                    Output::Send { message: WireMessage::Text(text), .. } => {
-                        let frame = decode_client_text(&text).unwrap();
-                        if frame.event == "phx_join" {
-                            self.join_ref = frame.join_ref.clone();
-                        }
-                        self.sent.push(frame);
-                    }
-                    Output::Send { .. } | Output::Close { .. } => {}
-                    Output::Event(event) => self.events.push(event),
-                }
-            }
-        }
-
-        fn advance(&mut self, ms: Millis) {
-            let target = self.now + ms;
-            while let Some(deadline) = self.rt.poll_timeout().filter(|d| *d <= target) {
-                self.now = self.now.max(deadline);
-                self.rt.handle_timeout(self.now);
-                self.drain();
-            }
-            self.now = target;
-        }
-
-        fn open_and_join(&mut self) {
-            self.rt.handle_open(self.conn.unwrap(), self.now);
-            self.drain();
-            let join = self.last("phx_join");
-            self.reply(&join, "ok", json!({}));
-        }
-
-        fn server(&mut self, frame: Value) {
-            self.rt.handle_text(self.conn.unwrap(), &frame.to_string(), self.now);
-            self.drain();
-        }
-
-        fn reply(&mut self, frame: &Frame, status: &str, response: Value) {
-            self.server(json!([frame.join_ref, frame.msg_ref, frame.topic, "phx_reply", {"status": status, "response": response}]));
-        }
-
-        fn initial(&mut self, root: &str) {
-            let tree = json!({"__musubi_store_id__": [], "title": root});
-            let envelope = json!({"type": "patch", "root_id": root, "base_version": 0, "version": 1,
-                "ops": [{"op": "replace", "path": "", "value": tree}], "stream_ops": [], "upload_ops": []});
-            self.server(json!([self.join_ref, null, TOPIC, "patch", envelope]));
-        }
-
-        fn mount(&mut self, root: &str) -> RequestId {
-            let spec = MountSpec { module: "Sim.PageStore".into(), id: root.into(), params: json!({}) };
-            let request = self.rt.mount(TOPIC, spec, self.now);
-            self.drain();
-            request
-        }
-
-        fn mount_live(&mut self, root: &str) {
-            let request = self.mount(root);
-            let mount = self.last("mount");
-            self.reply(&mount, "ok", json!({"root_id": root}));
-            self.initial(root);
-            assert_eq!(self.settled(request), Some(Ok(Value::Null)));
-        }
-
-        fn last(&self, event: &str) -> Frame {
-            self.sent.iter().rev().find(|f| f.event == event).cloned().unwrap()
-        }
-
-        fn settled(&self, request: RequestId) -> Option<Result<Value, SyncError>> {
-            self.events.iter().find_map(|e| match e {
-                RuntimeEvent::Settled { request: r, result } if *r == request => Some(result.clone()),
-                _ => None,
-            })
-        }
-    }
-
-    fn root_id_of(frame: &Frame) -> Option<String> {
-        match &frame.body {
-            Body::Message(Payload::Json(value)) => value["root_id"].as_str().or_else(|| value["id"].as_str()).map(str::to_owned),
-            _ => None,
-        }
-    }
-
-    /// Bug: `mount()` on a root that is stale or recovering adds an owner and parks the request;
-    /// when that remount fails (push timeout, initial-envelope timeout, error reply),
-    /// `mount_failed` settles the request with an error but keeps the owner. The caller got an
-    /// error (no handle to unmount), so the root can never reach zero owners: the application's
-    /// last `unmount` no longer unmounts it, and it is remounted after every reconnect.
-    #[test]
-    fn a_failed_mount_of_a_stale_root_does_not_keep_an_owner() {
-        let mut script = Script::connected();
-        script.mount_live("page");
-        script.rt.handle_close(script.conn.unwrap(), 1006, "", script.now);
-        script.drain();
-        assert_eq!(script.rt.root_status(TOPIC, "page"), Some(RootStatus::Stale));
-        let second = script.mount("page");
-        assert_eq!(script.rt.root_owners(TOPIC, "page"), Some(2));
-        script.advance(10);
-        script.open_and_join();
-        assert_eq!(root_id_of(&script.last("mount")).as_deref(), Some("page"), "the remount was pushed");
-        script.advance(10_000); // the server never answers the remount
-        assert_eq!(script.settled(second), Some(Err(SyncError::MountTimeout)));
-        assert_eq!(script.rt.root_owners(TOPIC, "page"), Some(1), "the failed mount must not keep an owner");
-    }
-
-    /// Bug: when a first mount's reply times out, the runtime forgets the root without telling the
-    /// server, which did mount it (the reply was only late). The late reply and envelopes are
-    /// ignored, and every later mount of that id on this channel is refused with
-    /// `root already mounted` until the channel restarts. (The reference client has the same
-    /// hazard, PROTOCOL.md §2.3; a self-healing runtime should `unmount` the id it gave up on,
-    /// or unmount + remount on `root already mounted`.)
-    #[test]
-    fn a_mount_that_timed_out_can_be_mounted_again() {
-        let mut script = Script::connected();
-        let first = script.mount("page");
-        let late = script.last("mount");
-        script.advance(10_000);
-        assert_eq!(script.settled(first), Some(Err(SyncError::MountTimeout)));
-        // The server did mount it: its late reply and initial envelope arrive and are ignored.
-        script.reply(&late, "ok", json!({"root_id": "page"}));
-        script.initial("page");
-        let second = script.mount("page");
-        let mount = script.last("mount");
-        // A server that still runs "page" answers like Phoenix/Musubi would: it accepts the new
-        // mount only if the client unmounted the id after the first mount.
-        let unmounted_first = script
-            .sent
-            .iter()
-            .skip_while(|f| f.msg_ref != late.msg_ref)
-            .take_while(|f| f.msg_ref != mount.msg_ref)
-            .any(|f| f.event == "unmount" && root_id_of(f).as_deref() == Some("page"));
-        if unmounted_first {
-            script.reply(&mount, "ok", json!({"root_id": "page"}));
-            script.initial("page");
-        } else {
-            script.reply(&mount, "error", json!({"reason": "root already mounted"}));
-        }
-        assert_eq!(script.settled(second), Some(Ok(Value::Null)), "mounting the id again must succeed");
-    }
-
-    /// Determinism: when a channel crashes (`phx_error`), its in-flight pushes fail in the order of a
-    /// `HashMap` drain (`Socket::channel_error` does not sort them, unlike the transport-loss and
-    /// close paths), so the order in which the runtime settles the affected requests changes from
-    /// run to run. The simulation's replay check does not see it because it rarely has several
-    /// commands in flight at a crash; this test has twenty.
-    #[test]
-    fn requests_failed_by_a_channel_crash_settle_in_request_order() {
-        let mut script = Script::connected();
-        script.mount_live("page");
-        let requests: Vec<RequestId> = (0..20)
-            .map(|n| script.rt.command(TOPIC, "page", &crate::runtime::StoreId::root(), "work", json!({"n": n}), script.now))
-            .collect();
-        script.drain();
-        script.events.clear();
-        let join_ref = script.join_ref.clone();
-        script.server(json!([join_ref, join_ref, TOPIC, "phx_error", {}]));
-        let order: Vec<RequestId> = script
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                RuntimeEvent::Settled { request, .. } => Some(*request),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(order, requests, "in-flight requests settle in the order they were made");
-    }
-
-    /// Bug: a mount push is matched to its root by (topic, root id, generation), and a new `Root`
-    /// starts again at generation 0. The outcome of a push made for an earlier incarnation of the
-    /// same id (before an unmount, or on the channel a `disconnect` left) is applied to the new
-    /// root: here the first push's timeout fails the second mount after 5 s instead of 10 s and
-    /// forgets the root while its own mount is still in flight. (The simulation also sees replies
-    /// to pushes made before a `disconnect` — `unmatched topic`, `root already mounted` — fail a
-    /// later mount of the same id: `disconnect` leaves the old `Purpose::Mount` entries in
-    /// `Runtime::pushes`, and the left channel still routes their replies.)
-    #[test]
-    fn an_old_mount_push_does_not_settle_a_newer_mount_of_the_same_id() {
-        let mut script = Script::connected();
-        let first = script.mount("page");
-        script.advance(5_000);
-        script.rt.unmount(TOPIC, "page", script.now);
-        script.drain();
-        assert_eq!(script.settled(first), Some(Err(SyncError::Unmounted)));
-        let second = script.mount("page");
-        script.advance(5_000); // the first mount push times out now; the second has until t = 15 s
-        assert_eq!(script.settled(second), None, "the second mount is still in flight");
-        assert_eq!(script.rt.root_status(TOPIC, "page"), Some(RootStatus::Mounting));
     }
 }
