@@ -6,7 +6,9 @@
 //!
 //! Layers (see `ARCHITECTURE.md`):
 //! - [`phoenix`] — Phoenix Channels v2, pure and host-tested (sans-IO);
-//! - `browser` — the thin WebSocket/timer driver (wasm32 only).
+//! - [`runtime`] — the Musubi runtime: roots, envelopes, patches, snapshots, commands (sans-IO);
+//! - `browser` — the thin WebSocket/timer driver and the Rust front door (wasm32 only);
+//! - `js` — the npm package's `#[wasm_bindgen]` exports (wasm32 with the `js` feature).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 #![warn(missing_docs)]
@@ -16,3 +18,6 @@ pub mod runtime;
 
 #[cfg(target_arch = "wasm32")]
 pub mod browser;
+
+#[cfg(all(target_arch = "wasm32", feature = "js"))]
+pub mod js;

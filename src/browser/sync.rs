@@ -25,7 +25,9 @@ use super::driver::Driver;
 use super::listeners::{Registry, Subscription};
 use super::socket::page_location;
 use crate::phoenix::{ConnectionState, Event, Millis, SocketConfig, SocketOptions};
-use crate::runtime::{DEFAULT_TOPIC, MountSpec, Node, RequestId, RootStatus, Runtime, RuntimeEvent, StoreId, StoreKey, SyncError};
+use crate::runtime::{
+    DEFAULT_TOPIC, MountSpec, Node, RequestId, RootInfo, RootStatus, Runtime, RuntimeEvent, StoreId, StoreKey, SyncError,
+};
 
 type StoreListener = dyn Fn();
 type EventListener = dyn Fn(&RuntimeEvent);
@@ -71,6 +73,16 @@ impl SyncClient {
         let root_id = spec.id.clone();
         self.request(|runtime, now| runtime.mount(topic, spec, now)).await?;
         Ok(RootHandle { client: self.clone(), topic: topic.into(), root_id, unmounted: Rc::new(Cell::new(false)) })
+    }
+
+    /// Connects the socket and joins the connection channel for `topic`; resolves once joined.
+    pub async fn open(&self, topic: &str) -> Result<(), SyncError> {
+        self.request(|runtime, now| runtime.connect(topic, now)).await.map(|_| ())
+    }
+
+    /// The roots mounted on `topic`.
+    pub fn roots(&self, topic: &str) -> Vec<RootInfo> {
+        self.shared.driver.core().map(|runtime| runtime.roots(topic)).unwrap_or_default()
     }
 
     /// The socket's connection state.
@@ -136,6 +148,11 @@ impl RootHandle {
         &self.root_id
     }
 
+    /// The connection topic the root is mounted on.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
     /// A handle to one store of this root (the root store is `StoreId::root()`).
     pub fn store(&self, id: StoreId) -> StoreHandle {
         StoreHandle { client: self.client.clone(), topic: self.topic.clone(), root_id: self.root_id.clone(), id }
@@ -174,6 +191,11 @@ impl StoreHandle {
     /// The store id.
     pub fn id(&self) -> &StoreId {
         &self.id
+    }
+
+    /// Where the store's root stands (`None` once unmounted).
+    pub fn root_status(&self) -> Option<RootStatus> {
+        self.client.shared.driver.core().and_then(|runtime| runtime.root_status(&self.topic, &self.root_id))
     }
 
     /// The store's snapshot: the identical node until the store changes. `None` before the root

@@ -17,12 +17,35 @@ pub struct Backoff {
     jitter: f64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 enum Kind {
     /// `delays[attempt - 1]`, then `fallback`.
     Table { delays: Vec<u64>, fallback: u64 },
     /// `initial * 2^(attempt - 1)`, capped at `max`.
     Exponential { initial: u64, max: u64 },
+    /// An application-supplied function of the attempt.
+    Custom(std::rc::Rc<dyn Fn(u32) -> u64>),
+}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Table { delays, fallback } => f.debug_struct("Table").field("delays", delays).field("fallback", fallback).finish(),
+            Kind::Exponential { initial, max } => f.debug_struct("Exponential").field("initial", initial).field("max", max).finish(),
+            Kind::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+impl PartialEq for Kind {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Kind::Table { delays: a, fallback: b }, Kind::Table { delays: c, fallback: d }) => a == c && b == d,
+            (Kind::Exponential { initial: a, max: b }, Kind::Exponential { initial: c, max: d }) => a == c && b == d,
+            (Kind::Custom(a), Kind::Custom(b)) => std::rc::Rc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
 }
 
 impl Backoff {
@@ -46,6 +69,18 @@ impl Backoff {
         Backoff { kind: Kind::Exponential { initial: initial_ms, max: max_ms }, jitter: 0.0 }
     }
 
+    /// Delays computed by `delay_for(attempt)` (1-based), like phoenix.js's `reconnectAfterMs`
+    /// function.
+    ///
+    /// ```
+    /// use musubi_wasm::phoenix::backoff::Backoff;
+    /// let linear = Backoff::custom(|attempt| u64::from(attempt) * 100);
+    /// assert_eq!(linear.base_delay(3), 300);
+    /// ```
+    pub fn custom(delay_for: impl Fn(u32) -> u64 + 'static) -> Self {
+        Backoff { kind: Kind::Custom(std::rc::Rc::new(delay_for)), jitter: 0.0 }
+    }
+
     /// Spreads each delay uniformly within ±`fraction` of itself (clamped to 0..=1).
     #[must_use]
     pub fn with_jitter(mut self, fraction: f64) -> Self {
@@ -62,6 +97,7 @@ impl Backoff {
                 let factor = 1u64.checked_shl(index.min(63)).unwrap_or(u64::MAX);
                 initial.saturating_mul(factor).min(*max)
             }
+            Kind::Custom(delay_for) => delay_for(attempt.max(1)),
         }
     }
 

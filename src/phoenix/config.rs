@@ -1,7 +1,7 @@
 //! Socket options: endpoint, params, auth token, and every timing (PROTOCOL.md §1.8–§1.10).
 
 use std::fmt;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
@@ -18,7 +18,7 @@ pub enum Params {
     /// Fixed params.
     Static(Map<String, Value>),
     /// Computed at every connect (e.g. a refreshed token).
-    Lazy(Arc<dyn Fn() -> Map<String, Value> + Send + Sync>),
+    Lazy(Rc<dyn Fn() -> Map<String, Value>>),
 }
 
 impl Params {
@@ -48,7 +48,7 @@ pub enum AuthToken {
     /// A fixed token.
     Static(String),
     /// Computed at every connect.
-    Lazy(Arc<dyn Fn() -> String + Send + Sync>),
+    Lazy(Rc<dyn Fn() -> String>),
 }
 
 impl AuthToken {

@@ -199,11 +199,11 @@ fn lazy_params_and_token_are_evaluated_at_every_connect() {
     let counter = Arc::new(AtomicU32::new(0));
     let seen = counter.clone();
     let mut config = SocketConfig::new("ws://h/socket");
-    config.options.params = Params::Lazy(Arc::new(move || {
+    config.options.params = Params::Lazy(std::rc::Rc::new(move || {
         let n = seen.fetch_add(1, Ordering::SeqCst);
         json!({"n": n}).as_object().cloned().unwrap_or_default()
     }));
-    config.options.auth_token = Some(AuthToken::Lazy(Arc::new(|| "tok".to_owned())));
+    config.options.auth_token = Some(AuthToken::Lazy(std::rc::Rc::new(|| "tok".to_owned())));
     let mut h = Harness::new(config);
     h.connect();
     h.server_close(1006);

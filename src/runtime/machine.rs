@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use super::envelope::Envelope;
 use super::error::{CommandError, SyncError};
 use super::replica::AcceptError;
-use super::root::{MountSpec, PendingCommand, RequestId, Root, RootStatus};
+use super::root::{MountSpec, PendingCommand, RequestId, Root, RootInfo, RootStatus};
 use super::store_id::{StoreId, StoreKey};
 use super::tree::Node;
 use super::upload::UploadHandle;
@@ -346,6 +346,22 @@ impl Runtime {
     /// How many owners a root has.
     pub fn root_owners(&self, topic: &str, root_id: &str) -> Option<u32> {
         self.root(topic, root_id).map(|root| root.owners)
+    }
+
+    /// The roots of a connection topic, ordered by id.
+    pub fn roots(&self, topic: &str) -> Vec<RootInfo> {
+        let Some(connection) = self.connections.get(topic) else { return Vec::new() };
+        connection
+            .roots
+            .iter()
+            .map(|(id, root)| RootInfo {
+                id: id.clone(),
+                module: root.spec.module.clone(),
+                status: root.status,
+                version: root.replica.version(),
+                owners: root.owners,
+            })
+            .collect()
     }
 
     /// The snapshot of a store (cached until it changes); `None` if the root is unknown or has no

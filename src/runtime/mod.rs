@@ -9,6 +9,7 @@ pub mod patch;
 pub mod replica;
 pub mod root;
 pub mod snapshot;
+pub mod status;
 pub mod store_id;
 pub mod stream;
 pub mod tree;
@@ -16,7 +17,7 @@ pub mod upload;
 
 pub use error::{CommandError, CommandErrorKind, SyncError};
 pub use machine::{DEFAULT_TOPIC, Runtime, RuntimeEvent};
-pub use root::{MountSpec, RequestId, RootStatus};
+pub use root::{MountSpec, RequestId, RootInfo, RootStatus};
 pub use store_id::{StoreId, StoreKey};
 pub use tree::Node;
 #[cfg(test)]

@@ -44,6 +44,33 @@ pub enum RootStatus {
     Recovering,
 }
 
+impl RootStatus {
+    /// `"mounting"`, `"live"`, `"stale"` or `"recovering"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RootStatus::Mounting => "mounting",
+            RootStatus::Live => "live",
+            RootStatus::Stale => "stale",
+            RootStatus::Recovering => "recovering",
+        }
+    }
+}
+
+/// A summary of one mounted root (for diagnostics panels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootInfo {
+    /// Root id.
+    pub id: Rc<str>,
+    /// Root store module.
+    pub module: String,
+    /// Where it stands.
+    pub status: RootStatus,
+    /// The replica's version (0 before the initial envelope).
+    pub version: u64,
+    /// How many owners hold it.
+    pub owners: u32,
+}
+
 /// A command in flight.
 #[derive(Debug, Clone)]
 pub(crate) struct PendingCommand {

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `increment {by}` (default 1) | `count += by`; log item `{"id": "<n>", "text": "+by"}` inserted at 0, limit 50 |
 //! | `set_label {label}` | sets the label |
+//! | `set_meta {key, value}` | sets `meta[key] = value` (any key, e.g. `__proto__`; `meta` appears once set) |
 //! | `fail` | reply `error {"reason": "demo failure"}` |
 //! | `slow {ms}` (default 1000) | reply `ok {}` after `ms`, other messages are not held up |
 
@@ -29,7 +30,7 @@ pub const LOG_LIMIT: u64 = 50;
 /// The longest `slow` delay accepted.
 const MAX_SLOW_MS: u64 = 60_000;
 
-const COMMANDS: &[&str] = &["increment", "set_label", "fail", "slow"];
+const COMMANDS: &[&str] = &["increment", "set_label", "set_meta", "fail", "slow"];
 
 /// The counter's state.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ struct CounterStore {
     label: String,
     log: Stream,
     logged: u64,
+    meta: Map<String, Value>,
 }
 
 fn create(params: &Map<String, Value>) -> Result<Box<dyn RootStore>, String> {
@@ -45,7 +47,13 @@ fn create(params: &Map<String, Value>) -> Result<Box<dyn RootStore>, String> {
         None => "Counter".to_owned(),
         Some(_) => string_arg(params, "label")?,
     };
-    Ok(Box::new(CounterStore { count: int_arg(params, "start", 0)?, label, log: Stream::new("log", 0, Vec::new()), logged: 0 }))
+    Ok(Box::new(CounterStore {
+        count: int_arg(params, "start", 0)?,
+        label,
+        log: Stream::new("log", 0, Vec::new()),
+        logged: 0,
+        meta: Map::new(),
+    }))
 }
 
 impl RootStore for CounterStore {
@@ -54,6 +62,9 @@ impl RootStore for CounterStore {
         fields.insert("count".into(), json!(self.count));
         fields.insert("label".into(), json!(self.label));
         fields.insert("log".into(), self.log.marker());
+        if !self.meta.is_empty() {
+            fields.insert("meta".into(), Value::Object(self.meta.clone()));
+        }
         store_node(&[], fields)
     }
 
@@ -74,6 +85,11 @@ impl RootStore for CounterStore {
             }
             "set_label" => {
                 self.label = string_arg(payload, "label")?;
+                Ok(CommandOutcome::NoReply)
+            }
+            "set_meta" => {
+                let key = string_arg(payload, "key")?;
+                self.meta.insert(key, payload.get("value").cloned().unwrap_or(Value::Null));
                 Ok(CommandOutcome::NoReply)
             }
             "fail" => Ok(CommandOutcome::Error(json!({"reason": "demo failure"}))),
@@ -112,6 +128,15 @@ mod tests {
         );
         assert_eq!(counter(json!({"label": "L"})).render()["label"], "L");
         assert!(create(json!({"start": "5"}).as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn set_meta_accepts_any_key() {
+        let mut store = counter(json!({}));
+        let args = json!({"key": "__proto__", "value": {"polluted": true}});
+        store.command(&[], "set_meta", args.as_object().unwrap()).unwrap();
+        assert_eq!(store.render()["meta"], json!({"__proto__": {"polluted": true}}));
+        assert!(store.command(&[], "set_meta", &Map::new()).is_err());
     }
 
     #[test]

@@ -1,0 +1,383 @@
+//! `RawConnection`: one [`SyncClient`] for the JS layer. Mounts, store handles and subscriptions
+//! are numbered entries the JS layer releases explicitly; a disconnect drops all of them and the
+//! socket. No borrow of the connection's state is held while the runtime runs, so listeners may
+//! call back in.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::convert::{SnapshotCache, from_js, object, value_to_js};
+use super::options;
+use super::stats::{Counted, Kind};
+use crate::browser::{RootHandle, StoreHandle, Subscription, SyncClient, now};
+use crate::phoenix::{ChannelEvent, Event, Millis};
+use crate::runtime::status::StatusTracker;
+use crate::runtime::{MountSpec, RootStatus, RuntimeEvent, StoreId, StoreKey, SyncError};
+
+/// What the status listener and the logger need; shared with the runtime's event listener.
+struct Observer {
+    tracker: StatusTracker,
+    on_status: js_sys::Function,
+    logger: Option<js_sys::Function>,
+}
+
+struct Mount {
+    root: RootHandle,
+    _counted: Counted,
+}
+
+struct Store {
+    mount: u32,
+    handle: StoreHandle,
+    _counted: Counted,
+}
+
+struct Listener {
+    store: u32,
+    _subscription: Subscription,
+    _counted: Counted,
+}
+
+/// Everything a live connection holds; dropped as a whole on disconnect.
+struct Live {
+    client: SyncClient,
+    topic: Rc<str>,
+    mounts: HashMap<u32, Mount>,
+    stores: HashMap<u32, Store>,
+    store_numbers: HashMap<(u32, StoreKey), u32>,
+    listeners: HashMap<u32, Listener>,
+    snapshots: SnapshotCache,
+    next_number: u32,
+    _events: Subscription,
+}
+
+impl Live {
+    fn number(&mut self) -> u32 {
+        self.next_number = self.next_number.wrapping_add(1);
+        self.next_number
+    }
+
+    /// Forgets a mount with its store handles and their listeners.
+    fn release_mount(&mut self, mount: u32) -> Option<RootHandle> {
+        let released = self.mounts.remove(&mount)?;
+        let stores: Vec<u32> = self.stores.iter().filter(|(_, store)| store.mount == mount).map(|(number, _)| *number).collect();
+        for store in stores {
+            self.stores.remove(&store);
+            self.listeners.retain(|_, listener| listener.store != store);
+        }
+        self.store_numbers.retain(|(owner, _), _| *owner != mount);
+        if self.mounts.is_empty() {
+            self.snapshots.clear();
+        }
+        Some(released.root)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.snapshots.clear();
+    }
+}
+
+/// The JS layer's handle on one connection (internal; see `src/js/npm/index.d.ts` for the API).
+#[wasm_bindgen]
+pub struct RawConnection {
+    live: Rc<RefCell<Option<Live>>>,
+    observer: Rc<RefCell<Observer>>,
+    url: String,
+    /// `Date.now() - performance.now()`, to report wall-clock times.
+    wall_offset: f64,
+    _counted: Counted,
+}
+
+#[wasm_bindgen]
+impl RawConnection {
+    /// Creates the connection (the socket opens with `connect()`); throws a `TypeError` for bad
+    /// options. `on_status(from, to, reason)` is called at every status change.
+    #[wasm_bindgen(constructor)]
+    pub fn new(url: String, options: JsValue, on_status: js_sys::Function) -> Result<RawConnection, JsValue> {
+        let options = options::read(&options)?;
+        let observer = Rc::new(RefCell::new(Observer { tracker: StatusTracker::default(), on_status, logger: options.logger }));
+        let client = SyncClient::connect(&url, options.socket);
+        let listening = observer.clone();
+        let events = client.on_event(move |event| observe(&listening, event));
+        let live = Live {
+            client,
+            topic: options.topic.into(),
+            mounts: HashMap::new(),
+            stores: HashMap::new(),
+            store_numbers: HashMap::new(),
+            listeners: HashMap::new(),
+            snapshots: SnapshotCache::default(),
+            next_number: 0,
+            _events: events,
+        };
+        Ok(RawConnection {
+            live: Rc::new(RefCell::new(Some(live))),
+            observer,
+            url,
+            wall_offset: js_sys::Date::now() - now() as f64,
+            _counted: Counted::new(Kind::Connection),
+        })
+    }
+
+    /// Opens the socket and joins the connection channel; resolves once joined.
+    pub fn connect(&self) -> js_sys::Promise {
+        let Some((client, topic)) = self.client() else { return rejected(&SyncError::Disconnected) };
+        future_to_promise(async move { client.open(&topic).await.map(|()| JsValue::UNDEFINED).map_err(|error| error_object(&error)) })
+    }
+
+    /// Mounts a root; resolves with the mount's number once its initial state is there.
+    pub fn mount(&self, module: String, id: String, params: JsValue) -> js_sys::Promise {
+        let params = match from_js(&params) {
+            Ok(Value::Null) => Value::Object(serde_json::Map::new()),
+            Ok(params @ Value::Object(_)) => params,
+            Ok(_) => return js_sys::Promise::reject(&js_sys::TypeError::new("mountStore(): params must be an object").into()),
+            Err(message) => return js_sys::Promise::reject(&js_sys::TypeError::new(&format!("mountStore(): {message}")).into()),
+        };
+        let Some((client, topic)) = self.client() else { return rejected(&SyncError::Disconnected) };
+        let live = self.live.clone();
+        future_to_promise(async move {
+            let root = client.mount_on(&topic, MountSpec { module, id: id.into(), params }).await.map_err(|error| error_object(&error))?;
+            let mut slot = live.borrow_mut();
+            let Some(live) = slot.as_mut() else {
+                return Err(error_object(&SyncError::Disconnected));
+            };
+            let number = live.number();
+            live.mounts.insert(number, Mount { root, _counted: Counted::new(Kind::Mount) });
+            Ok(JsValue::from(number))
+        })
+    }
+
+    /// Releases a mount (idempotent): its store handles and listeners go at once, then the root is
+    /// unmounted if this was its last owner.
+    pub fn unmount(&self, mount: u32) -> js_sys::Promise {
+        let root = self.live.try_borrow_mut().ok().and_then(|mut slot| slot.as_mut().and_then(|live| live.release_mount(mount)));
+        let Some(root) = root else { return js_sys::Promise::resolve(&JsValue::UNDEFINED) };
+        future_to_promise(async move { root.unmount().await.map(|()| JsValue::UNDEFINED).map_err(|error| error_object(&error)) })
+    }
+
+    /// The number of a store handle of a mount (the same number for the same store id).
+    pub fn store(&self, mount: u32, store_id: Vec<String>) -> Result<u32, JsValue> {
+        let mut slot = self.live.try_borrow_mut().map_err(|_| busy())?;
+        let live = slot.as_mut().ok_or_else(|| plain_error(&SyncError::Disconnected))?;
+        let id = StoreId::from(store_id);
+        let key = (mount, id.key());
+        if let Some(number) = live.store_numbers.get(&key) {
+            return Ok(*number);
+        }
+        let handle = live.mounts.get(&mount).ok_or_else(|| plain_error(&SyncError::Unmounted))?.root.store(id);
+        let number = live.number();
+        live.stores.insert(number, Store { mount, handle, _counted: Counted::new(Kind::Store) });
+        live.store_numbers.insert(key, number);
+        Ok(number)
+    }
+
+    /// The store's frozen snapshot (identical until the store changes); `undefined` once released.
+    pub fn snapshot(&self, store: u32) -> JsValue {
+        let Some(handle) = self.handle(store) else { return JsValue::UNDEFINED };
+        let Some(node) = handle.snapshot() else { return JsValue::UNDEFINED };
+        match self.live.try_borrow_mut() {
+            Ok(mut slot) => slot.as_mut().map_or(JsValue::UNDEFINED, |live| live.snapshots.convert_snapshot(&node)),
+            Err(_) => JsValue::UNDEFINED,
+        }
+    }
+
+    /// True while the store's root shows its last good state (connection lost or recovering).
+    pub fn stale(&self, store: u32) -> bool {
+        self.handle(store)
+            .and_then(|handle| handle.root_status())
+            .is_some_and(|status| matches!(status, RootStatus::Stale | RootStatus::Recovering))
+    }
+
+    /// Calls `listener` after every change of the store; returns the listener's number.
+    pub fn subscribe(&self, store: u32, listener: js_sys::Function) -> Result<u32, JsValue> {
+        let handle = self.handle(store).ok_or_else(|| plain_error(&SyncError::Unmounted))?;
+        let subscription = handle.subscribe(move || {
+            // The JS layer reports a listener's exception itself.
+            let _ = listener.call0(&JsValue::NULL);
+        });
+        let mut slot = self.live.try_borrow_mut().map_err(|_| busy())?;
+        let live = slot.as_mut().ok_or_else(|| plain_error(&SyncError::Disconnected))?;
+        let number = live.number();
+        live.listeners.insert(number, Listener { store, _subscription: subscription, _counted: Counted::new(Kind::Subscription) });
+        Ok(number)
+    }
+
+    /// Removes a listener (idempotent).
+    pub fn unsubscribe(&self, listener: u32) {
+        let removed = self.live.try_borrow_mut().ok().and_then(|mut slot| slot.as_mut().and_then(|live| live.listeners.remove(&listener)));
+        drop(removed);
+    }
+
+    /// Sends a command to the store; resolves with the reply.
+    pub fn command(&self, store: u32, name: String, payload: JsValue) -> js_sys::Promise {
+        let payload = match from_js(&payload) {
+            Ok(payload) => payload,
+            Err(message) => return js_sys::Promise::reject(&js_sys::TypeError::new(&format!("dispatchCommand(): {message}")).into()),
+        };
+        let Some(handle) = self.handle(store) else {
+            let error = if self.client().is_some() { SyncError::Unmounted } else { SyncError::Disconnected };
+            return rejected(&error);
+        };
+        future_to_promise(async move {
+            let reply = handle.command(&name, payload).await.map_err(|error| error_object(&error))?;
+            Ok(value_to_js(&reply))
+        })
+    }
+
+    /// `"connecting"`, `"open"`, `"reconnecting"` or `"closed"`.
+    pub fn status(&self) -> String {
+        self.observer.try_borrow().map_or("closed", |observer| observer.tracker.status().as_str()).to_owned()
+    }
+
+    /// `{status, url, connectedAt, reconnectAttempt, nextRetryAt, roots}`.
+    pub fn info(&self) -> JsValue {
+        let (status, connected_at, attempt, next_retry_at) = match self.observer.try_borrow() {
+            Ok(observer) => {
+                let tracker = &observer.tracker;
+                (tracker.status().as_str(), tracker.connected_at(), tracker.attempt(), tracker.next_retry_at())
+            }
+            Err(_) => ("closed", None, 0, None),
+        };
+        let roots = js_sys::Array::new();
+        if let Some((client, topic)) = self.client() {
+            for root in client.roots(&topic) {
+                roots.push(&object(&[
+                    ("id", JsValue::from_str(&root.id)),
+                    ("module", JsValue::from_str(&root.module)),
+                    ("status", JsValue::from_str(root.status.as_str())),
+                    ("version", JsValue::from_f64(root.version as f64)),
+                    ("owners", JsValue::from(root.owners)),
+                ]));
+            }
+        }
+        object(&[
+            ("status", JsValue::from_str(status)),
+            ("url", JsValue::from_str(&self.url)),
+            ("connectedAt", self.wall_time(connected_at)),
+            ("reconnectAttempt", JsValue::from(attempt)),
+            ("nextRetryAt", self.wall_time(next_retry_at)),
+            ("roots", roots.into()),
+        ])
+    }
+
+    /// Leaves the connection channel and closes the socket; everything the connection held is
+    /// released and pending work rejects with `Disconnected`.
+    pub fn disconnect(&self) -> js_sys::Promise {
+        let live = self.live.try_borrow_mut().ok().and_then(|mut slot| slot.take());
+        let change = self.observer.try_borrow_mut().ok().and_then(|mut observer| observer.tracker.close("disconnected by the application"));
+        if let Some(change) = change {
+            notify_status(&self.observer, change.from.as_str(), change.to.as_str(), &change.reason);
+        }
+        let Some(live) = live else { return js_sys::Promise::resolve(&JsValue::UNDEFINED) };
+        future_to_promise(async move {
+            let result = live.client.disconnect(&live.topic).await;
+            // Dropping the last client closes the socket and stops its timers.
+            drop(live);
+            result.map(|()| JsValue::UNDEFINED).map_err(|error| error_object(&error))
+        })
+    }
+}
+
+impl RawConnection {
+    fn client(&self) -> Option<(SyncClient, Rc<str>)> {
+        let slot = self.live.try_borrow().ok()?;
+        slot.as_ref().map(|live| (live.client.clone(), live.topic.clone()))
+    }
+
+    fn handle(&self, store: u32) -> Option<StoreHandle> {
+        let slot = self.live.try_borrow().ok()?;
+        slot.as_ref()?.stores.get(&store).map(|store| store.handle.clone())
+    }
+
+    fn wall_time(&self, at: Option<Millis>) -> JsValue {
+        at.map_or(JsValue::NULL, |at| JsValue::from_f64((self.wall_offset + at as f64).round()))
+    }
+}
+
+/// Feeds socket events to the status tracker and the logger (no borrow held while JS runs).
+fn observe(observer: &Rc<RefCell<Observer>>, event: &RuntimeEvent) {
+    if let RuntimeEvent::Socket(socket_event) = event {
+        let change = observer.try_borrow_mut().ok().and_then(|mut observer| observer.tracker.observe(socket_event, now()));
+        if let Some(change) = change {
+            notify_status(observer, change.from.as_str(), change.to.as_str(), &change.reason);
+        }
+    }
+    let logger = observer.try_borrow().ok().and_then(|observer| observer.logger.clone());
+    if let Some(logger) = logger
+        && let Some((kind, message, data)) = log_line(event)
+    {
+        let _ = logger.call3(&JsValue::NULL, &JsValue::from_str(kind), &JsValue::from_str(&message), &data);
+    }
+}
+
+fn notify_status(observer: &Rc<RefCell<Observer>>, from: &str, to: &str, reason: &str) {
+    let callback = observer.try_borrow().ok().map(|observer| observer.on_status.clone());
+    if let Some(callback) = callback {
+        let _ = callback.call3(&JsValue::NULL, &from.into(), &to.into(), &reason.into());
+    }
+}
+
+/// What the logger hears about an event: `(kind, message, data)`.
+fn log_line(event: &RuntimeEvent) -> Option<(&'static str, String, JsValue)> {
+    let line = match event {
+        RuntimeEvent::Socket(Event::State(state)) => ("transport", format!("{state:?}").to_lowercase(), JsValue::UNDEFINED),
+        RuntimeEvent::Socket(Event::TransportClosed { code, reason }) => {
+            ("transport", format!("closed by the peer (code {code})"), JsValue::from_str(reason))
+        }
+        RuntimeEvent::Socket(Event::ReconnectScheduled { attempt, delay, .. }) => {
+            ("transport", format!("reconnect attempt {attempt} in {delay} ms"), JsValue::UNDEFINED)
+        }
+        RuntimeEvent::Socket(Event::InvalidEndpoint(message)) => ("error", format!("invalid endpoint: {message}"), JsValue::UNDEFINED),
+        RuntimeEvent::Socket(Event::FrameError(error)) => ("error", format!("frame dropped: {error}"), JsValue::UNDEFINED),
+        RuntimeEvent::Socket(Event::Channel { event, .. }) => match event {
+            ChannelEvent::State(state) => ("channel", format!("{state:?}").to_lowercase(), JsValue::UNDEFINED),
+            ChannelEvent::JoinRefused(_) => ("channel", "join refused".to_owned(), JsValue::UNDEFINED),
+            ChannelEvent::JoinTimeout => ("channel", "join timed out".to_owned(), JsValue::UNDEFINED),
+            ChannelEvent::Errored(cause) => ("channel", format!("errored ({cause:?})"), JsValue::UNDEFINED),
+            _ => return None,
+        },
+        RuntimeEvent::RootStatus { root_id, status, .. } => ("root", format!("{root_id} {}", status.as_str()), JsValue::UNDEFINED),
+        RuntimeEvent::Diagnostic { message, .. } => ("diagnostic", message.clone(), JsValue::UNDEFINED),
+        RuntimeEvent::Settled { .. } | RuntimeEvent::StoresChanged { .. } => return None,
+    };
+    Some(line)
+}
+
+/// A rejection value the JS layer turns into `MusubiCommandError` or `Error`:
+/// `{name, message, kind?, command?, storeId?, reply?}`.
+fn error_object(error: &SyncError) -> JsValue {
+    let message = JsValue::from_str(&error.to_string());
+    match error {
+        SyncError::Command(command) => object(&[
+            ("name", JsValue::from_str("MusubiCommandError")),
+            ("message", message),
+            ("kind", JsValue::from_str(command.kind.as_str())),
+            ("command", JsValue::from_str(&command.command)),
+            ("storeId", command.store_id.segments().iter().map(|segment| JsValue::from_str(segment)).collect::<js_sys::Array>().into()),
+            ("reply", command.reply.as_ref().map_or(JsValue::UNDEFINED, value_to_js)),
+        ]),
+        SyncError::MountFailed(reply) | SyncError::UnmountFailed(reply) | SyncError::JoinFailed(reply) => {
+            object(&[("name", JsValue::from_str("Error")), ("message", message), ("reply", value_to_js(reply))])
+        }
+        _ => object(&[("name", JsValue::from_str("Error")), ("message", message)]),
+    }
+}
+
+fn rejected(error: &SyncError) -> js_sys::Promise {
+    js_sys::Promise::reject(&error_object(error))
+}
+
+fn plain_error(error: &SyncError) -> JsValue {
+    js_sys::Error::new(&error.to_string()).into()
+}
+
+fn busy() -> JsValue {
+    js_sys::Error::new("musubi-wasm: re-entrant call").into()
+}

@@ -1,0 +1,255 @@
+// The public JS API of musubi-wasm, over the WebAssembly module's internal `RawConnection`.
+//
+// The wasm side owns the socket, the replica and every snapshot; this layer hands out plain
+// frozen objects with bound functions, turns rejections into `MusubiCommandError` / `Error`, and
+// releases what it registered in wasm on `unsubscribe`, `unmount` and `disconnect`.
+
+/** A command that failed on the server (`kind: "failed"`) or got no reply in time (`"timeout"`). */
+export class MusubiCommandError extends Error {
+  constructor(options) {
+    const { kind, command, storeId, reply, cause } = options ?? {};
+    super(commandMessage(kind, command, reply), cause === undefined ? undefined : { cause });
+    Object.defineProperty(this, "name", { value: "MusubiCommandError", enumerable: false, configurable: true, writable: false });
+    this.kind = kind;
+    this.command = command;
+    this.storeId = Object.freeze([...(storeId ?? [])]);
+    this.reply = reply;
+    this.code = extractCode(reply);
+  }
+
+  /** Name-based check that also works across bundles and realms. */
+  static is(value) {
+    return value instanceof Error && value.name === "MusubiCommandError";
+  }
+}
+
+function commandMessage(kind, command, reply) {
+  if (kind === "timeout") return `Command "${command}" timed out`;
+  return `Command "${command}" failed: ${extractCode(reply) ?? safeStringify(reply)}`;
+}
+
+function extractCode(reply) {
+  if (typeof reply !== "object" || reply === null || Array.isArray(reply)) return undefined;
+  for (const key of ["code", "error", "reason"]) {
+    if (typeof reply[key] === "string") return reply[key];
+  }
+  return undefined;
+}
+
+function safeStringify(value) {
+  try {
+    return JSON.stringify(value ?? null) ?? "null";
+  } catch {
+    return String(value);
+  }
+}
+
+/** Turns a rejection from the wasm side (`{name, message, …}`) into an Error. */
+export function toError(value) {
+  if (value instanceof Error) return value;
+  if (value && typeof value === "object" && value.name === "MusubiCommandError") {
+    return new MusubiCommandError({ kind: value.kind, command: value.command, storeId: value.storeId, reply: value.reply });
+  }
+  if (value && typeof value === "object" && typeof value.message === "string") {
+    const error = new Error(value.message);
+    if ("reply" in value) error.reply = value.reply;
+    return error;
+  }
+  return new Error(String(value));
+}
+
+/** Reports a listener's exception without stopping the other listeners. */
+function report(error) {
+  if (typeof globalThis.reportError === "function") globalThis.reportError(error);
+  else setTimeout(() => { throw error; });
+}
+
+function callSafely(listener, argument) {
+  try {
+    listener(argument);
+  } catch (error) {
+    report(error);
+  }
+}
+
+const rejectWith = (message) => Promise.reject(new Error(message));
+const noop = () => {};
+
+function checkStoreId(storeId, where) {
+  if (!Array.isArray(storeId) || !storeId.every((segment) => typeof segment === "string")) {
+    throw new TypeError(`${where}: a store id is an array of strings`);
+  }
+  return Object.freeze([...storeId]);
+}
+
+/**
+ * Builds the API over a loader of the wasm module: `load(input?)` initialises it once and
+ * resolves with its exports (`RawConnection`, `rawStats`).
+ */
+export function createApi(load) {
+  let loading;
+  let wasm;
+  const ready = (input) => {
+    loading ??= Promise.resolve(load(input)).then((exports) => (wasm = exports));
+    return loading;
+  };
+
+  async function init(input) {
+    await ready(input);
+  }
+
+  async function connect(url, options) {
+    if (typeof url !== "string" || url === "") throw new TypeError("musubi-wasm connect(): url must be a non-empty string");
+    const exports = await ready();
+    const statusListeners = new Set();
+    const onStatus = (from, to, reason) => {
+      const change = Object.freeze({ from, to, reason });
+      for (const entry of [...statusListeners]) callSafely(entry.listener, change);
+    };
+    const raw = new exports.RawConnection(url, options, onStatus);
+    const connection = makeConnection(raw, url, statusListeners);
+    try {
+      await raw.connect();
+    } catch (error) {
+      await connection.disconnect();
+      throw toError(error);
+    }
+    return connection;
+  }
+
+  function debugStats() {
+    const stats = wasm?.rawStats();
+    return Object.freeze({
+      memoryBytes: stats?.memoryBytes ?? 0,
+      liveHandles: stats?.liveHandles ?? 0,
+      connections: stats?.connections ?? 0,
+      mounts: stats?.mounts ?? 0,
+      stores: stats?.stores ?? 0,
+      subscriptions: stats?.subscriptions ?? 0,
+      cachedObjects: stats?.cachedObjects ?? 0,
+    });
+  }
+
+  return { init, connect, debugStats };
+}
+
+function makeConnection(raw, url, statusListeners) {
+  const state = { raw, closed: false, closing: undefined, mounts: new Set() };
+
+  async function mountStore(options) {
+    if (state.closed) throw new Error("Disconnected");
+    const { module, id, params } = options ?? {};
+    if (typeof module !== "string" || module === "") throw new TypeError("mountStore(): module must be a non-empty string");
+    if (typeof id !== "string" || id === "") throw new TypeError("mountStore(): id must be a non-empty string");
+    if (params !== undefined && (typeof params !== "object" || params === null || Array.isArray(params))) {
+      throw new TypeError("mountStore(): params must be an object");
+    }
+    let number;
+    try {
+      number = await raw.mount(module, id, params);
+    } catch (error) {
+      throw toError(error);
+    }
+    if (state.closed) throw new Error("Disconnected");
+    const mount = { number, unmounted: false, unmounting: undefined };
+    state.mounts.add(mount);
+    const store = makeStore(state, mount, Object.freeze([]));
+    const unmount = () => {
+      if (mount.unmounting) return mount.unmounting;
+      mount.unmounted = true;
+      state.mounts.delete(mount);
+      mount.unmounting = state.closed ? Promise.resolve() : raw.unmount(number).then(noop, (error) => { throw toError(error); });
+      return mount.unmounting;
+    };
+    return Object.freeze({ store, unmount });
+  }
+
+  function disconnect() {
+    if (state.closing) return state.closing;
+    state.closed = true;
+    for (const mount of state.mounts) mount.unmounted = true;
+    state.mounts.clear();
+    state.closing = raw
+      .disconnect()
+      .catch(noop)
+      .finally(() => {
+        statusListeners.clear();
+        raw.free();
+      });
+    return state.closing;
+  }
+
+  return Object.freeze({
+    get status() {
+      return state.closed ? "closed" : raw.status();
+    },
+    onStatusChange(listener) {
+      if (typeof listener !== "function") throw new TypeError("onStatusChange(): listener must be a function");
+      if (state.closed) return noop;
+      const entry = { listener };
+      statusListeners.add(entry);
+      return () => void statusListeners.delete(entry);
+    },
+    info() {
+      if (state.closed) {
+        return Object.freeze({ status: "closed", url, connectedAt: null, reconnectAttempt: 0, nextRetryAt: null, roots: Object.freeze([]) });
+      }
+      return raw.info();
+    },
+    mountStore,
+    disconnect,
+  });
+}
+
+function makeStore(state, mount, storeId) {
+  const live = () => !state.closed && !mount.unmounted;
+  const number = state.raw.store(mount.number, [...storeId]);
+  let last;
+
+  const snapshot = () => {
+    if (live()) {
+      const current = state.raw.snapshot(number);
+      if (current !== undefined) last = current;
+    }
+    return last;
+  };
+
+  const subscribe = (listener) => {
+    if (typeof listener !== "function") throw new TypeError("subscribe(): listener must be a function");
+    if (!live()) return noop;
+    const subscription = state.raw.subscribe(number, () => callSafely(listener));
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      if (live()) state.raw.unsubscribe(subscription);
+    };
+  };
+
+  const dispatchCommand = (name, payload) => {
+    if (typeof name !== "string" || name === "") return Promise.reject(new TypeError("dispatchCommand(): name must be a non-empty string"));
+    if (state.closed) return rejectWith("Disconnected");
+    if (mount.unmounted) return rejectWith("Unmounted");
+    return state.raw.command(number, name, payload ?? {}).catch((error) => {
+      throw toError(error);
+    });
+  };
+
+  const child = (childId) => {
+    const id = childId !== null && typeof childId === "object" && !Array.isArray(childId) ? childId.__musubi_store_id__ : childId;
+    const checked = checkStoreId(id, "child()");
+    if (!live()) throw new Error(state.closed ? "Disconnected" : "Unmounted");
+    return makeStore(state, mount, checked);
+  };
+
+  return Object.freeze({
+    storeId,
+    snapshot,
+    subscribe,
+    dispatchCommand,
+    child,
+    get stale() {
+      return live() && state.raw.stale(number);
+    },
+  });
+}

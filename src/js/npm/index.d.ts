@@ -1,0 +1,192 @@
+/**
+ * musubi-wasm — a Musubi client compiled from Rust to WebAssembly.
+ *
+ * ```ts
+ * import { connect } from "musubi-wasm";
+ * const connection = await connect("ws://127.0.0.1:4000/socket");
+ * const { store, unmount } = await connection.mountStore({ module: "Demo.CounterStore", id: "counter" });
+ * const unsubscribe = store.subscribe(() => console.log(store.snapshot()));
+ * await store.dispatchCommand("increment", { by: 1 });
+ * ```
+ */
+
+/** A JSON value as the server sends it. */
+export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
+
+/** A store's id: `[]` for a root store, `["cards", "7"]` for a nested one. */
+export type StoreId = readonly string[];
+
+/** The value of an async field (`{status, data, error}`). */
+export interface AsyncValue<T = Json> {
+  readonly status: "loading" | "ok" | "failed";
+  readonly data: T | null;
+  readonly error: Json | null;
+}
+
+/**
+ * A store's snapshot: a frozen plain object. Streams are arrays, async fields are
+ * {@link AsyncValue}s, child stores are nested snapshots (each with `__musubi_store_id__`).
+ */
+export interface StoreSnapshot {
+  readonly __musubi_store_id__?: StoreId;
+  readonly [field: string]: unknown;
+}
+
+/** Maps root store modules to their snapshot types, for typed `mountStore` calls. */
+export type StoreRegistry = Record<string, object>;
+
+/** Connection status shown to users. */
+export type ConnectionStatus = "connecting" | "open" | "reconnecting" | "closed";
+
+/** One status transition. */
+export interface StatusChange {
+  readonly from: ConnectionStatus;
+  readonly to: ConnectionStatus;
+  /** Why, e.g. `"connected"`, `"connection lost (code 1006)"`, `"disconnected by the application"`. */
+  readonly reason: string;
+}
+
+/** Where a mounted root stands. */
+export type RootStatus = "mounting" | "live" | "stale" | "recovering";
+
+/** One mounted root, as listed by {@link Connection.info}. */
+export interface RootInfo {
+  readonly id: string;
+  readonly module: string;
+  readonly status: RootStatus;
+  readonly version: number;
+  readonly owners: number;
+}
+
+/** A picture of the connection for diagnostics panels. */
+export interface ConnectionInfo {
+  readonly status: ConnectionStatus;
+  /** The endpoint URL given to {@link connect}. */
+  readonly url: string;
+  /** `Date.now()` of the last successful open, or `null`. */
+  readonly connectedAt: number | null;
+  /** The current reconnect attempt (0 while open). */
+  readonly reconnectAttempt: number;
+  /** `Date.now()` at which the next reconnect runs, or `null`. */
+  readonly nextRetryAt: number | null;
+  readonly roots: readonly RootInfo[];
+}
+
+/** phoenix.js-style logger: `(kind, message, data)`. */
+export type Logger = (kind: string, message: string, data?: unknown) => void;
+
+/** Query params sent with every (re)connect. */
+export type ConnectParams = Record<string, Json>;
+
+/** Options of {@link connect}. Every field is optional; defaults follow phoenix.js. */
+export interface ConnectOptions {
+  /** Query params, or a function evaluated at every (re)connect. */
+  params?: ConnectParams | (() => ConnectParams);
+  /** Auth token sent in the `Sec-WebSocket-Protocol` header (never in the URL). */
+  authToken?: string | (() => string);
+  /** Connection channel topic (default `"musubi:connection"`). */
+  topic?: string;
+  /** Heartbeat interval in ms (default 30 000). */
+  heartbeatIntervalMs?: number;
+  /** Push, join and command timeout in ms (default 10 000). */
+  timeoutMs?: number;
+  /** Reconnect delays: a table (the last entry repeats) or a function of the attempt (1-based). */
+  reconnectAfterMs?: readonly number[] | ((tries: number) => number);
+  /** Receives transport, channel and error events. */
+  logger?: Logger;
+}
+
+/** What to mount. */
+export interface MountOptions<M extends string = string> {
+  module: M;
+  /** Root id, unique per connection; mounting the same id again shares the root. */
+  id: string;
+  params?: Record<string, Json>;
+}
+
+/** A live store. Every member is a bound function, so `useSyncExternalStore(store.subscribe, store.snapshot)` works. */
+export interface Store<T extends object = StoreSnapshot> {
+  readonly storeId: StoreId;
+  /** The current snapshot: the identical frozen object until this store changes. */
+  readonly snapshot: () => T;
+  /** Calls `listener` after every change of this store; returns the unsubscribe function. */
+  readonly subscribe: (listener: () => void) => () => void;
+  /**
+   * Sends a command. Resolves with the server's reply; the state change arrives right after.
+   * Rejects with {@link MusubiCommandError} (failed / timeout) or an `Error` whose message is
+   * `"Unmounted"`, `"Disconnected"`, `"Version mismatch"` or `"Store is not connected"`.
+   */
+  readonly dispatchCommand: <R = Json>(name: string, payload?: Json | Record<string, unknown>) => Promise<R>;
+  /** A handle to a child store of the same root (e.g. `store.child(["cards", "7"])`). */
+  readonly child: <C extends object = StoreSnapshot>(storeId: StoreId) => Store<C>;
+  /** True while the connection is lost or the root recovers; the snapshot is the last good state. */
+  readonly stale: boolean;
+}
+
+/** A mounted root store and the function that releases it. */
+export interface MountedStore<T extends object = StoreSnapshot> {
+  readonly store: Store<T>;
+  /** Gives up this mount (idempotent): subscriptions made through it are released. */
+  readonly unmount: () => Promise<void>;
+}
+
+/** One WebSocket to a Musubi server. */
+export interface Connection<Stores extends StoreRegistry = StoreRegistry> {
+  readonly status: ConnectionStatus;
+  /** Calls `listener` at every status change; returns the unsubscribe function. */
+  onStatusChange(listener: (change: StatusChange) => void): () => void;
+  info(): ConnectionInfo;
+  /** Mounts a root and resolves once its initial state is there. */
+  mountStore<M extends keyof Stores & string>(options: MountOptions<M>): Promise<MountedStore<Stores[M] & object>>;
+  /** Leaves the connection channel and closes the socket; pending work rejects with `Disconnected`. */
+  disconnect(): Promise<void>;
+}
+
+/**
+ * Opens a connection and resolves once the connection channel is joined. `url` is the socket
+ * endpoint (`ws://host/socket`, `/socket` or `//host/socket`; `/websocket` is appended).
+ */
+export function connect<Stores extends StoreRegistry = StoreRegistry>(url: string, options?: ConnectOptions): Promise<Connection<Stores>>;
+
+/** Loads the WebAssembly module (done automatically by {@link connect}); pass a URL to host the `.wasm` elsewhere. */
+export function init(wasm?: string | URL | Request | Response | BufferSource | WebAssembly.Module): Promise<void>;
+
+/** Options of {@link MusubiCommandError}'s constructor. */
+export interface MusubiCommandErrorOptions {
+  kind: "failed" | "timeout";
+  command: string;
+  storeId: StoreId;
+  reply?: unknown;
+  cause?: unknown;
+}
+
+/** A command that failed on the server (`kind: "failed"`) or got no reply in time (`"timeout"`). */
+export class MusubiCommandError extends Error {
+  readonly name: "MusubiCommandError";
+  readonly kind: "failed" | "timeout";
+  readonly command: string;
+  readonly storeId: StoreId;
+  /** The server's error reply (`undefined` on timeout). */
+  readonly reply: unknown;
+  /** The first string among `reply.code`, `reply.error`, `reply.reason`. */
+  readonly code: string | undefined;
+  constructor(options: MusubiCommandErrorOptions);
+  /** Name-based check that also works across bundles and realms. */
+  static is(value: unknown): value is MusubiCommandError;
+}
+
+/** Counters for leak checks. */
+export interface DebugStats {
+  /** Bytes of `WebAssembly.Memory` (0 before {@link init}). */
+  readonly memoryBytes: number;
+  /** Connections, mounts, store handles, subscriptions and cached JS objects held by the module. */
+  readonly liveHandles: number;
+  readonly connections: number;
+  readonly mounts: number;
+  readonly stores: number;
+  readonly subscriptions: number;
+  readonly cachedObjects: number;
+}
+
+/** Counters of what the module holds (for leak tests and diagnostics). */
+export function debugStats(): DebugStats;

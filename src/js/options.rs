@@ -1,0 +1,131 @@
+//! Reads the JS `connect()` options into [`SocketOptions`], the connection topic and the logger.
+//! Unknown fields are ignored; a field of the wrong type is a `TypeError` naming it.
+
+use std::rc::Rc;
+
+use serde_json::{Map, Value};
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::convert::from_js;
+use crate::phoenix::backoff::Backoff;
+use crate::phoenix::{AuthToken, Params, SocketOptions};
+use crate::runtime::DEFAULT_TOPIC;
+
+/// The parsed options of one connection.
+pub(crate) struct ConnectOptions {
+    pub(crate) socket: SocketOptions,
+    pub(crate) topic: String,
+    pub(crate) logger: Option<js_sys::Function>,
+}
+
+/// Reads `options` (an object, `undefined` or `null`).
+pub(crate) fn read(options: &JsValue) -> Result<ConnectOptions, JsValue> {
+    let mut parsed = ConnectOptions { socket: SocketOptions::default(), topic: DEFAULT_TOPIC.to_owned(), logger: None };
+    if options.is_undefined() || options.is_null() {
+        return Ok(parsed);
+    }
+    if !options.is_object() {
+        return Err(type_error("options must be an object"));
+    }
+    let field = |name: &str| js_sys::Reflect::get(options, &name.into()).unwrap_or(JsValue::UNDEFINED);
+
+    let params = field("params");
+    if let Some(compute) = params.dyn_ref::<js_sys::Function>() {
+        let compute = compute.clone();
+        parsed.socket.params = Params::Lazy(Rc::new(move || call_for_params(&compute)));
+    } else if !params.is_undefined() {
+        parsed.socket.params = Params::Static(params_object(&params).ok_or_else(|| type_error("params must be an object or a function"))?);
+    }
+
+    let token = field("authToken");
+    if let Some(compute) = token.dyn_ref::<js_sys::Function>() {
+        let compute = compute.clone();
+        parsed.socket.auth_token = Some(AuthToken::Lazy(Rc::new(move || {
+            compute.call0(&JsValue::NULL).ok().and_then(|token| token.as_string()).unwrap_or_default()
+        })));
+    } else if let Some(token) = token.as_string() {
+        parsed.socket.auth_token = Some(AuthToken::Static(token));
+    } else if !token.is_undefined() {
+        return Err(type_error("authToken must be a string or a function"));
+    }
+
+    let topic = field("topic");
+    if let Some(topic) = topic.as_string() {
+        if topic.is_empty() {
+            return Err(type_error("topic must not be empty"));
+        }
+        parsed.topic = topic;
+    } else if !topic.is_undefined() {
+        return Err(type_error("topic must be a string"));
+    }
+
+    if let Some(interval) = milliseconds(&field("heartbeatIntervalMs"), "heartbeatIntervalMs")? {
+        parsed.socket.heartbeat_interval_ms = interval;
+        parsed.socket.heartbeat_timeout_ms = interval;
+    }
+    if let Some(timeout) = milliseconds(&field("timeoutMs"), "timeoutMs")? {
+        parsed.socket.timeout_ms = timeout;
+    }
+
+    let reconnect = field("reconnectAfterMs");
+    if let Some(compute) = reconnect.dyn_ref::<js_sys::Function>() {
+        let compute = compute.clone();
+        let fallback = Backoff::phoenix_reconnect();
+        parsed.socket.reconnect = Backoff::custom(move |attempt| {
+            compute
+                .call1(&JsValue::NULL, &JsValue::from(attempt))
+                .ok()
+                .and_then(|delay| delay.as_f64())
+                .filter(|delay| delay.is_finite() && *delay >= 0.0)
+                // Float → integer casts saturate.
+                .map_or_else(|| fallback.base_delay(attempt), |delay| delay as u64)
+        });
+    } else if let Some(table) = reconnect.dyn_ref::<js_sys::Array>() {
+        let mut delays = Vec::new();
+        for delay in table.iter() {
+            delays.push(
+                milliseconds(&delay, "reconnectAfterMs entries")?.ok_or_else(|| type_error("reconnectAfterMs entries must be numbers"))?,
+            );
+        }
+        let fallback = delays.last().copied().ok_or_else(|| type_error("reconnectAfterMs must not be empty"))?;
+        parsed.socket.reconnect = Backoff::table(delays, fallback);
+    } else if !reconnect.is_undefined() {
+        return Err(type_error("reconnectAfterMs must be an array of numbers or a function"));
+    }
+
+    let logger = field("logger");
+    if let Some(logger) = logger.dyn_ref::<js_sys::Function>() {
+        parsed.logger = Some(logger.clone());
+    } else if !logger.is_undefined() {
+        return Err(type_error("logger must be a function"));
+    }
+    Ok(parsed)
+}
+
+fn params_object(value: &JsValue) -> Option<Map<String, Value>> {
+    match from_js(value) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
+/// Calls a params function; anything but an object (or a throw) gives no params.
+fn call_for_params(compute: &js_sys::Function) -> Map<String, Value> {
+    compute.call0(&JsValue::NULL).ok().and_then(|params| params_object(&params)).unwrap_or_default()
+}
+
+/// A non-negative finite number of milliseconds, or `None` when undefined.
+fn milliseconds(value: &JsValue, name: &str) -> Result<Option<u64>, JsValue> {
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    match value.as_f64() {
+        // Float → integer casts saturate.
+        Some(ms) if ms.is_finite() && ms >= 0.0 => Ok(Some(ms as u64)),
+        _ => Err(type_error(&format!("{name} must be a non-negative number"))),
+    }
+}
+
+fn type_error(message: &str) -> JsValue {
+    js_sys::TypeError::new(&format!("musubi-wasm connect(): {message}")).into()
+}

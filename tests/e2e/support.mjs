@@ -1,0 +1,97 @@
+// Shared by js.test.mjs and leak.test.mjs (not a test file itself): an own devserver on an
+// ephemeral port serving www/dist with the test endpoints, Debian's Chromium, and pages that
+// fail their test on any console error, uncaught error or unhandled rejection.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const BIN = path.resolve(ROOT, process.env.MUSUBI_DEVSERVER_BIN ?? "target/debug/musubi-devserver");
+export const ARTIFACTS = path.resolve(ROOT, process.env.MUSUBI_TEST_ARTIFACTS ?? "target/test-logs");
+
+/** Starts the devserver on port 0 → `{ child, url }` once it prints its address. */
+export function startDevserver() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, ["--port", "0", "--test-endpoints", "--static-dir", path.join(ROOT, "www/dist")], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const timer = setTimeout(() => reject(new Error("devserver did not start")), 10_000);
+    child.on("error", reject);
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk) => {
+      const match = /listening on (\S+)/.exec(chunk);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1] });
+      }
+    });
+  });
+}
+
+/** Debian's Chromium, headless, with the flags of TOOLCHAIN.md (plus any `extraArgs`). */
+export function launchBrowser(extraArgs = []) {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", ...extraArgs],
+  });
+}
+
+const slug = (text) => text.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "").toLowerCase();
+
+/** Screenshots every page still open into the artifacts directory. */
+async function screenshots(pages) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  for (const { page, file } of pages) {
+    if (!page.isClosed()) await page.screenshot({ path: path.join(ARTIFACTS, file), fullPage: true }).catch(() => {});
+  }
+}
+
+const openPages = new WeakMap(); // test context → [{ page, file, problems }]
+
+/**
+ * A test whose pages (opened with {@link openPage}) are screenshotted if it fails, closed when it
+ * ends, and checked: any console error, uncaught error, unhandled rejection or wasm panic fails it.
+ */
+export function e2e(name, body, options = { timeout: 60_000 }) {
+  test(name, options, async (t) => {
+    openPages.set(t, []);
+    let failure;
+    try {
+      await body(t);
+    } catch (error) {
+      failure = error;
+    }
+    const pages = openPages.get(t);
+    const problems = pages.flatMap((entry) => entry.problems);
+    if (failure || problems.length > 0) await screenshots(pages);
+    await Promise.all(pages.map(({ page }) => page.close()));
+    if (problems.length > 0) {
+      const message = `the page reported problems${failure ? ` (and the test failed: ${failure.message})` : ""}:\n${problems.join("\n")}`;
+      throw new assert.AssertionError({ message });
+    }
+    if (failure) throw failure;
+  });
+}
+
+/** Opens `url` in a new page of `browser` for the running {@link e2e} test `t`. */
+export async function openPage(t, browser, url) {
+  const page = await browser.newPage();
+  const pages = openPages.get(t);
+  const entry = { page, file: `e2e-${slug(t.name)}-${pages.length + 1}.png`, problems: [] };
+  pages.push(entry);
+  page.on("pageerror", (error) => entry.problems.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error" || /panicked/.test(message.text())) entry.problems.push(`console ${message.type()}: ${message.text()}`);
+  });
+  // An unhandled rejection is reported as an error on the console, so the check above sees it.
+  await page.addInitScript(() => {
+    addEventListener("unhandledrejection", (event) => console.error(`unhandled rejection: ${event.reason?.stack ?? event.reason}`));
+  });
+  await page.goto(url);
+  return page;
+}

@@ -1,0 +1,225 @@
+// The npm package's JS layer (src/js/npm/api.js) over a fake wasm module: errors, bound store
+// functions, listener bookkeeping and release on unsubscribe / unmount / disconnect. The real
+// module is covered in Chromium by tests/e2e.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createApi, MusubiCommandError, toError } from "../../src/js/npm/api.js";
+
+/** A stand-in for the wasm `RawConnection` that records what the JS layer holds. */
+class FakeRaw {
+  static last;
+  constructor(url, options, onStatus) {
+    Object.assign(this, { url, options, onStatus, freed: false, listeners: new Map(), stores: new Map(), next: 0 });
+    this.snapshots = new Map();
+    this.failConnect = options?.failConnect;
+    FakeRaw.last = this;
+  }
+  connect() {
+    if (this.failConnect) return Promise.reject({ name: "Error", message: "Channel join failed: {}", reply: {} });
+    this.onStatus("connecting", "open", "connected");
+    return Promise.resolve();
+  }
+  mount(module, id, params) {
+    this.mounted = { module, id, params };
+    return Promise.resolve(++this.next);
+  }
+  unmount(mount) {
+    for (const [number, store] of this.stores) if (store.mount === mount) this.stores.delete(number);
+    for (const [number, listener] of this.listeners) if (!this.stores.has(listener.store)) this.listeners.delete(number);
+    return Promise.resolve();
+  }
+  store(mount, storeId) {
+    const number = ++this.next;
+    this.stores.set(number, { mount, storeId });
+    this.snapshots.set(number, Object.freeze({ __musubi_store_id__: storeId, count: 1 }));
+    return number;
+  }
+  snapshot(store) {
+    return this.snapshots.get(store);
+  }
+  subscribe(store, listener) {
+    const number = ++this.next;
+    this.listeners.set(number, { store, listener });
+    return number;
+  }
+  unsubscribe(number) {
+    this.listeners.delete(number);
+  }
+  command(store, name, payload) {
+    if (name === "fail") return Promise.reject({ name: "MusubiCommandError", kind: "failed", command: name, storeId: [], reply: { reason: "nope" } });
+    if (name === "late") return Promise.reject({ name: "MusubiCommandError", kind: "timeout", command: name, storeId: ["a"] });
+    if (name === "gone") return Promise.reject({ name: "Error", message: "Version mismatch" });
+    return Promise.resolve({ ok: true, payload });
+  }
+  stale() {
+    return false;
+  }
+  status() {
+    return "open";
+  }
+  info() {
+    return { status: "open", url: this.url, roots: [] };
+  }
+  disconnect() {
+    this.onStatus("open", "closed", "disconnected by the application");
+    this.listeners.clear();
+    this.stores.clear();
+    return Promise.resolve();
+  }
+  free() {
+    this.freed = true;
+  }
+  emit() {
+    for (const { listener } of [...this.listeners.values()]) listener();
+  }
+}
+
+const api = () => createApi(async () => ({ RawConnection: FakeRaw, rawStats: () => ({ liveHandles: FakeRaw.last?.listeners.size ?? 0 }) }));
+
+test("MusubiCommandError keeps the reference fields, message and name-based is()", () => {
+  const failed = new MusubiCommandError({ kind: "failed", command: "save", storeId: ["cart"], reply: { code: "invalid", reason: "x" } });
+  assert.equal(failed.name, "MusubiCommandError");
+  assert.equal(failed.message, 'Command "save" failed: invalid');
+  assert.deepEqual([failed.kind, failed.command, failed.code], ["failed", "save", "invalid"]);
+  assert.deepEqual(failed.storeId, ["cart"]);
+  assert.ok(failed instanceof Error && MusubiCommandError.is(failed));
+  const timeout = new MusubiCommandError({ kind: "timeout", command: "save", storeId: [], cause: "slow" });
+  assert.equal(timeout.message, 'Command "save" timed out');
+  assert.equal(timeout.code, undefined);
+  assert.equal(timeout.cause, "slow");
+  assert.equal(new MusubiCommandError({ kind: "failed", command: "x", storeId: [], reply: { a: 1 } }).message, 'Command "x" failed: {"a":1}');
+  assert.equal(new MusubiCommandError({ kind: "failed", command: "x", storeId: [], reply: { code: 5, error: "e" } }).code, "e");
+  const lookalike = Object.assign(new Error("x"), { name: "MusubiCommandError" });
+  assert.ok(MusubiCommandError.is(lookalike), "name-based, works across bundles");
+  assert.ok(!MusubiCommandError.is({ name: "MusubiCommandError" }), "must be an Error");
+  assert.ok(!MusubiCommandError.is(new Error("x")));
+});
+
+test("toError maps wasm rejections to stable errors", () => {
+  const error = toError({ name: "Error", message: "Unmounted" });
+  assert.ok(error instanceof Error);
+  assert.equal(error.message, "Unmounted");
+  const mountFailed = toError({ name: "Error", message: "Root mount failed: {}", reply: { reason: "unknown root" } });
+  assert.deepEqual(mountFailed.reply, { reason: "unknown root" });
+  const same = new TypeError("t");
+  assert.equal(toError(same), same);
+  assert.equal(toError("weird").message, "weird");
+});
+
+test("connect resolves after the join; status listeners see changes; bad urls throw", async () => {
+  const { connect } = api();
+  await assert.rejects(connect(""), TypeError);
+  const connection = await connect("/socket", { topic: "t" });
+  assert.equal(FakeRaw.last.options.topic, "t");
+  assert.equal(connection.status, "open");
+  const seen = [];
+  const off = connection.onStatusChange((change) => seen.push(change));
+  const throwing = connection.onStatusChange(() => {
+    throw new Error("listener bug");
+  });
+  const reported = [];
+  const original = globalThis.reportError;
+  globalThis.reportError = (e) => reported.push(e.message);
+  FakeRaw.last.onStatus("open", "reconnecting", "connection lost (code 1006)");
+  globalThis.reportError = original;
+  assert.deepEqual(seen, [{ from: "open", to: "reconnecting", reason: "connection lost (code 1006)" }]);
+  assert.ok(Object.isFrozen(seen[0]));
+  assert.deepEqual(reported, ["listener bug"], "a throwing listener is reported, the others still run");
+  off();
+  throwing();
+  FakeRaw.last.onStatus("reconnecting", "open", "connected");
+  assert.equal(seen.length, 1, "unsubscribed");
+  assert.throws(() => connection.onStatusChange("nope"), TypeError);
+});
+
+test("a failed join rejects connect and releases the connection", async () => {
+  const { connect } = api();
+  await assert.rejects(connect("/socket", { failConnect: true }), /Channel join failed/);
+  assert.ok(FakeRaw.last.freed);
+});
+
+test("store functions work unbound (useSyncExternalStore) and commands map errors", async () => {
+  const { connect } = api();
+  const connection = await connect("/socket");
+  const { store, unmount } = await connection.mountStore({ module: "M", id: "r", params: { a: 1 } });
+  assert.deepEqual(FakeRaw.last.mounted, { module: "M", id: "r", params: { a: 1 } });
+  const { snapshot, subscribe, dispatchCommand } = store;
+  assert.equal(snapshot(), snapshot(), "identical until changed");
+  assert.equal(snapshot().count, 1);
+  assert.deepEqual(store.storeId, []);
+  let calls = 0;
+  const unsubscribe = subscribe(() => calls++);
+  FakeRaw.last.emit();
+  assert.equal(calls, 1);
+  assert.deepEqual(await dispatchCommand("inc", { by: 2 }), { ok: true, payload: { by: 2 } });
+  const failed = await dispatchCommand("fail").catch((e) => e);
+  assert.ok(MusubiCommandError.is(failed) && failed instanceof MusubiCommandError);
+  assert.equal(failed.code, "nope");
+  const late = await dispatchCommand("late").catch((e) => e);
+  assert.deepEqual([late.kind, late.storeId], ["timeout", ["a"]]);
+  await assert.rejects(dispatchCommand("gone"), { message: "Version mismatch" });
+  await assert.rejects(dispatchCommand(""), TypeError);
+  unsubscribe();
+  unsubscribe();
+  assert.equal(FakeRaw.last.listeners.size, 0);
+  await unmount();
+});
+
+test("child stores accept an id or a child snapshot and validate ids", async () => {
+  const { connect } = api();
+  const connection = await connect("/socket");
+  const { store } = await connection.mountStore({ module: "M", id: "r" });
+  const card = store.child(["cards", "7"]);
+  assert.deepEqual(card.storeId, ["cards", "7"]);
+  const again = store.child({ __musubi_store_id__: ["cards", "8"] });
+  assert.deepEqual(again.storeId, ["cards", "8"]);
+  assert.throws(() => store.child([1]), TypeError);
+  assert.throws(() => store.child("cards"), TypeError);
+});
+
+test("unmount releases listeners, is idempotent, and later calls fail with stable messages", async () => {
+  const { connect } = api();
+  const connection = await connect("/socket");
+  const { store, unmount } = await connection.mountStore({ module: "M", id: "r" });
+  const before = store.snapshot();
+  store.subscribe(() => {});
+  store.child(["c"]).subscribe(() => {});
+  assert.equal(FakeRaw.last.listeners.size, 2);
+  await Promise.all([unmount(), unmount()]);
+  assert.equal(FakeRaw.last.listeners.size, 0);
+  assert.equal(store.snapshot(), before, "the last snapshot stays readable");
+  assert.equal(store.stale, false);
+  await assert.rejects(store.dispatchCommand("x"), { message: "Unmounted" });
+  assert.equal(typeof store.subscribe(() => {}), "function", "subscribing after unmount is a no-op");
+  assert.throws(() => store.child(["c"]), { message: "Unmounted" });
+});
+
+test("disconnect releases everything once and later calls are rejected", async () => {
+  const { connect, debugStats } = api();
+  const connection = await connect("/socket");
+  const { store } = await connection.mountStore({ module: "M", id: "r" });
+  store.subscribe(() => {});
+  const statuses = [];
+  connection.onStatusChange(({ to }) => statuses.push(to));
+  await Promise.all([connection.disconnect(), connection.disconnect()]);
+  assert.ok(FakeRaw.last.freed);
+  assert.deepEqual(statuses, ["closed"]);
+  assert.equal(connection.status, "closed");
+  assert.equal(connection.info().status, "closed");
+  assert.equal(debugStats().liveHandles, 0);
+  await assert.rejects(store.dispatchCommand("x"), { message: "Disconnected" });
+  await assert.rejects(connection.mountStore({ module: "M", id: "r" }), { message: "Disconnected" });
+});
+
+test("mountStore validates its options", async () => {
+  const { connect } = api();
+  const connection = await connect("/socket");
+  await assert.rejects(connection.mountStore({ module: "", id: "r" }), TypeError);
+  await assert.rejects(connection.mountStore({ module: "M" }), TypeError);
+  await assert.rejects(connection.mountStore({ module: "M", id: "r", params: [1] }), TypeError);
+});
+
+test("debugStats is all zeros before the module loads", () => {
+  const { debugStats } = createApi(async () => ({}));
+  assert.deepEqual(debugStats(), { memoryBytes: 0, liveHandles: 0, connections: 0, mounts: 0, stores: 0, subscriptions: 0, cachedObjects: 0 });
+});
