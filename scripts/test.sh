@@ -3,8 +3,9 @@
 #   lint:    cargo fmt --check, clippy (host and wasm32) with -D warnings
 #   host:    cargo test --workspace (unit, simulation, devserver integration, doctests)
 #   browser: wasm-pack test --headless --chrome against a devserver started here
-#   js:      node --test (phoenix.js against the devserver)
-#   e2e:     the demo page built by trunk, driven in Chromium by playwright-core
+#   js:      node --test (the npm package's JS layer; phoenix.js against the devserver)
+#   build:   the npm package (pkg/, wasm-pack web + bundler), the trunk demo, the JS/React examples
+#   e2e:     the demo pages served by the devserver, driven in Chromium by playwright-core
 # Every server started here binds 127.0.0.1 on an ephemeral port and is stopped on exit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -64,7 +65,7 @@ step() {
 
 step fmt cargo fmt --all --check
 step clippy-host cargo clippy --workspace --all-targets --quiet -- -D warnings
-step clippy-wasm cargo clippy -p musubi-wasm -p musubi-demo --target wasm32-unknown-unknown --lib --bins --tests --quiet -- -D warnings
+step clippy-wasm cargo clippy -p musubi-wasm -p musubi-demo --features musubi-wasm/js --target wasm32-unknown-unknown --lib --bins --tests --quiet -- -D warnings
 step host-tests cargo test --workspace
 step build-devserver cargo build -p musubi-devserver --quiet
 
@@ -97,8 +98,10 @@ cleanup
 server_pid=""
 
 export MUSUBI_DEVSERVER_BIN="$TARGET_DIR/debug/musubi-devserver" MUSUBI_TEST_ARTIFACTS="$LOGS"
+step build-pkg scripts/build-pkg.sh
 step js-tests node --test --test-concurrency=1 --test-reporter=tap tests/js/
 step build-demo env TRUNK_SKIP_VERSION_CHECK=true trunk build --config Trunk.toml
+step build-examples scripts/build-examples.sh
 step e2e-tests node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
 
 echo

@@ -1,0 +1,66 @@
+// Compiled by `tsc --noEmit` (tests/js/types.test.mjs) against the package's hand-written types:
+// typical calls type-check, and mistakes are errors (each `@ts-expect-error` must be needed).
+import { connect, debugStats, init, MusubiCommandError, type AsyncValue, type Connection, type StatusChange, type Store } from "../../src/js/npm/index.js";
+
+interface Counter {
+  readonly count: number;
+  readonly label: string;
+  readonly log: readonly { readonly id: string; readonly text: string }[];
+}
+interface Board {
+  readonly cards: readonly { readonly title: string; readonly done: boolean }[];
+  readonly stats: AsyncValue<{ readonly total: number }>;
+}
+type Stores = { "Demo.CounterStore": Counter; "Demo.BoardStore": Board };
+
+export async function usage(): Promise<void> {
+  await init();
+  const connection: Connection<Stores> = await connect<Stores>("/socket", {
+    params: () => ({ token: "t" }),
+    reconnectAfterMs: (tries) => Math.min(1000 * tries, 5000),
+    logger: (kind, message) => console.debug(kind, message),
+  });
+  const off: () => void = connection.onStatusChange((change: StatusChange) => {
+    const to: "connecting" | "open" | "reconnecting" | "closed" = change.to;
+    void to;
+  });
+  const { store, unmount } = await connection.mountStore({ module: "Demo.CounterStore", id: "counter" });
+  const count: number = store.snapshot().count;
+  const firstLog: string | undefined = store.snapshot().log[0]?.text;
+  const unsubscribe = store.subscribe(() => undefined);
+  const reply = await store.dispatchCommand<{ ok: boolean }>("increment", { by: 1 });
+  const ok: boolean = reply.ok;
+  const board = await connection.mountStore({ module: "Demo.BoardStore", id: "board" });
+  const status: "loading" | "ok" | "failed" = board.store.snapshot().stats.status;
+  const card: Store<{ title: string }> = board.store.child<{ title: string }>(["cards", "1"]);
+  const title: string = card.snapshot().title;
+  const stale: boolean = card.stale;
+  try {
+    await card.dispatchCommand("rename", { title: "x" });
+  } catch (error) {
+    if (MusubiCommandError.is(error)) {
+      const kind: "failed" | "timeout" = error.kind;
+      const code: string | undefined = error.code;
+      void [kind, code];
+    }
+  }
+  const roots = connection.info().roots.map((root) => `${root.id}:${root.status}:${root.version}`);
+  const live: number = debugStats().liveHandles;
+  void [count, firstLog, ok, status, title, stale, roots, live];
+
+  // @ts-expect-error: unknown module for this registry
+  await connection.mountStore({ module: "Demo.Nope", id: "x" });
+  // @ts-expect-error: snapshots are read-only
+  store.snapshot().count = 2;
+  // @ts-expect-error: the status is a closed union
+  const wrong: "opened" = connection.status;
+  // @ts-expect-error: store ids are arrays of strings
+  board.store.child([1]);
+  // @ts-expect-error: reconnectAfterMs takes numbers
+  await connect("/socket", { reconnectAfterMs: ["1s"] });
+  void wrong;
+  unsubscribe();
+  off();
+  await unmount();
+  await connection.disconnect();
+}
