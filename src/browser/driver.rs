@@ -11,7 +11,7 @@ use gloo_timers::callback::Timeout;
 use super::clock;
 use super::page_events::PageEvents;
 use super::transport::{Transport, TransportEvent};
-use crate::phoenix::{self, ConnectionId, Millis, Output};
+use crate::phoenix::{self, ConnectionId, Millis, Output, WireMessage};
 use crate::runtime::{Runtime, RuntimeEvent};
 
 /// A sans-IO state machine the driver can run.
@@ -81,7 +81,12 @@ pub(crate) struct Driver<M: Machine> {
     /// Set while outputs are being carried out; a listener's nested call leaves its outputs to
     /// the running loop, so events are delivered in the order the machine produced them.
     pumping: Cell<bool>,
+    /// Sees every frame sent (`true`) and received (`false`), for loggers.
+    tap: RefCell<Option<FrameTap>>,
 }
+
+/// A frame observer: `(outgoing, frame)`; binary frames are described, not dumped.
+pub(crate) type FrameTap = Rc<dyn Fn(bool, &str)>;
 
 impl<M: Machine> Driver<M> {
     /// Wraps `core`; `dispatch` receives every event (no driver borrow is held while it runs).
@@ -93,6 +98,7 @@ impl<M: Machine> Driver<M> {
             page_events: RefCell::new(None),
             dispatch: Box::new(dispatch),
             pumping: Cell::new(false),
+            tap: RefCell::new(None),
         });
         let weak = Rc::downgrade(&driver);
         let page_events = PageEvents::listen(move || {
@@ -104,6 +110,20 @@ impl<M: Machine> Driver<M> {
             *slot = Some(page_events);
         }
         driver
+    }
+
+    /// Sets (or clears) the frame observer.
+    pub(crate) fn set_tap(&self, tap: Option<FrameTap>) {
+        if let Ok(mut slot) = self.tap.try_borrow_mut() {
+            *slot = tap;
+        }
+    }
+
+    fn tap(&self, outgoing: bool, describe: impl FnOnce() -> String) {
+        let tap = self.tap.try_borrow().ok().and_then(|tap| tap.clone());
+        if let Some(tap) = tap {
+            tap(outgoing, &describe());
+        }
     }
 
     /// Read access to the machine (`None` only while it is being driven).
@@ -149,6 +169,10 @@ impl<M: Machine> Driver<M> {
         match output {
             Output::Connect { connection, url, protocols } => self.open_transport(connection, &url, &protocols),
             Output::Send { connection, message } => {
+                self.tap(true, || match &message {
+                    WireMessage::Text(text) => text.clone(),
+                    WireMessage::Binary(bytes) => format!("<binary frame, {} bytes>", bytes.len()),
+                });
                 if let Ok(transport) = self.transport.try_borrow()
                     && let Some((id, transport)) = transport.as_ref()
                     && *id == connection
@@ -173,6 +197,11 @@ impl<M: Machine> Driver<M> {
         let weak: Weak<Self> = Rc::downgrade(self);
         let opened = Transport::open(url, protocols, move |event| {
             if let Some(driver) = weak.upgrade() {
+                match &event {
+                    TransportEvent::Text(text) => driver.tap(false, || text.clone()),
+                    TransportEvent::Binary(bytes) => driver.tap(false, || format!("<binary frame, {} bytes>", bytes.len())),
+                    TransportEvent::Open | TransportEvent::Close { .. } => {}
+                }
                 driver.with_core(|core, now| match event {
                     TransportEvent::Open => core.handle_open(connection, now),
                     TransportEvent::Text(text) => core.handle_text(connection, &text, now),

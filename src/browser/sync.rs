@@ -96,6 +96,12 @@ impl SyncClient {
         Subscription::new(&self.shared.listeners, move |listeners: &mut SyncListeners| listeners.events.remove(key))
     }
 
+    /// Calls `callback(outgoing, frame)` for every frame sent and received (for loggers; binary
+    /// frames are described, not dumped). `None` removes it.
+    pub fn on_frame(&self, callback: Option<impl Fn(bool, &str) + 'static>) {
+        self.shared.driver.set_tap(callback.map(|callback| Rc::new(callback) as super::driver::FrameTap));
+    }
+
     /// Calls `callback` with each new connection state.
     pub fn on_state(&self, callback: impl Fn(ConnectionState) + 'static) -> Subscription {
         self.on_event(move |event| {

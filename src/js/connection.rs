@@ -102,8 +102,14 @@ impl RawConnection {
     #[wasm_bindgen(constructor)]
     pub fn new(url: String, options: JsValue, on_status: js_sys::Function) -> Result<RawConnection, JsValue> {
         let options = options::read(&options)?;
-        let observer = Rc::new(RefCell::new(Observer { tracker: StatusTracker::default(), on_status, logger: options.logger }));
+        let observer = Rc::new(RefCell::new(Observer { tracker: StatusTracker::default(), on_status, logger: options.logger.clone() }));
         let client = SyncClient::connect(&url, options.socket);
+        if let Some(logger) = options.logger.clone() {
+            client.on_frame(Some(move |outgoing: bool, frame: &str| {
+                let kind = if outgoing { "push" } else { "receive" };
+                let _ = logger.call3(&JsValue::NULL, &JsValue::from_str(kind), &JsValue::from_str(frame), &JsValue::UNDEFINED);
+            }));
+        }
         let listening = observer.clone();
         let events = client.on_event(move |event| observe(&listening, event));
         let live = Live {

@@ -55,6 +55,10 @@ async function dropAndRecover(page) {
   await page.locator("#events li", { hasText: "open → reconnecting" }).waitFor({ timeout: 5_000 });
   await waitForStatus(page, "open");
   await page.locator("#events li", { hasText: "reconnecting → open" }).waitFor({ timeout: 5_000 });
+  // The roots remount right after the socket is back; until then commands reject with "Store is
+  // not connected" and the pages dim the panels (class "stale").
+  await page.locator("#counter:not(.stale)").waitFor({ timeout: 5_000 });
+  await page.locator("#board:not(.stale)").waitFor({ timeout: 5_000 });
   assert.equal(await count(page), before, "the count survived the drop");
   return before;
 }
