@@ -222,7 +222,8 @@ impl StoreHandle {
         self.client.request(|runtime, now| runtime.command(&topic, &root_id, &id, name, payload, now)).await
     }
 
-    /// Calls `callback` whenever this store changes (node, streams or uploads).
+    /// Calls `callback` whenever this store changes (node, streams or uploads) and when its root's
+    /// status changes (e.g. it goes stale during an outage and live again after it).
     pub fn subscribe(&self, callback: impl Fn() + 'static) -> Subscription {
         let slot: StoreSlot = (self.topic.clone(), self.root_id.clone(), self.id.key());
         let key = self.client.shared.listeners.borrow_mut().stores.entry(slot.clone()).or_default().insert(Rc::new(callback));
@@ -255,6 +256,7 @@ fn dispatch(listeners: &Rc<RefCell<SyncListeners>>, event: &RuntimeEvent) {
                     }
                 }
             }
+
             _ => {}
         }
         registry.events.snapshot()

@@ -23,14 +23,19 @@ use crate::runtime::tree::ObjectMap;
 #[derive(Default)]
 pub(crate) struct SnapshotCache {
     entries: HashMap<usize, (Weak<ObjectMap>, JsValue)>,
-    live_after_prune: usize,
+    /// Store snapshots converted anew (cache misses), to know when to prune.
+    misses: u64,
 }
 
 impl SnapshotCache {
     /// Converts `node`, reusing the JS objects of containers converted before.
     pub(crate) fn convert_snapshot(&mut self, node: &Node) -> JsValue {
+        let cached = self.entries.len();
+        let misses_before = self.misses;
         let value = self.convert(node);
-        self.prune_if_grown();
+        if self.misses != misses_before && cached > 0 {
+            self.prune();
+        }
         value
     }
 
@@ -38,7 +43,6 @@ impl SnapshotCache {
     pub(crate) fn clear(&mut self) {
         stats::cached_objects_changed(0, self.entries.len());
         self.entries.clear();
-        self.live_after_prune = 0;
     }
 
     fn convert(&mut self, node: &Node) -> JsValue {
@@ -82,19 +86,18 @@ impl SnapshotCache {
     }
 
     fn remember(&mut self, key: usize, source: Weak<ObjectMap>, value: &JsValue) {
+        self.misses = self.misses.wrapping_add(1);
         if self.entries.insert(key, (source, value.clone())).is_none() {
             stats::cached_objects_changed(1, 0);
         }
     }
 
-    /// Forgets containers the replica no longer holds, once the cache doubled since last time.
-    fn prune_if_grown(&mut self) {
-        if self.entries.len() <= self.live_after_prune.saturating_mul(2).max(256) {
-            return;
-        }
+    /// Forgets snapshots the replica no longer holds. Runs after a conversion that built new
+    /// objects (an old snapshot of the same store has usually just died), so the cache stays at
+    /// about the number of live snapshots and never keeps old JS objects alive for long.
+    fn prune(&mut self) {
         let before = self.entries.len();
         self.entries.retain(|_, (source, _)| source.strong_count() > 0);
-        self.live_after_prune = self.entries.len();
         stats::cached_objects_changed(0, before - self.entries.len());
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! Beyond the reference client it heals itself: after a drop or channel crash the channel rejoins
 //! and every root that still has owners is mounted again; the last good state stays readable
-//! (status [`RootStatus::Stale`]) until the fresh initial envelope swaps in, and subscribers are
-//! notified once at the swap.
+//! (status [`RootStatus::Stale`]) until the fresh initial envelope swaps in. Subscribers of every
+//! store of the root are notified once when it goes stale and once at the swap, so UIs can show
+//! the outage and then the fresh state.
 //!
 //! ```
 //! use musubi_wasm::runtime::{MountSpec, Runtime, RuntimeEvent};
@@ -430,11 +431,20 @@ impl Runtime {
         self.emit(RuntimeEvent::Settled { request, result });
     }
 
+    /// Sets a root's status. Going stale (or recovering) counts as a change of every store of the
+    /// root, which shows its last good state: their subscribers hear about it once. Coming back is
+    /// reported by the caller together with the fresh state.
     fn set_status(&mut self, topic: &Rc<str>, root_id: &Rc<str>, status: RootStatus) {
         let Some(root) = self.connections.get_mut(topic).and_then(|c| c.roots.get_mut(root_id)) else { return };
-        if root.status != status {
-            root.status = status;
-            self.emit(RuntimeEvent::RootStatus { topic: topic.clone(), root_id: root_id.clone(), status });
+        if root.status == status {
+            return;
+        }
+        let went_stale = !root.status.is_stale() && status.is_stale();
+        root.status = status;
+        let stores: Vec<StoreKey> = if went_stale { root.replica.index().keys().cloned().collect() } else { Vec::new() };
+        self.emit(RuntimeEvent::RootStatus { topic: topic.clone(), root_id: root_id.clone(), status });
+        if !stores.is_empty() {
+            self.emit(RuntimeEvent::StoresChanged { topic: topic.clone(), root_id: root_id.clone(), stores });
         }
     }
 
@@ -730,8 +740,17 @@ impl Runtime {
             self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: format!("ignored envelope for unknown root {root_id}") });
             return;
         };
+        let was_stale = root.status.is_stale();
         match root.replica.accept(&envelope) {
-            Ok(changes) => {
+            Ok(mut changes) => {
+                if was_stale {
+                    // Back from stale: every store's staleness changed with its state.
+                    for key in root.replica.index().keys() {
+                        if !changes.notify.contains(key) {
+                            changes.notify.push(key.clone());
+                        }
+                    }
+                }
                 if changes.initial {
                     root.initial_deadline = None;
                     root.retried_already_mounted = false;

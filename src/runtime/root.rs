@@ -54,6 +54,11 @@ impl RootStatus {
             RootStatus::Recovering => "recovering",
         }
     }
+
+    /// True for `Stale` and `Recovering`: the root shows its last good state.
+    pub fn is_stale(self) -> bool {
+        matches!(self, RootStatus::Stale | RootStatus::Recovering)
+    }
 }
 
 /// A summary of one mounted root (for diagnostics panels).

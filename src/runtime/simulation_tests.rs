@@ -1168,7 +1168,13 @@ impl Sim {
                 ensure!(version == 0, "{root} is {status:?} at version {version}");
                 let same = obs.last_good.as_ref().is_some_and(|good| good.same(&tree));
                 ensure!(same, "{root} is {status:?} but does not show its last good state");
-                ensure!(notified.is_none(), "{root} notified subscribers while becoming {status:?}: {notified:?}");
+                if previous.is_some() {
+                    // Going stale is a change of every store (each shows its last good state).
+                    let all: BTreeSet<String> = self.rt.store_ids(TOPIC, root).iter().map(|id| id.key().to_string()).collect();
+                    ensure!(notified.as_ref() == Some(&all), "{root} became {status:?} notifying {notified:?}, not every store {all:?}");
+                } else {
+                    ensure!(notified.is_none(), "{root} notified subscribers while already stale ({status:?}): {notified:?}");
+                }
             }
             RootStatus::Live => {
                 ensure!(version >= 1, "{root} is live at version 0");

@@ -4,7 +4,7 @@
 // Tests run in order and share the server's state: each one reads the values it starts from.
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import { e2e, launchBrowser, openPage, startDevserver } from "./support.mjs";
+import { e2e, launchBrowser, openPage, requireServed, startDevserver } from "./support.mjs";
 
 let server;
 let baseUrl;
@@ -12,6 +12,7 @@ let browser;
 
 before(async () => {
   ({ child: server, url: baseUrl } = await startDevserver());
+  await requireServed(baseUrl, ["/pkg/index.js", "/js/", "/react/app.js"]);
   browser = await launchBrowser();
 });
 

@@ -24,7 +24,7 @@
 // asserted.
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import { e2e, launchBrowser, openPage, startDevserver } from "./support.mjs";
+import { e2e, launchBrowser, openPage, requireServed, startDevserver } from "./support.mjs";
 
 const CYCLES = 1_000;
 const WARM_UP_CYCLES = 100;
@@ -44,6 +44,7 @@ let browser;
 
 before(async () => {
   ({ child: server, url: baseUrl } = await startDevserver());
+  await requireServed(baseUrl, ["/pkg/index.js", "/js/leak.html"]);
   browser = await launchBrowser();
 });
 

@@ -175,6 +175,8 @@ e2e("during an outage stores are stale with their last state; after it they are 
     const before = store.snapshot();
     const statuses = [];
     connection.onStatusChange(({ to }) => statuses.push(to));
+    const staleSeen = [];
+    const off = store.subscribe(() => staleSeen.push(store.stale));
     await fetch("/_test/drop?code=4000", { method: "POST" });
     const until = async (check) => {
       const deadline = Date.now() + 8000;
@@ -186,13 +188,17 @@ e2e("during an outage stores are stale with their last state; after it they are 
     const recovered = await until(() => connection.status === "open" && !store.stale);
     await store.dispatchCommand("increment", { by: 1 });
     const incremented = await until(() => store.snapshot().count === before.count + 1);
+    off();
     await unmount();
     await connection.disconnect();
-    return { sawStale, duringOutage, recovered, incremented, statuses, beforeCount: before.count };
+    return { sawStale, duringOutage, recovered, incremented, statuses, beforeCount: before.count, staleSeen };
   });
   assert.ok(result.sawStale, JSON.stringify(result));
   assert.equal(result.duringOutage.count, result.beforeCount, "last good state stays readable");
   assert.equal(result.duringOutage.info, "reconnecting");
   assert.ok(result.recovered && result.incremented, JSON.stringify(result));
   assert.deepEqual(result.statuses.slice(0, 2), ["reconnecting", "open"]);
+  // Subscribers hear the root go stale and live again, so `() => store.stale` can be a snapshot.
+  assert.equal(result.staleSeen[0], true, JSON.stringify(result.staleSeen));
+  assert.ok(result.staleSeen.includes(false), JSON.stringify(result.staleSeen));
 });

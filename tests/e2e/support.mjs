@@ -32,6 +32,16 @@ export function startDevserver() {
   });
 }
 
+/** Fails early, with the fix, when the examples were not copied into www/dist. */
+export async function requireServed(baseUrl, paths) {
+  for (const file of paths) {
+    const response = await fetch(baseUrl + file);
+    if (!response.ok) {
+      throw new Error(`${file} is not served (HTTP ${response.status}): run scripts/build-pkg.sh, trunk build and scripts/build-examples.sh first`);
+    }
+  }
+}
+
 /** Debian's Chromium, headless, with the flags of TOOLCHAIN.md (plus any `extraArgs`). */
 export function launchBrowser(extraArgs = []) {
   return chromium.launch({

@@ -107,9 +107,16 @@ export interface MountOptions<M extends string = string> {
 /** A live store. Every member is a bound function, so `useSyncExternalStore(store.subscribe, store.snapshot)` works. */
 export interface Store<T extends object = StoreSnapshot> {
   readonly storeId: StoreId;
-  /** The current snapshot: the identical frozen object until this store changes. */
+  /**
+   * The current snapshot: the identical frozen object until this store changes. The remount after
+   * an outage swaps in fresh state, which counts as a change.
+   */
   readonly snapshot: () => T;
-  /** Calls `listener` after every change of this store; returns the unsubscribe function. */
+  /**
+   * Calls `listener` after every change of this store and whenever its root goes stale or live
+   * again (so `useSyncExternalStore(store.subscribe, () => store.stale)` works); returns the
+   * unsubscribe function.
+   */
   readonly subscribe: (listener: () => void) => () => void;
   /**
    * Sends a command. Resolves with the server's reply; the state change arrives right after.
@@ -119,7 +126,10 @@ export interface Store<T extends object = StoreSnapshot> {
   readonly dispatchCommand: <R = Json>(name: string, payload?: Json | Record<string, unknown>) => Promise<R>;
   /** A handle to a child store of the same root (e.g. `store.child(["cards", "7"])`). */
   readonly child: <C extends object = StoreSnapshot>(storeId: StoreId) => Store<C>;
-  /** True while the connection is lost or the root recovers; the snapshot is the last good state. */
+  /**
+   * True while the connection is lost or the root recovers: the snapshot is the last good state
+   * and commands reject with `"Store is not connected"` until the remount is done.
+   */
   readonly stale: boolean;
 }
 
