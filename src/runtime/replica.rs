@@ -12,7 +12,7 @@ use super::index::{IndexedStore, StoreIndex, build_index, stores_on_path, stores
 use super::patch::{self, Mode, Op, PatchError};
 use super::store_id::StoreKey;
 use super::stream::{StreamOp, StreamOpError, Streams};
-use super::tree::Node;
+use super::tree::{Node, share_unchanged};
 use super::upload::{UploadOp, UploadOpError, Uploads};
 
 /// Why an envelope was not applied. The replica is unchanged in every case.
@@ -119,6 +119,8 @@ impl Replica {
             return Err(AcceptError::VersionMismatch { expected: self.version, base: envelope.base_version, version: envelope.version });
         }
         let initial = envelope.is_initial();
+        // A remount after an outage or a recovery replaces a state the UI already shows.
+        let remount = initial && !self.index.is_empty();
         let ops = envelope.ops.iter().map(|op| Op::parse(op, Mode::Musubi)).collect::<Result<Vec<_>, _>>()?;
         let stream_ops = envelope.stream_ops.iter().map(StreamOp::parse).collect::<Result<Vec<_>, _>>()?;
         let upload_ops = envelope.upload_ops.iter().map(UploadOp::parse).collect::<Result<Vec<_>, _>>()?;
@@ -129,6 +131,12 @@ impl Replica {
         for op in &ops {
             tree = apply_op(&tree, &mut index, op, &mut touched)?;
         }
+        if remount {
+            // Keep the identity of everything that did not change, so unchanged stores keep their
+            // snapshots and are not announced as changed.
+            tree = share_unchanged(&self.tree, &tree);
+            index = build_index(&tree);
+        }
         let mut streams = if initial { Streams::default() } else { self.streams.clone() };
         for op in &stream_ops {
             streams.apply(op);
@@ -137,7 +145,10 @@ impl Replica {
         let upload_changed = uploads.apply(&upload_ops);
 
         // Prune streams and uploads of stores that are not in the new index.
-        let stream_owners: Vec<StoreKey> = stream_ops.iter().map(|op| op.store_id().key()).collect();
+        let mut stream_owners: Vec<StoreKey> = stream_ops.iter().map(|op| op.store_id().key()).collect();
+        if remount {
+            stream_owners.retain(|owner| !self.streams.same_for(&streams, owner));
+        }
         let mut lost_streams: Vec<StoreKey> = Vec::new();
         let prune_candidates: Vec<StoreKey> = if initial {
             self.index.keys().chain(stream_owners.iter()).cloned().collect()
@@ -161,7 +172,11 @@ impl Replica {
         }
 
         let notify = self.changes(&index, &touched, &stream_owners, &lost_streams, &upload_changed);
-        self.invalidate_snapshots(&touched, &stream_ops);
+        if remount {
+            self.invalidate_changed(&index, &stream_owners, &lost_streams);
+        } else {
+            self.invalidate_snapshots(&touched, &stream_ops);
+        }
         self.tree = tree;
         self.index = index;
         self.streams = streams;
@@ -199,6 +214,30 @@ impl Replica {
         }
         stream_owners.iter().chain(lost).chain(uploads).for_each(&mut push);
         notify
+    }
+
+    /// Invalidation after a remount: stores whose node changed or left, stores whose streams
+    /// changed, and the stores that contain those (their snapshots embed them).
+    fn invalidate_changed(&mut self, new_index: &StoreIndex, stream_owners: &[StoreKey], lost: &[StoreKey]) {
+        let changed: Vec<StoreKey> = self
+            .snapshots
+            .keys()
+            .filter(|key| match (self.index.get(*key), new_index.get(*key)) {
+                (Some(old), Some(new)) => !old.node.same(&new.node),
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        for key in changed {
+            self.snapshots.remove(&key);
+        }
+        for owner in stream_owners.iter().chain(lost) {
+            let id = new_index.get(owner).or_else(|| self.index.get(owner)).map(|store| store.id.clone());
+            match id {
+                Some(id) => id.prefixes().for_each(|prefix| drop(self.snapshots.remove(&prefix.key()))),
+                None => drop(self.snapshots.remove(owner)),
+            }
+        }
     }
 
     /// §2.12 snapshot-cache invalidation (a superset is always safe).

@@ -222,12 +222,38 @@ fn expect_initial_keeps_the_last_good_state_readable_until_the_swap() {
     replica.expect_initial();
     assert_eq!(replica.read_field(&root(), "title"), Some(Node::from("v2")), "stale but readable");
     assert_eq!(replica.accept(&envelope(2, 3, json!([]), json!([]))), Err(AcceptError::NotInitial), "late envelopes are ignored");
+    let header = replica.snapshot(&StoreId::from(["header"]));
+    let before = replica.snapshot(&root());
     let mut fresh = page();
     fresh["title"] = json!("fresh");
     let changes = replica.accept(&initial(fresh, json!([]))).unwrap();
     assert!(changes.initial);
-    assert_eq!(keys(&changes), vec!["[\"header\"]", "[\"line-1\"]", "[\"line-2\"]", "[]"], "every store counts as changed at the swap");
+    assert_eq!(keys(&changes), vec!["[]"], "only the store whose state differs counts as changed at the swap");
     assert_eq!(replica.read_field(&root(), "title"), Some(Node::from("fresh")));
+    assert!(replica.snapshot(&StoreId::from(["header"])).same(&header), "unchanged stores keep their snapshot");
+    assert!(!replica.snapshot(&root()).same(&before));
+}
+
+#[test]
+fn a_remount_with_equal_state_changes_nothing() {
+    let mut replica = mounted(page());
+    let stream =
+        json!([{"op": "insert", "stream": "log", "ref": "0", "store_id": [], "item_key": "a", "at": 0, "item": {"n": 1}, "limit": null}]);
+    replica.accept(&envelope(1, 2, json!([]), stream.clone())).unwrap();
+    let before = replica.snapshot(&root());
+    let tree = replica.tree().clone();
+    replica.expect_initial();
+    let changes = replica.accept(&initial(page(), stream)).unwrap();
+    assert!(keys(&changes).is_empty(), "nothing differs: {:?}", keys(&changes));
+    assert!(replica.snapshot(&root()).same(&before), "the snapshot keeps its identity across the remount");
+    assert!(replica.tree().same(&tree));
+    // A remount whose stream differs announces (and rebuilds) that store only.
+    replica.expect_initial();
+    let other =
+        json!([{"op": "insert", "stream": "log", "ref": "0", "store_id": [], "item_key": "b", "at": 0, "item": {"n": 2}, "limit": null}]);
+    let changes = replica.accept(&initial(page(), other)).unwrap();
+    assert_eq!(keys(&changes), vec!["[]"]);
+    assert!(!replica.snapshot(&root()).same(&before));
 }
 
 #[test]

@@ -164,6 +164,17 @@ impl Streams {
         Node::Array(Rc::new(self.entries(owner, name).map(|entry| entry.item.clone()).collect()))
     }
 
+    /// True when `owner` has the same streams with equal entries here and in `other`.
+    pub fn same_for(&self, other: &Streams, owner: &StoreKey) -> bool {
+        let names = self.by_store.get(owner).filter(|names| !names.is_empty());
+        let other_names = other.by_store.get(owner).filter(|names| !names.is_empty());
+        names == other_names
+            && names.into_iter().flat_map(|names| names.iter()).all(|name| {
+                let key = (owner.clone(), name.clone());
+                self.lists.get(&key) == other.lists.get(&key)
+            })
+    }
+
     /// True when the store has at least one materialized stream.
     pub fn has_streams(&self, owner: &StoreKey) -> bool {
         self.by_store.get(owner).is_some_and(|names| !names.is_empty())

@@ -134,6 +134,46 @@ impl Node {
 }
 
 /// Structural equality (containers compared by content; shared containers short-circuit).
+/// `new`, with every subtree that equals the one at the same place in `old` replaced by `old`'s
+/// (shared) node, so identity survives a full state replacement wherever nothing changed. Costs
+/// one walk of `new`.
+///
+/// ```
+/// use musubi_wasm::runtime::tree::{Node, share_unchanged};
+/// let old = Node::from_json(&serde_json::json!({"a": {"x": 1}, "b": [1]}));
+/// let new = Node::from_json(&serde_json::json!({"a": {"x": 1}, "b": [2]}));
+/// let merged = share_unchanged(&old, &new);
+/// assert!(merged.get("a").zip(old.get("a")).is_some_and(|(m, o)| m.same(o)));
+/// assert_eq!(merged, new);
+/// assert!(share_unchanged(&old, &old.clone()).same(&old));
+/// ```
+pub fn share_unchanged(old: &Node, new: &Node) -> Node {
+    match (old, new) {
+        (Node::Object(before), Node::Object(after)) if !Rc::ptr_eq(before, after) => {
+            let mut all_same = before.len() == after.len();
+            let mut merged = ObjectMap::new();
+            for (key, value) in after.iter() {
+                let shared = before.get(key).map_or_else(|| value.clone(), |previous| share_unchanged(previous, value));
+                all_same &= before.get(key).is_some_and(|previous| previous.same(&shared));
+                merged.insert(key.clone(), shared);
+            }
+            if all_same { old.clone() } else { Node::Object(Rc::new(merged)) }
+        }
+        (Node::Array(before), Node::Array(after)) if !Rc::ptr_eq(before, after) => {
+            let mut all_same = before.len() == after.len();
+            let mut merged = ArrayVec::new();
+            for (position, value) in after.iter().enumerate() {
+                let shared = before.get(position).map_or_else(|| value.clone(), |previous| share_unchanged(previous, value));
+                all_same &= before.get(position).is_some_and(|previous| previous.same(&shared));
+                merged.push_back(shared);
+            }
+            if all_same { old.clone() } else { Node::Array(Rc::new(merged)) }
+        }
+        _ if old == new => old.clone(),
+        _ => new.clone(),
+    }
+}
+
 impl PartialEq for Node {
     fn eq(&self, other: &Node) -> bool {
         match (self, other) {

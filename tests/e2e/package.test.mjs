@@ -186,17 +186,19 @@ e2e("during an outage stores are stale with their last state; after it they are 
     const sawStale = await until(() => store.stale);
     const duringOutage = { count: store.snapshot().count, info: connection.info().status };
     const recovered = await until(() => connection.status === "open" && !store.stale);
+    const sameAfterRemount = store.snapshot() === before;
     await store.dispatchCommand("increment", { by: 1 });
     const incremented = await until(() => store.snapshot().count === before.count + 1);
     off();
     await unmount();
     await connection.disconnect();
-    return { sawStale, duringOutage, recovered, incremented, statuses, beforeCount: before.count, staleSeen };
+    return { sawStale, duringOutage, recovered, incremented, statuses, beforeCount: before.count, staleSeen, sameAfterRemount };
   });
   assert.ok(result.sawStale, JSON.stringify(result));
   assert.equal(result.duringOutage.count, result.beforeCount, "last good state stays readable");
   assert.equal(result.duringOutage.info, "reconnecting");
   assert.ok(result.recovered && result.incremented, JSON.stringify(result));
+  assert.ok(result.sameAfterRemount, "nothing changed during the outage: the snapshot keeps its identity");
   assert.deepEqual(result.statuses.slice(0, 2), ["reconnecting", "open"]);
   // Subscribers hear the root go stale and live again, so `() => store.stale` can be a snapshot.
   assert.equal(result.staleSeen[0], true, JSON.stringify(result.staleSeen));

@@ -108,8 +108,8 @@ export interface MountOptions<M extends string = string> {
 export interface Store<T extends object = StoreSnapshot> {
   readonly storeId: StoreId;
   /**
-   * The current snapshot: the identical frozen object until this store changes. The remount after
-   * an outage swaps in fresh state, which counts as a change.
+   * The current snapshot: the identical frozen object until this store changes — also across the
+   * remount after an outage when the store's state did not change meanwhile.
    */
   readonly snapshot: () => T;
   /**
