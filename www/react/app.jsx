@@ -7,6 +7,8 @@ import { connect, MusubiCommandError } from "musubi-wasm";
 
 /** The store's current snapshot; re-renders when it changes (snapshots are identical until then). */
 const useSnapshot = (store) => useSyncExternalStore(store.subscribe, store.snapshot);
+// Subscribers also hear a root go stale and live again, so staleness is an external store too.
+const useStale = (store) => useSyncExternalStore(store.subscribe, () => store.stale);
 
 /** The connection status, re-rendering at every change. */
 function useStatus(connection) {
@@ -36,8 +38,9 @@ function StatusBadge({ status }) {
 
 function Counter({ store, run }) {
   const { count, label, log } = useSnapshot(store);
+  const stale = useStale(store);
   return (
-    <section id="counter" className={store.stale ? "panel stale" : "panel"}>
+    <section id="counter" className={stale ? "panel stale" : "panel"}>
       <h2 id="label">{label}</h2>
       <div className="row">
         <span id="count">{count}</span>
@@ -50,6 +53,7 @@ function Counter({ store, run }) {
 
 function Board({ store, run }) {
   const { cards, stats } = useSnapshot(store);
+  const stale = useStale(store);
   const [draft, setDraft] = useState("");
   const add = () => {
     if (draft.trim()) run("add_card", store.dispatchCommand("add_card", { title: draft.trim() }));
@@ -58,7 +62,7 @@ function Board({ store, run }) {
   // A card's own commands go to its child store (["cards", id]); removal goes to the board.
   const card = (id) => store.child(["cards", id]);
   return (
-    <section id="board" className={store.stale ? "panel stale" : "panel"}>
+    <section id="board" className={stale ? "panel stale" : "panel"}>
       <h2>Board <small id="stats">{stats?.status === "ok" ? `${stats.data.cards} cards` : stats?.status}</small></h2>
       <div className="row">
         <input id="card-input" type="text" placeholder="New card" value={draft}
