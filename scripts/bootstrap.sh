@@ -57,7 +57,8 @@ cargo_install trunk "trunk $TRUNK_VERSION" --locked "trunk@$TRUNK_VERSION"
 
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 
-# npm dev tools into the repo's own node_modules (binaryen, playwright-core, phoenix, ws).
+# npm dev tools into the repo's own node_modules (binaryen, playwright-core, phoenix, ws, esbuild,
+# react + react-dom for the React example, typescript for the declaration tests).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null || die "npm ci failed"
