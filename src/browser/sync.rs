@@ -80,6 +80,26 @@ impl SyncClient {
         self.request(|runtime, now| runtime.connect(topic, now)).await.map(|_| ())
     }
 
+    /// Opens the socket now with a fresh retry count (after [`SyncClient::close_socket`], or to
+    /// skip the wait before the next retry); roots remount once it is open.
+    pub fn open_socket(&self) {
+        self.shared.driver.with_core(|runtime, now| runtime.open(now));
+    }
+
+    /// Closes the socket and stops retrying until [`SyncClient::open_socket`]; mounted roots stay
+    /// readable as stale.
+    pub fn close_socket(&self) {
+        self.shared.driver.with_core(|runtime, now| runtime.close(now));
+    }
+
+    /// The runtime's socket: state, reconnect attempts, next retry time.
+    pub fn socket_state(&self) -> (ConnectionState, u32, Option<Millis>) {
+        self.shared.driver.core().map_or((ConnectionState::Closed, 0, None), |runtime| {
+            let socket = runtime.socket();
+            (socket.state(), socket.reconnect_attempts(), socket.next_reconnect_at())
+        })
+    }
+
     /// The roots mounted on `topic`.
     pub fn roots(&self, topic: &str) -> Vec<RootInfo> {
         self.shared.driver.core().map(|runtime| runtime.roots(topic)).unwrap_or_default()
@@ -213,6 +233,11 @@ impl StoreHandle {
     /// One field, resolved like the snapshot shows it.
     pub fn get(&self, field: &str) -> Option<Node> {
         self.client.with_runtime(|runtime| runtime.read(&self.topic, &self.root_id, &self.id, field)).flatten()
+    }
+
+    /// The items of one of this store's streams, in order (`None` before the root has state).
+    pub fn stream(&self, name: &str) -> Option<Node> {
+        self.client.shared.driver.core().and_then(|runtime| runtime.stream(&self.topic, &self.root_id, &self.id, name))
     }
 
     /// Sends a command to this store. Resolves with the server's reply; the state change (if any)

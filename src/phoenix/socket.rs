@@ -153,6 +153,13 @@ impl Socket {
         }
     }
 
+    /// Connects now with a fresh retry count: the application (re)opens after a close or while
+    /// the socket waits between retries. The pending retry, if any, is dropped.
+    pub fn connect_fresh(&mut self, now: Millis) {
+        self.reconnect.reset();
+        self.connect(now);
+    }
+
     /// Reconnects now if the socket is waiting to reconnect (the page came back online or became
     /// visible). Does nothing while connecting, open, or deliberately disconnected.
     pub fn reconnect_now(&mut self, now: Millis) {

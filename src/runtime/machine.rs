@@ -118,6 +118,8 @@ pub struct Runtime {
     /// the same id can never be taken for the current one.
     next_generation: u64,
     outputs: VecDeque<Output<RuntimeEvent>>,
+    /// Whether connects and mounts may open the socket (false after [`Runtime::close`]).
+    socket_wanted: bool,
 }
 
 impl Runtime {
@@ -130,7 +132,30 @@ impl Runtime {
             next_request: 0,
             next_generation: 0,
             outputs: VecDeque::new(),
+            socket_wanted: true,
         }
+    }
+
+    /// Opens the socket now with a fresh retry count (after [`Runtime::close`], or to skip the
+    /// wait before the next retry). Roots remount once it is open.
+    pub fn open(&mut self, now: Millis) {
+        self.socket_wanted = true;
+        self.socket.connect_fresh(now);
+        self.pump(now);
+    }
+
+    /// Closes the socket and stops retrying until [`Runtime::open`]. Roots stay mounted and
+    /// readable as stale; pending requests fail with [`SyncError::Disconnected`]. Requests made
+    /// while closed wait (with their timeouts running) for the next open.
+    pub fn close(&mut self, now: Millis) {
+        self.socket_wanted = false;
+        self.socket.disconnect(1000, "closed by the application");
+        self.pump(now);
+    }
+
+    /// True unless the socket was closed by [`Runtime::close`].
+    pub fn socket_wanted(&self) -> bool {
+        self.socket_wanted
     }
 
     /// The underlying socket (read-only: state, reconnect attempts, …).
@@ -380,6 +405,12 @@ impl Runtime {
         self.root_mut(topic, root_id)?.replica.read_field(store_id, field)
     }
 
+    /// The items of a store's stream, in order (`None` if the root is unknown or has no state).
+    pub fn stream(&self, topic: &str, root_id: &str, store_id: &StoreId, name: &str) -> Option<Node> {
+        let root = self.root(topic, root_id).filter(|root| root.status != RootStatus::Mounting)?;
+        Some(root.replica.streams().items_node(&store_id.key(), name))
+    }
+
     /// The ids of the stores a root currently has.
     pub fn store_ids(&self, topic: &str, root_id: &str) -> Vec<StoreId> {
         let mut ids: Vec<StoreId> =
@@ -458,7 +489,9 @@ impl Runtime {
                 Connection { channel, joined: false, connect_waiters: Vec::new(), roots: BTreeMap::new(), reopen_at: None },
             );
         }
-        self.socket.connect(now);
+        if self.socket_wanted {
+            self.socket.connect(now);
+        }
         topic
     }
 

@@ -611,3 +611,50 @@ fn regression_an_old_mount_push_does_not_settle_a_newer_mount_of_the_same_id() {
     assert_eq!(wire.settled(second), None, "the second mount is still in flight");
     assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Mounting));
 }
+
+#[test]
+fn close_stops_retrying_keeps_roots_stale_and_open_remounts_with_a_fresh_attempt_count() {
+    let mut wire = Wire::connected();
+    wire.mount("page", page("v1"));
+    // A drop, then a failed retry: the attempt count grows.
+    wire.drop_transport();
+    wire.advance(10);
+    wire.rt.handle_close(wire.connection.unwrap(), 1006, "", wire.now);
+    wire.drain();
+    assert_eq!(wire.rt.socket().reconnect_attempts(), 1);
+    wire.rt.close(wire.now);
+    wire.drain();
+    assert_eq!(wire.rt.socket().next_reconnect_at(), None, "no pending retry after close");
+    assert_eq!(wire.rt.socket().reconnect_attempts(), 0);
+    let before = wire.connection;
+    wire.advance(120_000);
+    assert_eq!(wire.connection, before, "no reconnect while closed");
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Stale));
+    assert_eq!(wire.read("page", "title"), Some(json!("v1")), "last good state readable while closed");
+    // A mount while closed does not open the socket either.
+    wire.mount_pending("other");
+    assert_eq!(wire.connection, before);
+    wire.sent.clear();
+    wire.rt.open(wire.now);
+    wire.drain();
+    assert_ne!(wire.connection, before, "open() connects at once");
+    wire.open_and_join();
+    let remount = wire.sent.iter().find(|f| f.event == "mount" && Wire::payload(f)["id"] == "page").cloned().unwrap();
+    wire.reply(&remount, "ok", json!({"root_id": "page"}));
+    wire.initial("page", page("v2"));
+    assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Live));
+    assert_eq!(wire.read("page", "title"), Some(json!("v2")));
+}
+
+#[test]
+fn open_while_waiting_to_retry_connects_now_with_attempts_reset() {
+    let mut wire = Wire::connected();
+    wire.drop_transport();
+    assert!(wire.rt.socket().next_reconnect_at().is_some());
+    let before = wire.connection;
+    wire.rt.open(wire.now);
+    wire.drain();
+    assert_ne!(wire.connection, before);
+    assert_eq!(wire.rt.socket().next_reconnect_at(), None, "exactly one pending retry: none while connecting");
+    assert_eq!(wire.rt.socket().reconnect_attempts(), 0);
+}
