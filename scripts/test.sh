@@ -2,7 +2,7 @@
 # Runs every test tier and ends with one line "N passed, N failed".
 #   lint:    cargo fmt --check, clippy (host and wasm32) with -D warnings
 #   host:    cargo test --workspace (unit, simulation, devserver integration, doctests)
-#   browser: wasm-pack test --headless --chrome against a devserver started here
+#   browser: wasm-pack test --headless --chrome against a devserver started here (socket, runtime, Leptos hooks)
 #   js:      node --test (the npm package's JS layer; phoenix.js against the devserver)
 #   build:   the npm package (pkg/, wasm-pack web + bundler), the trunk demo, the JS/React examples
 #   e2e:     the demo pages served by the devserver, driven in Chromium by playwright-core
@@ -65,7 +65,7 @@ step() {
 
 step fmt cargo fmt --all --check
 step clippy-host cargo clippy --workspace --all-targets --quiet -- -D warnings
-step clippy-wasm cargo clippy -p musubi-wasm -p musubi-demo --features musubi-wasm/js --target wasm32-unknown-unknown --lib --bins --tests --quiet -- -D warnings
+step clippy-wasm cargo clippy -p musubi-wasm -p musubi-demo --features musubi-wasm/js,musubi-wasm/leptos --target wasm32-unknown-unknown --lib --bins --tests --quiet -- -D warnings
 step host-tests cargo test --workspace
 step build-devserver cargo build -p musubi-devserver --quiet
 
@@ -88,7 +88,7 @@ if server_url=$(start_devserver); then
   echo "==> devserver at $server_url"
   export MUSUBI_TEST_SERVER="$server_url"
   export WASM_BINDGEN_TEST_TIMEOUT=60
-  step browser-tests wasm-pack test --headless --chrome --mode no-install -- --test web --test sync_web
+  step browser-tests wasm-pack test --headless --chrome --mode no-install -- --features leptos --test web --test sync_web --test leptos_web
 else
   echo "    devserver did not start; see $LOGS/devserver.err"
   failed=$((failed + 1))

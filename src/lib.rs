@@ -8,7 +8,8 @@
 //! - [`phoenix`] — Phoenix Channels v2, pure and host-tested (sans-IO);
 //! - [`runtime`] — the Musubi runtime: roots, envelopes, patches, snapshots, commands (sans-IO);
 //! - `browser` — the thin WebSocket/timer driver and the Rust front door (wasm32 only);
-//! - `js` — the npm package's `#[wasm_bindgen]` exports (wasm32 with the `js` feature).
+//! - `js` — the npm package's `#[wasm_bindgen]` exports (wasm32 with the `js` feature);
+//! - `leptos` — `SyncProvider` and hooks for Leptos 0.8 (wasm32 with the `leptos` feature).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 #![warn(missing_docs)]
@@ -21,3 +22,6 @@ pub mod browser;
 
 #[cfg(all(target_arch = "wasm32", feature = "js"))]
 pub mod js;
+
+#[cfg(all(target_arch = "wasm32", feature = "leptos"))]
+pub mod leptos;

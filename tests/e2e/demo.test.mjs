@@ -1,10 +1,10 @@
-// End-to-end: the demo page (built by trunk into www/dist) served by the devserver, driven in
-// Debian's Chromium with playwright-core. Load → both roots live → a click patches the counter →
-// another tab sees changes live → drops, version gaps and broken patches → the page recovers.
+// End-to-end: the Leptos demo app (built by trunk into www/dist) served by the devserver, driven
+// in Debian's Chromium with playwright-core. Load → both roots live → a click patches the counter
+// → another tab sees changes live → a drop turns the indicator yellow with a countdown, then green
+// with the state intact → version gaps and broken patches heal → close / connect controls.
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import path from "node:path";
-import { ARTIFACTS, e2e, launchBrowser, openPage, startDevserver } from "./support.mjs";
+import { e2e, launchBrowser, openPage, startDevserver } from "./support.mjs";
 
 let server;
 let baseUrl;
@@ -23,49 +23,92 @@ after(async () => {
 /** Opens the demo in a new page of test `t` (checked for page errors) once both roots are live. */
 async function openDemo(t) {
   const page = await openPage(t, browser, baseUrl + "/");
-  await page.locator("#state", { hasText: "Open" }).waitFor({ timeout: 10_000 });
-  await page.locator("#status-demo-counter", { hasText: "Live" }).waitFor({ timeout: 10_000 });
-  await page.locator("#status-demo-board", { hasText: "Live" }).waitFor({ timeout: 10_000 });
+  await page.locator("#indicator.green").waitFor({ timeout: 10_000 });
+  await page.locator("#status-demo-counter", { hasText: "live" }).waitFor({ timeout: 10_000 });
+  await page.locator("#status-demo-board", { hasText: "live" }).waitFor({ timeout: 10_000 });
+  await page.locator("#count").filter({ hasText: /\d/ }).waitFor({ timeout: 10_000 });
   return page;
 }
 
 const count = async (page) => Number(await page.locator("#count").textContent());
+const waitForCount = (page, expected) =>
+  page.waitForFunction((n) => Number(document.querySelector("#count")?.textContent) === n, expected, { timeout: 5_000 });
 
-e2e("the demo mounts both roots and a click increments the counter", async (t) => {
+e2e("the Leptos demo shows live state and a click increments the counter and logs it", async (t) => {
   const page = await openDemo(t);
   const before = await count(page);
   await page.click("#increment");
-  await page.waitForFunction((n) => Number(document.querySelector("#count").textContent) === n + 1, before, { timeout: 5_000 });
-  await page.locator("#counter-log li").first().waitFor({ timeout: 5_000 });
+  await waitForCount(page, before + 1);
+  await page.locator("#log li", { hasText: "+1" }).first().waitFor({ timeout: 5_000 });
+  await page.locator("#stats", { hasText: "cards" }).waitFor({ timeout: 5_000 });
+  assert.equal(await page.locator("#error-banner").count(), 0, "no error banner");
 });
 
-e2e("a change in one tab shows up live in another", async (t) => {
+e2e("a change in one tab shows up live in another (counter, label, child-store cards)", async (t) => {
   const first = await openDemo(t);
   const second = await openDemo(t);
+  const before = await count(second);
+  await first.click("#increment");
+  await waitForCount(second, before + 1);
+  const label = `Clicks ${Date.now()}`;
+  await first.fill("#label-input", label);
+  await first.click("#set-label");
+  await second.locator("#label", { hasText: label }).waitFor({ timeout: 5_000 });
   const title = `card ${Date.now()}`;
   await first.fill("#card-input", title);
   await first.click("#add-card");
-  await second.locator("#cards li", { hasText: title }).waitFor({ timeout: 5_000 });
-  const before = await count(second);
-  await first.click("#increment");
-  await second.waitForFunction((n) => Number(document.querySelector("#count").textContent) === n + 1, before, { timeout: 5_000 });
+  const card = second.locator("#cards li", { hasText: title });
+  await card.waitFor({ timeout: 5_000 });
+  await first.locator("#cards li", { hasText: title }).locator(".toggle").click();
+  await second.locator("#cards li.done", { hasText: title }).waitFor({ timeout: 5_000 });
+  await first.locator("#cards li", { hasText: title }).locator(".remove").click();
+  await card.waitFor({ state: "detached", timeout: 5_000 });
 });
 
-e2e("after drops, gaps and broken patches the page recovers with the right state", async (t) => {
+e2e("a dropped connection turns the indicator yellow with a countdown, then green with the state intact", async (t) => {
   const page = await openDemo(t);
   await page.click("#increment");
   const before = await count(page);
   await page.click("#drop");
-  await page.locator("#log", { hasText: "transport closed: 4000" }).waitFor({ timeout: 5_000 });
-  await page.locator("#status-demo-counter", { hasText: "Live" }).waitFor({ timeout: 5_000 });
+  await page.locator("#indicator.yellow").waitFor({ timeout: 5_000 });
+  await page.locator("#countdown", { hasText: /retry \d+ in/ }).waitFor({ timeout: 5_000 });
+  assert.equal(await count(page), before, "the last good state stays visible");
+  await page.locator("#error-banner", { hasText: "connection lost" }).waitFor({ timeout: 5_000 });
+  await page.locator("#indicator.green").waitFor({ timeout: 10_000 });
+  await page.locator("#status-demo-counter", { hasText: "live" }).waitFor({ timeout: 5_000 });
+  assert.equal(await count(page), before, "the state is intact after the reconnect");
+  await page.click("#dismiss");
+  await page.locator("#error-banner").waitFor({ state: "detached", timeout: 2_000 });
+  await page.click("#increment");
+  await waitForCount(page, before + 1);
+});
+
+e2e("version gaps and broken patches heal: the roots remount with the right state", async (t) => {
+  const page = await openDemo(t);
+  await page.click("#increment");
+  const before = await count(page);
   await page.click("#gap");
-  await page.locator("#log", { hasText: "recovering demo-counter" }).waitFor({ timeout: 5_000 });
+  await page.locator("#error-banner", { hasText: "demo-counter went out of sequence" }).waitFor({ timeout: 5_000 });
   await page.click("#corrupt");
-  await page.locator("#log", { hasText: "recovering demo-board" }).waitFor({ timeout: 5_000 });
-  await page.locator("#status-demo-counter", { hasText: "Live" }).waitFor({ timeout: 5_000 });
-  await page.locator("#status-demo-board", { hasText: "Live" }).waitFor({ timeout: 5_000 });
+  await page.locator("#error-banner", { hasText: "demo-board went out of sequence" }).waitFor({ timeout: 5_000 });
+  await page.locator("#status-demo-counter", { hasText: "live" }).waitFor({ timeout: 5_000 });
+  await page.locator("#status-demo-board", { hasText: "live" }).waitFor({ timeout: 5_000 });
   assert.ok((await count(page)) >= before, "the counter kept its value");
   await page.click("#increment");
   await page.waitForFunction((n) => Number(document.querySelector("#count").textContent) >= n + 1, before, { timeout: 5_000 });
-  await page.screenshot({ path: path.join(ARTIFACTS, "e2e-demo.png") });
+});
+
+e2e("close stops the connection (red, no retries) and connect brings it back", async (t) => {
+  const page = await openDemo(t);
+  const before = await count(page);
+  await page.click("#close");
+  await page.locator("#indicator.red").waitFor({ timeout: 5_000 });
+  await page.waitForTimeout(1_500);
+  assert.equal(await page.locator("#indicator").getAttribute("class"), "indicator red", "no retry while closed");
+  assert.equal(await count(page), before, "still readable while closed");
+  await page.click("#open");
+  await page.locator("#indicator.green").waitFor({ timeout: 5_000 });
+  await page.locator("#status-demo-counter", { hasText: "live" }).waitFor({ timeout: 5_000 });
+  await page.click("#increment");
+  await waitForCount(page, before + 1);
 });

@@ -1,225 +1,231 @@
-//! The demo's DOM wiring (plain web-sys; the Leptos demo arrives with the Leptos integration):
-//! a shared counter and a board mounted from the devserver, with buttons that inject faults.
+//! The demo's components. Both roots are shared with the plain-JS and React pages (same ids).
 
-// Indexing here is `serde_json::Value[&str]`, which yields `Null` for a missing key and never panics.
-#![allow(clippy::indexing_slicing)]
-
-use std::rc::Rc;
-
-use musubi_wasm::browser::{RootHandle, Subscription, SyncClient, now};
-use musubi_wasm::phoenix::{Event, SocketOptions};
-use musubi_wasm::runtime::{MountSpec, RuntimeEvent, StoreId};
+use leptos::prelude::*;
+use musubi_wasm::leptos::{
+    ConnectionReadyState, RootHandle, SyncProvider, use_command, use_root, use_store, use_stream, use_sync_connection, use_sync_context,
+};
+use musubi_wasm::runtime::StoreId;
+use serde::Deserialize;
 use serde_json::json;
-use wasm_bindgen::JsCast;
-use wasm_bindgen::closure::Closure;
-use wasm_bindgen_futures::spawn_local;
-use web_sys::{Document, Element, HtmlInputElement};
 
-const COUNTER_ID: &str = "demo-counter";
-const BOARD_ID: &str = "demo-board";
+const COUNTER: &str = "demo-counter";
+const BOARD: &str = "demo-board";
 
-/// Starts the demo; everything it creates lives for the life of the page.
-pub fn start() {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
-    let page = Rc::new(Page { document });
-    let client = SyncClient::connect("/socket", SocketOptions::default());
-    page.set_badge("state", &format!("{:?}", client.state()));
-    keep(watch_client(&page, &client));
-    let app = Rc::new(App { page: page.clone(), client: client.clone() });
-    app.listen_for_clicks();
-    spawn_local(async move {
-        let counter = app.mount("Demo.CounterStore", COUNTER_ID).await;
-        let board = app.mount("Demo.BoardStore", BOARD_ID).await;
-        if let (Some(counter), Some(board)) = (counter, board) {
-            app.render_counter(&counter);
-            app.render_board(&board);
-            let (a, b) = (app.clone(), counter.clone());
-            keep(counter.store(StoreId::root()).subscribe(move || a.render_counter(&b)));
-            let (a, b) = (app.clone(), board.clone());
-            keep(board.store(StoreId::root()).subscribe(move || a.render_board(&b)));
-            APP.with(|slot| *slot.borrow_mut() = Some((app, counter, board)));
-        }
-    });
+#[derive(Clone, PartialEq, Deserialize)]
+struct Counter {
+    count: i64,
+    label: String,
 }
 
-thread_local! {
-    static APP: std::cell::RefCell<Option<(Rc<App>, RootHandle, RootHandle)>> = const { std::cell::RefCell::new(None) };
+#[derive(Clone, PartialEq, Deserialize)]
+struct LogEntry {
+    id: String,
+    text: String,
 }
 
-fn keep(subscription: Subscription) {
-    subscription.forget();
+#[derive(Clone, PartialEq, Deserialize)]
+struct Board {
+    cards: Vec<CardSummary>,
+    stats: Async<Stats>,
 }
 
-fn watch_client(page: &Rc<Page>, client: &SyncClient) -> Subscription {
-    let page = page.clone();
-    client.on_event(move |event| match event {
-        RuntimeEvent::Socket(Event::State(state)) => {
-            page.set_badge("state", &format!("{state:?}"));
-            page.log(&format!("socket {state:?}"));
-        }
-        RuntimeEvent::Socket(Event::ReconnectScheduled { attempt, delay, .. }) => {
-            page.log(&format!("reconnect attempt {attempt} in {delay} ms"))
-        }
-        RuntimeEvent::Socket(Event::TransportClosed { code, reason }) => page.log(&format!("transport closed: {code} {reason}")),
-        RuntimeEvent::RootStatus { root_id, status, .. } => {
-            page.set_badge(&format!("status-{root_id}"), &format!("{status:?}"));
-            page.log(&format!("{root_id}: {status:?}"));
-        }
-        RuntimeEvent::Diagnostic { message, .. } => page.log(message),
-        _ => {}
-    })
+#[derive(Clone, PartialEq, Deserialize)]
+struct CardSummary {
+    id: String,
 }
 
-struct App {
-    page: Rc<Page>,
-    client: SyncClient,
+#[derive(Clone, PartialEq, Deserialize)]
+struct Card {
+    title: String,
+    done: bool,
 }
 
-impl App {
-    async fn mount(&self, module: &str, id: &str) -> Option<RootHandle> {
-        match self.client.mount(MountSpec { module: module.into(), id: id.into(), params: json!({}) }).await {
-            Ok(root) => {
-                self.page.set_badge(&format!("status-{id}"), "Live");
-                Some(root)
-            }
-            Err(error) => {
-                self.page.log(&format!("mount {id} failed: {error}"));
-                None
-            }
-        }
-    }
+#[derive(Clone, PartialEq, Deserialize)]
+struct Async<T> {
+    status: String,
+    data: Option<T>,
+}
 
-    fn render_counter(&self, root: &RootHandle) {
-        let Some(snapshot) = root.store(StoreId::root()).snapshot().map(|s| s.to_json()) else { return };
-        self.page.set_text("count", &snapshot["count"].to_string());
-        self.page.set_text("label", snapshot["label"].as_str().unwrap_or_default());
-        let items: String = snapshot["log"]
-            .as_array()
-            .map(|log| log.iter().take(8).map(|item| format!("<li>{}</li>", escape(item["text"].as_str().unwrap_or_default()))).collect())
-            .unwrap_or_default();
-        self.page.set_html("counter-log", &items);
-    }
+#[derive(Clone, PartialEq, Deserialize)]
+struct Stats {
+    cards: u64,
+}
 
-    fn render_board(&self, root: &RootHandle) {
-        let Some(snapshot) = root.store(StoreId::root()).snapshot().map(|s| s.to_json()) else { return };
-        let cards: String = snapshot["cards"]
-            .as_array()
-            .map(|cards| {
-                cards
-                    .iter()
-                    .map(|card| {
-                        let id = card["__musubi_store_id__"][1].as_str().unwrap_or_default();
-                        let done = card["done"].as_bool().unwrap_or(false);
-                        format!(
-                            r#"<li class="card{}"><input type="checkbox" data-action="toggle" data-id="{id}"{}> <span>{}</span> <button data-action="remove" data-id="{id}">✕</button></li>"#,
-                            if done { " done" } else { "" },
-                            if done { " checked" } else { "" },
-                            escape(card["title"].as_str().unwrap_or_default())
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        self.page.set_html("cards", &cards);
-        let stats = &snapshot["stats"];
-        let text = match stats["status"].as_str() {
-            Some("ok") => format!("{} cards", stats["data"]["cards"]),
-            Some(status) => status.to_owned(),
-            None => String::new(),
-        };
-        self.page.set_text("stats", &text);
-    }
-
-    fn listen_for_clicks(self: &Rc<Self>) {
-        let app = self.clone();
-        let handler = Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| {
-            let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
-            let Some(action) = target.get_attribute("data-action") else { return };
-            let id = target.get_attribute("data-id").unwrap_or_default();
-            app.act(&action, &id);
-        });
-        let _ = self.page.document.add_event_listener_with_callback("click", handler.as_ref().unchecked_ref());
-        handler.forget();
-    }
-
-    fn act(&self, action: &str, id: &str) {
-        let roots = APP.with(|slot| slot.borrow().as_ref().map(|(_, counter, board)| (counter.clone(), board.clone())));
-        let input = |name: &str| {
-            let element = self.page.element(name).and_then(|e| e.dyn_into::<HtmlInputElement>().ok());
-            let value = element.as_ref().map(HtmlInputElement::value).unwrap_or_default();
-            if let Some(element) = element {
-                element.set_value("");
-            }
-            value
-        };
-        let page = self.page.clone();
-        let fault = |path: String| spawn_local(post(path));
-        let Some((counter, board)) = roots else { return };
-        let (store, name, payload) = match action {
-            "increment" => (counter.store(StoreId::root()), "increment", json!({"by": 1})),
-            "set_label" => (counter.store(StoreId::root()), "set_label", json!({"label": input("label-input")})),
-            "add_card" => (board.store(StoreId::root()), "add_card", json!({"title": input("card-input")})),
-            "toggle" => (board.store(StoreId::from(["cards", id])), "toggle", json!({})),
-            "remove" => (board.store(StoreId::root()), "remove_card", json!({"id": id})),
-            "drop" => return fault("/_test/drop?code=4000".into()),
-            "gap" => return fault(format!("/_test/gap?root_id={COUNTER_ID}")),
-            "corrupt" => return fault(format!("/_test/corrupt?root_id={BOARD_ID}")),
-            _ => return,
-        };
-        spawn_local(async move {
-            if let Err(error) = store.command(name, payload).await {
-                page.log(&format!("{name} failed: {error}"));
-            }
-        });
+/// The whole page.
+#[component]
+pub fn App() -> impl IntoView {
+    view! {
+        <SyncProvider url="/socket">
+            <h1>"musubi-wasm — live server state in Leptos"</h1>
+            <p>
+                "Two roots mounted from the devserver over Phoenix Channels, read as typed Rust structs. "
+                "Open this page in two tabs (or next to the "<a href="/js/">"plain-JS"</a>" and "
+                <a href="/react/">"React"</a>" pages): they share the same state. Break things with the buttons and watch it heal."
+            </p>
+            <ConnectionBar/>
+            <ErrorBanner/>
+            <div class="panels">
+                <CounterPanel/>
+                <BoardPanel/>
+            </div>
+            <FaultButtons/>
+        </SyncProvider>
     }
 }
 
-async fn post(path: String) {
+/// Green / yellow / red indicator, the reconnect countdown, and open / close controls.
+#[component]
+fn ConnectionBar() -> impl IntoView {
+    let connection = use_sync_connection();
+    let state = connection.ready_state;
+    let color = move || match state.get() {
+        ConnectionReadyState::Open => "green",
+        ConnectionReadyState::Connecting => "yellow",
+        ConnectionReadyState::Closing | ConnectionReadyState::Closed => "red",
+    };
+    let label = move || format!("{:?}", state.get());
+    let countdown = move || {
+        connection.next_retry_in.get().map(|left| format!("retry {} in {:.1} s", connection.reconnect_attempt.get(), left.as_secs_f64()))
+    };
+    let (open, close) = (connection.open.clone(), connection.close.clone());
+    view! {
+        <div class="row">
+            <span id="indicator" class=move || format!("indicator {}", color()) data-state=label></span>
+            <strong id="ready-state">{label}</strong>
+            <span id="countdown">{countdown}</span>
+            <button id="open" on:click=move |_| open()>"Connect now"</button>
+            <button id="close" on:click=move |_| close()>"Close"</button>
+        </div>
+    }
+}
+
+/// The last error, dismissible.
+#[component]
+fn ErrorBanner() -> impl IntoView {
+    let context = use_sync_context();
+    view! {
+        <Show when=move || context.last_error.get().is_some()>
+            <div id="error-banner" class="banner">
+                <span id="error-text">{move || context.last_error.get().map(|error| error.to_string())}</span>
+                <button id="dismiss" on:click=move |_| context.clear_error()>"Dismiss"</button>
+            </div>
+        </Show>
+    }
+}
+
+fn panel_class(root: RootHandle) -> impl Fn() -> &'static str {
+    move || if root.is_stale() { "panel stale" } else { "panel" }
+}
+
+fn root_status(root: RootHandle) -> impl Fn() -> String {
+    move || root.status.get().map_or_else(|| "mounting".to_owned(), |status| status.as_str().to_owned())
+}
+
+/// The counter, its label and its log stream.
+#[component]
+fn CounterPanel() -> impl IntoView {
+    let root = use_root("Demo.CounterStore", COUNTER, json!({}));
+    let counter = use_store::<Counter>(&root, StoreId::root());
+    let log = use_stream::<LogEntry>(&root, StoreId::root(), "log");
+    let increment = use_command(&root, StoreId::root(), "increment");
+    let set_label = use_command(&root, StoreId::root(), "set_label");
+    let draft = RwSignal::new(String::new());
+    view! {
+        <section id="counter" class=panel_class(root)>
+            <h2><span id="label">{move || counter.get().map(|c| c.label)}</span>" "
+                <small id=format!("status-{COUNTER}") class="status">{root_status(root)}</small></h2>
+            <div class="row">
+                <span id="count">{move || counter.get().map(|c| c.count)}</span>
+                <button id="increment" on:click=move |_| increment.dispatch(json!({"by": 1}))>"+1"</button>
+                <small>{move || increment.pending.get().then_some("sending…")}</small>
+            </div>
+            <div class="row">
+                <input id="label-input" type="text" placeholder="New label" bind:value=draft/>
+                <button id="set-label" on:click=move |_| set_label.dispatch(json!({"label": draft.get()}))>"Rename"</button>
+            </div>
+            <ul id="log">
+                <For each=move || log.get() key=|entry| entry.id.clone() let:entry>
+                    <li>{entry.text}</li>
+                </For>
+            </ul>
+        </section>
+    }
+}
+
+/// The board: cards are child stores, `stats` is an async field.
+#[component]
+fn BoardPanel() -> impl IntoView {
+    let root = use_root("Demo.BoardStore", BOARD, json!({}));
+    let board = use_store::<Board>(&root, StoreId::root());
+    let add = use_command(&root, StoreId::root(), "add_card");
+    let draft = RwSignal::new(String::new());
+    let stats = move || {
+        board.get().map(|board| match (board.stats.status.as_str(), board.stats.data) {
+            ("ok", Some(stats)) => format!("{} cards", stats.cards),
+            (status, _) => status.to_owned(),
+        })
+    };
+    let ids = move || board.get().map(|board| board.cards.into_iter().map(|card| card.id).collect::<Vec<_>>()).unwrap_or_default();
+    let submit = move || {
+        let title = draft.get_untracked();
+        if !title.trim().is_empty() {
+            add.dispatch(json!({"title": title.trim()}));
+            draft.set(String::new());
+        }
+    };
+    view! {
+        <section id="board" class=panel_class(root)>
+            <h2>"Board "<small id="stats">{stats}</small>" "
+                <small id=format!("status-{BOARD}") class="status">{root_status(root)}</small></h2>
+            <div class="row">
+                <input id="card-input" type="text" placeholder="New card" bind:value=draft
+                    on:keydown=move |event| if event.key() == "Enter" { submit() }/>
+                <button id="add-card" on:click=move |_| submit()>"Add"</button>
+            </div>
+            <ul id="cards">
+                <For each=ids key=|id| id.clone() let:id>
+                    <CardRow root=root id=id/>
+                </For>
+            </ul>
+        </section>
+    }
+}
+
+/// One card, read from its own child store and changed with its own commands.
+#[component]
+fn CardRow(root: RootHandle, id: String) -> impl IntoView {
+    let store_id = StoreId::from(["cards", id.as_str()]);
+    let card = use_store::<Card>(&root, store_id.clone());
+    let toggle = use_command(&root, store_id, "toggle");
+    let remove = use_command(&root, StoreId::root(), "remove_card");
+    let done = move || card.get().is_some_and(|card| card.done);
+    let removed = id.clone();
+    view! {
+        <li data-id=id class=move || if done() { "done" } else { "" }>
+            <input type="checkbox" class="toggle" prop:checked=done on:change=move |_| toggle.dispatch(json!({}))/>
+            <span class="title">{move || card.get().map(|card| card.title)}</span>
+            <button class="remove" on:click=move |_| remove.dispatch(json!({"id": removed.clone()}))>"×"</button>
+        </li>
+    }
+}
+
+/// Buttons that ask the devserver to misbehave.
+#[component]
+fn FaultButtons() -> impl IntoView {
+    let fault = |path: &'static str| move |_| leptos::task::spawn_local(post(path));
+    view! {
+        <div class="row">
+            <button id="drop" on:click=fault("/_test/drop?code=4000")>"Drop all connections"</button>
+            <button id="gap" on:click=fault("/_test/gap?root_id=demo-counter")>"Send the counter a version gap"</button>
+            <button id="corrupt" on:click=fault("/_test/corrupt?root_id=demo-board")>"Send the board a broken patch"</button>
+        </div>
+    }
+}
+
+async fn post(path: &'static str) {
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     if let Some(window) = web_sys::window() {
-        let _ = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(&path, &init)).await;
-    }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-struct Page {
-    document: Document,
-}
-
-impl Page {
-    fn element(&self, id: &str) -> Option<Element> {
-        self.document.get_element_by_id(id)
-    }
-
-    fn set_text(&self, id: &str, text: &str) {
-        if let Some(element) = self.element(id) {
-            element.set_text_content(Some(text));
-        }
-    }
-
-    fn set_html(&self, id: &str, html: &str) {
-        if let Some(element) = self.element(id) {
-            element.set_inner_html(html);
-        }
-    }
-
-    fn set_badge(&self, id: &str, state: &str) {
-        if let Some(element) = self.element(id) {
-            element.set_text_content(Some(state));
-            element.set_class_name(&format!("badge {state}"));
-        }
-    }
-
-    fn log(&self, line: &str) {
-        if let Some(log) = self.element("log") {
-            let stamp = now() as f64 / 1000.0;
-            let previous = log.text_content().unwrap_or_default();
-            let kept: String = previous.lines().take(200).map(|l| format!("{l}\n")).collect();
-            log.set_text_content(Some(&format!("[{stamp:8.3}] {line}\n{kept}")));
-        }
+        let _ = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(path, &init)).await;
     }
 }

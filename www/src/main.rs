@@ -1,11 +1,13 @@
-//! Demo page: a browser `Socket` joined to `echo:demo`, with ping, broadcast and fault buttons.
+//! The Leptos demo app: a counter with its log stream, a board of child-store cards with an async
+//! `stats` field, a connection indicator with the reconnect countdown, an error banner, and
+//! buttons that break the connection on purpose (served by the devserver with test endpoints).
 
 #[cfg(target_arch = "wasm32")]
 mod app;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    app::start();
+    leptos::mount::mount_to_body(app::App);
 }
 
 #[cfg(not(target_arch = "wasm32"))]

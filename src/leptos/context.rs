@@ -1,0 +1,245 @@
+//! [`SyncProvider`] and [`SyncContext`]: one connection for a component tree.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use gloo_timers::callback::Interval;
+use leptos::prelude::*;
+
+use super::connection::ConnectionReadyState;
+use super::error::SyncError;
+use crate::browser::{Subscription, SyncClient, now};
+use crate::phoenix::backoff::Backoff;
+use crate::phoenix::{ConnectionState, Event, SocketOptions};
+use crate::runtime::{DEFAULT_TOPIC, RootStatus, RuntimeEvent};
+
+/// The Leptos defaults: phoenix.js timings, and reconnects with exponential backoff from 1 s to
+/// 30 s with ±20 % jitter (seeded from the clock, so tabs do not retry in lockstep).
+///
+/// ```no_run
+/// use musubi_wasm::leptos::default_options;
+/// use musubi_wasm::phoenix::backoff::Backoff;
+/// // Faster retries for a LAN app:
+/// let options = default_options().with_reconnect(Backoff::exponential(250, 5_000).with_jitter(0.1));
+/// ```
+pub fn default_options() -> SocketOptions {
+    let mut options = SocketOptions::default().with_reconnect(Backoff::exponential(1000, 30_000).with_jitter(0.2));
+    options.seed = js_sys::Date::now().to_bits();
+    options
+}
+
+/// The connection shared by a component tree (provided by [`SyncProvider`]). `Copy`, so closures
+/// in views can capture it.
+#[derive(Clone, Copy)]
+pub struct SyncContext {
+    /// The last error the sync layer reported (connection, protocol, deserialization, command).
+    pub last_error: Signal<Option<SyncError>>,
+    pub(crate) client: StoredValue<SyncClient, LocalStorage>,
+    pub(crate) topic: StoredValue<String>,
+    pub(crate) errors: RwSignal<Option<SyncError>>,
+    pub(crate) ready_state: RwSignal<ConnectionReadyState>,
+    pub(crate) attempt: RwSignal<u32>,
+    pub(crate) next_retry_in: RwSignal<Option<Duration>>,
+    /// True while the application wants the socket open (auto-connect or `open()`, until `close()`).
+    pub(crate) wanted: RwSignal<bool>,
+    countdown: StoredValue<Option<Interval>, LocalStorage>,
+    _events: StoredValue<Subscription, LocalStorage>,
+}
+
+impl SyncContext {
+    /// Reports an error: it becomes `last_error`.
+    pub fn report(&self, error: SyncError) {
+        self.errors.try_set(Some(error));
+    }
+
+    /// Clears `last_error` (e.g. when the user dismisses the banner).
+    pub fn clear_error(&self) {
+        self.errors.try_set(None);
+    }
+
+    /// Opens the socket (again) with a fresh attempt count and joins the connection channel.
+    pub(crate) fn open(&self) {
+        self.wanted.try_set(true);
+        let Some(client) = self.client.try_get_value() else { return };
+        client.open_socket();
+        let topic = self.topic.try_get_value().unwrap_or_else(|| DEFAULT_TOPIC.to_owned());
+        let context = *self;
+        leptos::task::spawn_local(async move {
+            if let Err(error) = client.open(&topic).await {
+                context.report(SyncError::from_runtime(error, ""));
+            }
+        });
+        self.refresh_state();
+    }
+
+    /// Closes the socket and stops retrying; roots stay readable as stale until `open()`.
+    pub(crate) fn close(&self) {
+        self.wanted.try_set(false);
+        self.ready_state.try_set(ConnectionReadyState::Closing);
+        if let Some(client) = self.client.try_get_value() {
+            client.close_socket();
+        }
+        self.refresh_state();
+    }
+
+    /// Recomputes the ready state, attempt and countdown from the socket.
+    fn refresh_state(&self) {
+        let Some((state, attempts, next_retry_at)) = self.client.try_with_value(|client| client.socket_state()) else { return };
+        let wanted = self.wanted.try_get_untracked().unwrap_or(false);
+        self.ready_state.try_set(match state {
+            ConnectionState::Open => ConnectionReadyState::Open,
+            ConnectionState::Connecting => ConnectionReadyState::Connecting,
+            // Waiting for the next retry counts as connecting; closed means nobody wants it open.
+            ConnectionState::Closed if wanted => ConnectionReadyState::Connecting,
+            ConnectionState::Closed => ConnectionReadyState::Closed,
+        });
+        // While waiting, the scheduled attempt is the next one; while connecting, the running one.
+        let attempt = match (state, next_retry_at) {
+            (ConnectionState::Open, _) => 0,
+            (ConnectionState::Closed, Some(_)) => attempts.saturating_add(1),
+            _ => attempts,
+        };
+        self.attempt.try_set(attempt);
+        self.set_countdown(next_retry_at.filter(|_| wanted));
+    }
+
+    /// Runs a 250 ms ticker for `next_retry_in` while a retry is pending (the retry itself is the
+    /// socket's single timer).
+    fn set_countdown(&self, retry_at: Option<u64>) {
+        let Some(at) = retry_at else {
+            self.countdown.try_set_value(None);
+            self.next_retry_in.try_set(None);
+            return;
+        };
+        let remaining = move || Duration::from_millis(at.saturating_sub(now()));
+        self.next_retry_in.try_set(Some(remaining()));
+        let next_retry_in = self.next_retry_in;
+        let ticker = Interval::new(250, move || {
+            next_retry_in.try_set(Some(remaining()));
+        });
+        self.countdown.try_set_value(Some(ticker));
+    }
+}
+
+/// Creates the connection for the current reactive owner and provides it as context (what
+/// [`SyncProvider`] does; useful in tests and custom providers).
+///
+/// ```no_run
+/// use musubi_wasm::leptos::{default_options, provide_sync_context};
+/// let context = provide_sync_context("/socket", default_options(), None, true);
+/// ```
+pub fn provide_sync_context(url: &str, options: SocketOptions, topic: Option<String>, auto_connect: bool) -> SyncContext {
+    let client = SyncClient::connect(url, options);
+    let errors = RwSignal::new(None);
+    let ready_state = RwSignal::new(ConnectionReadyState::Closed);
+    let attempt = RwSignal::new(0);
+    let next_retry_in = RwSignal::new(None);
+    let wanted = RwSignal::new(auto_connect);
+    let countdown = StoredValue::new_local(None);
+    // The event listener needs the context, which needs the listener's subscription: fill it in.
+    let slot: Rc<std::cell::Cell<Option<SyncContext>>> = Rc::default();
+    let listening = slot.clone();
+    let events = client.on_event(move |event| {
+        if let Some(context) = listening.get() {
+            context.observe(event);
+        }
+    });
+    let context = SyncContext {
+        last_error: errors.into(),
+        client: StoredValue::new_local(client),
+        topic: StoredValue::new(topic.unwrap_or_else(|| DEFAULT_TOPIC.to_owned())),
+        errors,
+        ready_state,
+        attempt,
+        next_retry_in,
+        wanted,
+        countdown,
+        _events: StoredValue::new_local(events),
+    };
+    slot.set(Some(context));
+    provide_context(context);
+    on_cleanup(move || {
+        context.countdown.try_set_value(None);
+        if let Some(client) = context.client.try_get_value() {
+            client.close_socket();
+        }
+    });
+    if auto_connect {
+        context.open();
+    }
+    context
+}
+
+impl SyncContext {
+    /// Turns runtime events into signal updates.
+    fn observe(&self, event: &RuntimeEvent) {
+        match event {
+            RuntimeEvent::Socket(Event::State(_) | Event::ReconnectScheduled { .. }) => self.refresh_state(),
+            RuntimeEvent::Socket(Event::TransportClosed { code, reason }) => {
+                let detail = if reason.is_empty() { String::new() } else { format!(": {reason}") };
+                self.report(SyncError::WebSocketError { message: format!("connection lost (code {code}{detail})") });
+            }
+            RuntimeEvent::Socket(Event::InvalidEndpoint(message)) => self.report(SyncError::WebSocketError { message: message.clone() }),
+            RuntimeEvent::Socket(Event::FrameError(error)) => self.report(SyncError::Protocol { message: error.to_string() }),
+            RuntimeEvent::RootStatus { root_id, status: RootStatus::Recovering, .. } => {
+                self.report(SyncError::VersionMismatch { root_id: root_id.to_string() });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The context provided by the nearest [`SyncProvider`]. Outside one, a disconnected context is
+/// created (and `last_error` says so), so a misplaced hook never panics.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use musubi_wasm::leptos::use_sync_context;
+/// #[component]
+/// fn ErrorBanner() -> impl IntoView {
+///     let context = use_sync_context();
+///     view! { <p>{move || context.last_error.get().map(|error| error.to_string())}</p> }
+/// }
+/// ```
+pub fn use_sync_context() -> SyncContext {
+    use_context::<SyncContext>().unwrap_or_else(|| {
+        let context = provide_sync_context("/socket", default_options(), None, false);
+        context.report(SyncError::Protocol { message: "use_sync_context() called outside a <SyncProvider>".into() });
+        context
+    })
+}
+
+/// Provides a Musubi connection to its children.
+///
+/// `url` is the socket endpoint (`/socket`, `ws://host/socket`; `/websocket` is appended). With
+/// `auto_connect=false` the socket stays closed until [`super::SyncConnection::open`] is called;
+/// roots used meanwhile mount once it opens. `options` default to [`default_options`].
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use musubi_wasm::leptos::SyncProvider;
+/// #[component]
+/// fn App() -> impl IntoView {
+///     view! { <SyncProvider url="/socket" auto_connect=true><p>"children"</p></SyncProvider> }
+/// }
+/// ```
+#[component]
+pub fn SyncProvider(
+    /// The socket endpoint.
+    #[prop(into)]
+    url: String,
+    /// Connect at once (default) or wait for `open()`.
+    #[prop(default = true)]
+    auto_connect: bool,
+    /// Socket options (timeouts, params, auth token, reconnect backoff).
+    #[prop(optional)]
+    options: Option<SocketOptions>,
+    /// The connection channel topic (default `musubi:connection`).
+    #[prop(optional, into)]
+    topic: Option<String>,
+    /// The components that use the connection.
+    children: Children,
+) -> impl IntoView {
+    provide_sync_context(&url, options.unwrap_or_else(default_options), topic, auto_connect);
+    children()
+}

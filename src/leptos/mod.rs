@@ -1,0 +1,44 @@
+//! Leptos 0.8 integration: the server-driven replica as signals.
+//!
+//! - [`SyncProvider`] owns one connection (socket, reconnect backoff, roots) for its children;
+//! - [`use_sync_connection`] shows and drives it (`ready_state`, `open`, `close`,
+//!   `reconnect_attempt`, `next_retry_in`);
+//! - [`use_sync_context`] gives `last_error`;
+//! - [`use_root`], [`use_store`], [`use_stream`] and [`use_command`] mount roots and read stores
+//!   as typed Rust values, and send commands.
+//!
+//! ```no_run
+//! use leptos::prelude::*;
+//! use musubi_wasm::leptos::{SyncProvider, use_command, use_root, use_store};
+//! use musubi_wasm::runtime::StoreId;
+//!
+//! #[derive(Clone, PartialEq, serde::Deserialize)]
+//! struct Counter { count: i64 }
+//!
+//! #[component]
+//! fn CounterView() -> impl IntoView {
+//!     let root = use_root("Demo.CounterStore", "counter", serde_json::json!({}));
+//!     let counter = use_store::<Counter>(&root, StoreId::root());
+//!     let increment = use_command(&root, StoreId::root(), "increment");
+//!     view! {
+//!         <button on:click=move |_| increment.dispatch(serde_json::json!({"by": 1}))>
+//!             {move || counter.get().map(|c| c.count)}
+//!         </button>
+//!     }
+//! }
+//!
+//! #[component]
+//! fn App() -> impl IntoView {
+//!     view! { <SyncProvider url="/socket"><CounterView/></SyncProvider> }
+//! }
+//! ```
+
+mod connection;
+mod context;
+mod error;
+mod hooks;
+
+pub use connection::{ConnectionReadyState, SyncConnection, use_sync_connection};
+pub use context::{SyncContext, SyncProvider, default_options, provide_sync_context, use_sync_context};
+pub use error::SyncError;
+pub use hooks::{CommandHandle, RootHandle, use_command, use_root, use_store, use_stream};

@@ -1,0 +1,185 @@
+//! Browser tests (headless Chromium) of the Leptos hooks against the real devserver: mount,
+//! update, streams, commands, errors into `last_error`, deserialization failures, reconnect
+//! (ready_state transitions, countdown, remount), close/open and `auto_connect=false`.
+#![cfg(all(target_arch = "wasm32", feature = "leptos"))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use musubi_wasm::leptos::{
+    CommandHandle, ConnectionReadyState, RootHandle, SyncConnection, SyncContext, SyncError, default_options, provide_sync_context,
+    use_command, use_root, use_store, use_stream, use_sync_connection,
+};
+use musubi_wasm::phoenix::backoff::Backoff;
+use musubi_wasm::runtime::{RootStatus, StoreId};
+use serde::Deserialize;
+use serde_json::json;
+use wasm_bindgen_test::*;
+
+mod browser_support;
+
+use browser_support::{post, sleep, socket_url, wait_until};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+struct Counter {
+    count: i64,
+    label: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+struct Entry {
+    text: String,
+}
+
+/// A type the counter's snapshot does not fit.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+struct NotACounter {
+    missing_field: u32,
+}
+
+/// Handles created inside a mounted component, for the test to drive and read.
+#[derive(Clone)]
+struct Probe {
+    context: SyncContext,
+    connection: SyncConnection,
+    root: RootHandle,
+    counter: Signal<Option<Counter>>,
+    log: Signal<Vec<Entry>>,
+    increment: CommandHandle,
+    fail: CommandHandle,
+}
+
+fn unique(name: &str) -> String {
+    format!("{name}-{}", js_sys::Math::random().to_bits())
+}
+
+/// Mounts a component that creates the connection and the hooks; dropping the handle cleans up.
+fn mount_probe(auto_connect: bool, root_id: &str, start: i64) -> (impl Drop + use<>, Probe) {
+    let slot: Rc<RefCell<Option<Probe>>> = Rc::default();
+    let sink = slot.clone();
+    let root_id = root_id.to_owned();
+    let parent = document().body().unwrap();
+    let handle = leptos::mount::mount_to(parent, move || {
+        let options = default_options().with_reconnect(Backoff::exponential(400, 2_000).with_jitter(0.1));
+        let context = provide_sync_context(&socket_url(), options, None, auto_connect);
+        let connection = use_sync_connection();
+        let root = use_root("Demo.CounterStore", root_id, json!({"start": start}));
+        let probe = Probe {
+            context,
+            connection,
+            root,
+            counter: use_store::<Counter>(&root, StoreId::root()),
+            log: use_stream::<Entry>(&root, StoreId::root(), "log"),
+            increment: use_command(&root, StoreId::root(), "increment"),
+            fail: use_command(&root, StoreId::root(), "fail"),
+        };
+        *sink.borrow_mut() = Some(probe);
+        view! { <p>"probe"</p> }
+    });
+    let probe = slot.borrow().clone().unwrap();
+    (handle, probe)
+}
+
+fn count(probe: &Probe) -> Option<i64> {
+    probe.counter.get_untracked().map(|counter| counter.count)
+}
+
+#[wasm_bindgen_test]
+async fn a_root_mounts_and_a_command_updates_the_store_and_its_stream() {
+    let (_mounted, probe) = mount_probe(true, &unique("leptos-counter"), 5);
+    wait_until("the initial state", 5_000, || count(&probe) == Some(5)).await;
+    assert_eq!(probe.connection.ready_state.get_untracked(), ConnectionReadyState::Open);
+    assert!(probe.root.status.get_untracked() == Some(RootStatus::Live));
+    assert_eq!(probe.counter.get_untracked().unwrap().label, "Counter");
+    assert!(probe.log.get_untracked().is_empty());
+    probe.increment.dispatch(json!({"by": 2}));
+    assert!(probe.increment.pending.get_untracked(), "pending until the reply");
+    wait_until("the patch", 5_000, || count(&probe) == Some(7)).await;
+    assert!(!probe.increment.pending.get_untracked());
+    assert_eq!(probe.increment.value.get_untracked(), Some(json!({})));
+    wait_until("the log entry", 3_000, || probe.log.get_untracked().len() == 1).await;
+    assert_eq!(probe.log.get_untracked()[0].text, "+2");
+    assert_eq!(probe.context.last_error.get_untracked(), None);
+}
+
+#[wasm_bindgen_test]
+async fn failed_commands_and_bad_types_go_to_last_error_and_keep_the_last_good_value() {
+    let (_mounted, probe) = mount_probe(true, &unique("leptos-errors"), 1);
+    wait_until("the initial state", 5_000, || count(&probe) == Some(1)).await;
+    probe.fail.dispatch(json!({}));
+    wait_until("the command error", 5_000, || probe.fail.error.get_untracked().is_some()).await;
+    let expected =
+        SyncError::CommandFailed { command: "fail".into(), code: Some("demo failure".into()), reply: json!({"reason": "demo failure"}) };
+    assert_eq!(probe.fail.error.get_untracked(), Some(expected.clone()));
+    assert_eq!(probe.context.last_error.get_untracked(), Some(expected));
+    assert_eq!(probe.context.last_error.get_untracked().unwrap().to_string(), "command \"fail\" failed: demo failure");
+    probe.context.clear_error();
+
+    // A store read as the wrong type reports, and the good reader is unaffected.
+    let owner = Owner::new();
+    let wrong = owner.with(|| use_store::<NotACounter>(&probe.root, StoreId::root()));
+    wait_until("the deserialization error", 5_000, || probe.context.last_error.get_untracked().is_some()).await;
+    assert!(
+        matches!(probe.context.last_error.get_untracked(), Some(SyncError::DeserializationFailed { ref store, .. }) if store == "[]"),
+        "{:?}",
+        probe.context.last_error.get_untracked()
+    );
+    assert_eq!(wrong.get_untracked(), None, "no good value yet");
+    assert_eq!(count(&probe), Some(1));
+    drop(owner);
+}
+
+#[wasm_bindgen_test]
+async fn a_drop_goes_connecting_with_a_countdown_then_open_and_the_root_remounts() {
+    let (_mounted, probe) = mount_probe(true, &unique("leptos-drop"), 3);
+    wait_until("the initial state", 5_000, || count(&probe) == Some(3)).await;
+    post("/_test/drop?code=4000").await;
+    wait_until("connecting", 3_000, || probe.connection.ready_state.get_untracked() == ConnectionReadyState::Connecting).await;
+    wait_until("a countdown", 2_000, || probe.connection.next_retry_in.get_untracked().is_some()).await;
+    assert!(probe.connection.reconnect_attempt.get_untracked() >= 1);
+    assert!(stale(&probe.root), "stale during the outage");
+    assert_eq!(count(&probe), Some(3), "the last good value stays");
+    assert!(matches!(probe.context.last_error.get_untracked(), Some(SyncError::WebSocketError { .. })));
+    wait_until("open again", 5_000, || probe.connection.ready_state.get_untracked() == ConnectionReadyState::Open).await;
+    wait_until("remounted", 5_000, || probe.root.status.get_untracked() == Some(RootStatus::Live)).await;
+    assert_eq!(probe.connection.reconnect_attempt.get_untracked(), 0);
+    assert_eq!(probe.connection.next_retry_in.get_untracked(), None);
+    probe.increment.dispatch(json!({}));
+    wait_until("a command after the remount", 5_000, || count(&probe) == Some(4)).await;
+}
+
+#[wasm_bindgen_test]
+async fn close_stops_retrying_and_open_reconnects_and_remounts() {
+    let (_mounted, probe) = mount_probe(true, &unique("leptos-close"), 8);
+    wait_until("the initial state", 5_000, || count(&probe) == Some(8)).await;
+    (probe.connection.close)();
+    wait_until("closed", 2_000, || probe.connection.ready_state.get_untracked() == ConnectionReadyState::Closed).await;
+    sleep(1_200).await;
+    assert_eq!(probe.connection.ready_state.get_untracked(), ConnectionReadyState::Closed, "no retry after close()");
+    assert_eq!(probe.connection.next_retry_in.get_untracked(), None);
+    assert_eq!(count(&probe), Some(8), "still readable");
+    (probe.connection.open)();
+    wait_until("open", 5_000, || probe.connection.ready_state.get_untracked() == ConnectionReadyState::Open).await;
+    wait_until("remounted", 5_000, || probe.root.status.get_untracked() == Some(RootStatus::Live)).await;
+    probe.increment.dispatch(json!({}));
+    wait_until("a command after open()", 5_000, || count(&probe) == Some(9)).await;
+}
+
+#[wasm_bindgen_test]
+async fn without_auto_connect_nothing_happens_until_open() {
+    let (_mounted, probe) = mount_probe(false, &unique("leptos-manual"), 2);
+    sleep(500).await;
+    assert_eq!(probe.connection.ready_state.get_untracked(), ConnectionReadyState::Closed);
+    assert_eq!(count(&probe), None, "not mounted before open()");
+    (probe.connection.open)();
+    wait_until("the initial state after open()", 5_000, || count(&probe) == Some(2)).await;
+    assert_eq!(probe.connection.ready_state.get_untracked(), ConnectionReadyState::Open);
+}
+
+fn stale(root: &RootHandle) -> bool {
+    root.status.get_untracked().is_some_and(RootStatus::is_stale)
+}
