@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test tier and ends with one line "N passed, N failed".
-#   lint:    cargo fmt --check, clippy (host and wasm32) with -D warnings
+#   lint:    cargo fmt --check, clippy (host and wasm32) and rustdoc (wasm32, all features) with -D warnings
 #   host:    cargo test --workspace (unit, simulation, devserver integration, doctests)
 #   browser: wasm-pack test --headless --chrome against a devserver started here (socket, runtime, Leptos hooks)
 #   js:      node --test (the npm package's JS layer; phoenix.js against the devserver)
@@ -66,6 +66,7 @@ step() {
 step fmt cargo fmt --all --check
 step clippy-host cargo clippy --workspace --all-targets --quiet -- -D warnings
 step clippy-wasm cargo clippy -p musubi-wasm -p musubi-demo --features musubi-wasm/js,musubi-wasm/leptos --target wasm32-unknown-unknown --lib --bins --tests --quiet -- -D warnings
+step docs env RUSTDOCFLAGS="-D warnings" cargo doc --quiet -p musubi-wasm --features js,leptos --target wasm32-unknown-unknown --no-deps
 step host-tests cargo test --workspace
 step build-devserver cargo build -p musubi-devserver --quiet
 

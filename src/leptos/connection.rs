@@ -12,6 +12,12 @@ use super::context::use_sync_context;
 /// `Connecting` covers the wait before a retry as well as the attempt itself, so an indicator
 /// shows yellow for the whole outage; `Closed` means nobody wants the socket open (before
 /// `open()` with `auto_connect=false`, or after `close()`).
+///
+/// ```no_run
+/// use musubi_wasm::leptos::ConnectionReadyState;
+/// let online = |state: ConnectionReadyState| state == ConnectionReadyState::Open;
+/// assert!(!online(ConnectionReadyState::Connecting));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConnectionReadyState {
     /// Opening, or waiting to retry.
@@ -61,6 +67,15 @@ pub struct SyncConnection {
 /// (exponential from 1 s to 30 s with jitter by default), reset when a connection opens, with
 /// exactly one retry pending at a time. `close()` stops retrying; `open()` starts again from
 /// attempt 1.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use musubi_wasm::leptos::use_sync_connection;
+/// let connection = use_sync_connection();
+/// let attempt = move || connection.reconnect_attempt.get();
+/// (connection.close)();
+/// (connection.open)();
+/// ```
 pub fn use_sync_connection() -> SyncConnection {
     let context = use_sync_context();
     SyncConnection {

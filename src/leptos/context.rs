@@ -30,6 +30,14 @@ pub fn default_options() -> SocketOptions {
 
 /// The connection shared by a component tree (provided by [`SyncProvider`]). `Copy`, so closures
 /// in views can capture it.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use musubi_wasm::leptos::{SyncError, use_sync_context};
+/// let context = use_sync_context();
+/// let offline = move || matches!(context.last_error.get(), Some(SyncError::WebSocketError { .. }));
+/// context.clear_error();
+/// ```
 #[derive(Clone, Copy)]
 pub struct SyncContext {
     /// The last error the sync layer reported (connection, protocol, deserialization, command).
@@ -47,7 +55,12 @@ pub struct SyncContext {
 }
 
 impl SyncContext {
-    /// Reports an error: it becomes `last_error`.
+    /// Reports an error: it becomes `last_error` (e.g. an application's own validation error).
+    ///
+    /// ```no_run
+    /// # use musubi_wasm::leptos::{SyncError, use_sync_context};
+    /// use_sync_context().report(SyncError::Protocol { message: "unexpected reply".into() });
+    /// ```
     pub fn report(&self, error: SyncError) {
         self.errors.try_set(Some(error));
     }

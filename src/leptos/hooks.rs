@@ -18,6 +18,14 @@ use crate::runtime::{MountSpec, Node, RootStatus, RuntimeEvent, StoreId};
 /// The root is mounted when [`use_root`] runs (or when the connection is first opened) and
 /// unmounted when the last component using it is cleaned up. It survives reconnects: during an
 /// outage its stores keep their last values and [`RootHandle::is_stale`] is true.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use musubi_wasm::leptos::use_root;
+/// let root = use_root("Demo.CounterStore", "counter", serde_json::json!({}));
+/// let class = move || if root.is_stale() { "dimmed" } else { "" };
+/// let status = move || root.status.get().map(|status| status.as_str());
+/// ```
 #[derive(Clone, Copy)]
 pub struct RootHandle {
     /// The root's status (`None` until mounted, and after a failed mount).
@@ -229,6 +237,16 @@ where
 }
 
 /// A command of one store, with its state as signals. `Copy`.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use musubi_wasm::leptos::{use_command, use_root};
+/// use musubi_wasm::runtime::StoreId;
+/// let root = use_root("Demo.CounterStore", "counter", serde_json::json!({}));
+/// let save = use_command(&root, StoreId::root(), "set_label");
+/// save.dispatch(serde_json::json!({"label": "Clicks"}));
+/// let message = move || save.error.get().map(|error| error.to_string());
+/// ```
 #[derive(Clone, Copy)]
 pub struct CommandHandle {
     /// True while the latest call awaits its reply.

@@ -1,5 +1,5 @@
 //! The sans-IO Musubi runtime: one per socket, one connection channel per topic, any number of
-//! roots per connection (PROTOCOL.md §2). It owns the [`phoenix::Socket`], so a driver (the browser,
+//! roots per connection (PROTOCOL.md §2). It owns the [`crate::phoenix::Socket`], so a driver (the browser,
 //! a test, the simulation) feeds transport inputs here and carries out the same transport outputs.
 //!
 //! Beyond the reference client it heals itself: after a drop or channel crash the channel rejoins
