@@ -143,6 +143,8 @@ impl SyncContext {
 /// ```
 pub fn provide_sync_context(url: &str, options: SocketOptions, topic: Option<String>, auto_connect: bool) -> SyncContext {
     let client = SyncClient::connect(url, options);
+    let topic = topic.unwrap_or_else(|| DEFAULT_TOPIC.to_owned());
+    let (client_for_cleanup, topic_for_cleanup) = (client.clone(), topic.clone());
     let errors = RwSignal::new(None);
     let ready_state = RwSignal::new(ConnectionReadyState::Closed);
     let attempt = RwSignal::new(0);
@@ -160,7 +162,7 @@ pub fn provide_sync_context(url: &str, options: SocketOptions, topic: Option<Str
     let context = SyncContext {
         last_error: errors.into(),
         client: StoredValue::new_local(client),
-        topic: StoredValue::new(topic.unwrap_or_else(|| DEFAULT_TOPIC.to_owned())),
+        topic: StoredValue::new(topic),
         errors,
         ready_state,
         attempt,
@@ -171,11 +173,17 @@ pub fn provide_sync_context(url: &str, options: SocketOptions, topic: Option<Str
     };
     slot.set(Some(context));
     provide_context(context);
+    // The cleanup keeps its own client handle: the context's stored values may be gone by then.
+    let leaving = send_wrapper::SendWrapper::new((client_for_cleanup, topic_for_cleanup));
     on_cleanup(move || {
         context.countdown.try_set_value(None);
-        if let Some(client) = context.client.try_get_value() {
+        let (client, topic) = leaving.take();
+        // Leaving the channel settles every pending request, so nothing keeps the client alive;
+        // then the socket closes for good.
+        leptos::task::spawn_local(async move {
+            let _ = client.disconnect(&topic).await;
             client.close_socket();
-        }
+        });
     });
     if auto_connect {
         context.open();
