@@ -15,5 +15,5 @@ scripts/build-pkg.sh >"$TARGET_DIR/demo-pkg.log" 2>&1 || { tail -n 40 "$TARGET_D
 trunk build --config Trunk.toml >"$TARGET_DIR/demo-trunk.log" 2>&1 || { tail -n 40 "$TARGET_DIR/demo-trunk.log"; exit 1; }
 scripts/build-examples.sh
 URL="http://127.0.0.1:${PORT:-4000}"
-echo "[demo] open $URL/ (Rust demo), $URL/js/ (plain JS), $URL/react/ (React); Ctrl-C stops"
+echo "[demo] open $URL/ (Leptos demo), $URL/js/ (plain JS), $URL/react/ (React); Ctrl-C stops"
 exec "$TARGET_DIR/debug/musubi-devserver" --host 127.0.0.1 --port "${PORT:-4000}" --test-endpoints --static-dir www/dist
