@@ -4,6 +4,7 @@
 // during an outage while keeping the last good state.
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
 import { e2e, launchBrowser, openPage, startDevserver } from "./support.mjs";
 
 let server;
@@ -203,4 +204,27 @@ e2e("during an outage stores are stale with their last state; after it they are 
   // Subscribers hear the root go stale and live again, so `() => store.stale` can be a snapshot.
   assert.equal(result.staleSeen[0], true, JSON.stringify(result.staleSeen));
   assert.ok(result.staleSeen.includes(false), JSON.stringify(result.staleSeen));
+});
+
+e2e("connect() to an unreachable server retries until an AbortSignal gives up, leaving nothing behind", async (t) => {
+  // A loopback port nobody listens on: every attempt is refused and the socket keeps retrying.
+  const port = await new Promise((resolve) => {
+    const probe = net.createServer().listen(0, "127.0.0.1", () => probe.close(() => resolve(probe.address()?.port ?? 0)));
+  });
+  // The refused attempts are logged by Chromium as console errors, so this page is not checked
+  // for them (only for uncaught errors).
+  const page = await browser.newPage();
+  const uncaught = [];
+  page.on("pageerror", (error) => uncaught.push(error.message));
+  await page.goto(`${baseUrl}/js/leak.html`);
+  const result = await page.evaluate(async (port) => {
+    const { connect, debugStats } = await import("/pkg/index.js");
+    const error = await connect(`ws://127.0.0.1:${port}/socket`, { reconnectAfterMs: [50], signal: AbortSignal.timeout(600) }).catch((e) => e);
+    return { name: error?.name, stats: debugStats() };
+  }, port);
+  await page.close();
+  assert.deepEqual(uncaught, []);
+  assert.equal(result.name, "TimeoutError", JSON.stringify(result));
+  assert.equal(result.stats.connections, 0, "the connection was released");
+  assert.equal(result.stats.liveHandles, 0);
 });

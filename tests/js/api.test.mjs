@@ -16,6 +16,7 @@ class FakeRaw {
   }
   connect() {
     if (this.failConnect) return Promise.reject({ name: "Error", message: "Channel join failed: {}", reply: {} });
+    if (this.options?.hang) return new Promise(() => {});
     this.onStatus("connecting", "open", "connected");
     return Promise.resolve();
   }
@@ -136,6 +137,23 @@ test("a failed join rejects connect and releases the connection", async () => {
   const { connect } = api();
   await assert.rejects(connect("/socket", { failConnect: true }), /Channel join failed/);
   assert.ok(FakeRaw.last.freed);
+});
+
+test("an AbortSignal gives up connecting and releases the connection", async () => {
+  const { connect } = api();
+  const controller = new AbortController();
+  const pending = connect("/socket", { hang: true, signal: controller.signal });
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  controller.abort(new Error("gave up"));
+  await assert.rejects(pending, { message: "gave up" });
+  assert.ok(FakeRaw.last.freed, "released");
+  await assert.rejects(connect("/socket", { signal: AbortSignal.abort() }), { name: "AbortError" });
+  await assert.rejects(connect("/socket", { signal: "nope" }), TypeError);
+  // (AbortSignal.timeout's timer does not keep node's event loop alive, so drive a controller.)
+  const later = new AbortController();
+  setTimeout(() => later.abort(new DOMException("timed out", "TimeoutError")), 20);
+  const timed = await connect("/socket", { hang: true, signal: later.signal }).catch((error) => error);
+  assert.equal(timed.name, "TimeoutError");
 });
 
 test("store functions work unbound (useSyncExternalStore) and commands map errors", async () => {

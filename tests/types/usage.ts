@@ -19,6 +19,7 @@ export async function usage(): Promise<void> {
     params: () => ({ token: "t" }),
     reconnectAfterMs: (tries) => Math.min(1000 * tries, 5000),
     logger: (kind, message) => console.debug(kind, message),
+    signal: AbortSignal.timeout(10_000),
   });
   const off: () => void = connection.onStatusChange((change: StatusChange) => {
     const to: "connecting" | "open" | "reconnecting" | "closed" = change.to;

@@ -73,6 +73,7 @@ function callSafely(listener, argument) {
 }
 
 const rejectWith = (message) => Promise.reject(new Error(message));
+const isAbortSignal = (value) => typeof value?.throwIfAborted === "function" && typeof value?.addEventListener === "function";
 const noop = () => {};
 
 function checkStoreId(storeId, where) {
@@ -100,7 +101,11 @@ export function createApi(load) {
 
   async function connect(url, options) {
     if (typeof url !== "string" || url === "") throw new TypeError("musubi-wasm connect(): url must be a non-empty string");
+    const signal = options?.signal;
+    if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError("musubi-wasm connect(): signal must be an AbortSignal");
+    signal?.throwIfAborted();
     const exports = await ready();
+    signal?.throwIfAborted();
     const statusListeners = new Set();
     const onStatus = (from, to, reason) => {
       const change = Object.freeze({ from, to, reason });
@@ -108,11 +113,19 @@ export function createApi(load) {
     };
     const raw = new exports.RawConnection(url, options, onStatus);
     const connection = makeConnection(raw, url, statusListeners);
+    // The socket retries until it joins; an abort gives up and releases everything.
+    let onAbort;
+    const aborted = new Promise((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
     try {
-      await raw.connect();
+      await Promise.race([raw.connect().catch((error) => Promise.reject(toError(error))), aborted]);
     } catch (error) {
       await connection.disconnect();
-      throw toError(error);
+      throw error;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
     return connection;
   }

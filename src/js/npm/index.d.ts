@@ -92,8 +92,13 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Reconnect delays: a table (the last entry repeats) or a function of the attempt (1-based). */
   reconnectAfterMs?: readonly number[] | ((tries: number) => number);
-  /** Receives transport, channel and error events. */
+  /** Receives transport, channel and error events, and every frame pushed and received. */
   logger?: Logger;
+  /**
+   * Gives up connecting: `connect()` keeps retrying until the channel is joined, so pass e.g.
+   * `AbortSignal.timeout(10_000)` to bound the wait. Rejects with `signal.reason`.
+   */
+  signal?: AbortSignal;
 }
 
 /** What to mount. */
