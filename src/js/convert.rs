@@ -3,8 +3,10 @@
 //! Snapshots become frozen plain objects and arrays. Every key becomes an own data property
 //! (built with `Object.fromEntries`), so server keys such as `__proto__` or `constructor` never
 //! touch a prototype. [`SnapshotCache`] keeps the JS object of every container node it converted
-//! while that node is alive in Rust, so an unchanged store — or an unchanged child store nested in
-//! a changed one — is the identical JS object on every call.
+//! while that node is alive in Rust. Snapshots share nodes with the replica wherever nothing
+//! changed, so an unchanged store, an unchanged child store nested in a changed one, and every
+//! unchanged plain subtree is the identical JS object across versions — and converting a changed
+//! snapshot only builds JS objects for what changed.
 
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
@@ -14,26 +16,41 @@ use wasm_bindgen::JsValue;
 
 use super::stats;
 use crate::runtime::Node;
-use crate::runtime::store_id::STORE_ID_KEY;
-use crate::runtime::tree::ObjectMap;
+use crate::runtime::tree::{ArrayVec, ObjectMap};
 
-/// JS objects of converted store snapshots, keyed by the snapshot node's address. A weak
-/// reference pins the address, so a key is never reused for another node while its entry exists;
-/// an entry is valid while the replica's snapshot cache still holds the node.
+/// A weak reference to a converted container: valid while the replica or a snapshot holds it.
+enum Source {
+    Array(Weak<ArrayVec>),
+    Object(Weak<ObjectMap>),
+}
+
+impl Source {
+    fn alive(&self) -> bool {
+        match self {
+            Source::Array(weak) => weak.strong_count() > 0,
+            Source::Object(weak) => weak.strong_count() > 0,
+        }
+    }
+}
+
+/// JS values of converted containers, keyed by the node's address. A weak reference pins the
+/// address, so a key is never reused for another node while its entry exists.
 #[derive(Default)]
 pub(crate) struct SnapshotCache {
-    entries: HashMap<usize, (Weak<ObjectMap>, JsValue)>,
-    /// Store snapshots converted anew (cache misses), to know when to prune.
-    misses: u64,
+    entries: HashMap<usize, (Source, JsValue)>,
+    /// How many entries were alive after the last prune: the cache prunes when it has doubled,
+    /// so pruning costs O(1) per conversion, amortized.
+    live_after_prune: usize,
 }
+
+/// Below this many entries the cache never prunes.
+const PRUNE_FLOOR: usize = 64;
 
 impl SnapshotCache {
     /// Converts `node`, reusing the JS objects of containers converted before.
     pub(crate) fn convert_snapshot(&mut self, node: &Node) -> JsValue {
-        let cached = self.entries.len();
-        let misses_before = self.misses;
         let value = self.convert(node);
-        if self.misses != misses_before && cached > 0 {
+        if self.entries.len() > self.live_after_prune.saturating_mul(2).max(PRUNE_FLOOR) {
             self.prune();
         }
         value
@@ -43,29 +60,33 @@ impl SnapshotCache {
     pub(crate) fn clear(&mut self) {
         stats::cached_objects_changed(0, self.entries.len());
         self.entries.clear();
+        self.live_after_prune = 0;
     }
 
     fn convert(&mut self, node: &Node) -> JsValue {
         match node {
             Node::Array(items) => {
+                let key = Rc::as_ptr(items) as *const () as usize;
+                if let Some(found) = self.lookup(key) {
+                    return found;
+                }
                 let array = js_sys::Array::new();
                 for item in items.iter() {
                     array.push(&self.convert(item));
                 }
-                js_sys::Object::freeze(&array).into()
+                let value: JsValue = js_sys::Object::freeze(&array).into();
+                self.remember(key, Source::Array(Rc::downgrade(items)), &value);
+                value
             }
-            // Only store snapshots are cached: they are the containers a replica keeps alive
-            // between versions, so caching more would hold JS objects for nothing.
-            Node::Object(map) if map.contains_key(STORE_ID_KEY) => {
+            Node::Object(map) => {
                 let key = Rc::as_ptr(map) as *const () as usize;
                 if let Some(found) = self.lookup(key) {
                     return found;
                 }
                 let value = self.object(map);
-                self.remember(key, Rc::downgrade(map), &value);
+                self.remember(key, Source::Object(Rc::downgrade(map)), &value);
                 value
             }
-            Node::Object(map) => self.object(map),
             scalar => scalar_to_js(scalar),
         }
     }
@@ -82,22 +103,21 @@ impl SnapshotCache {
     }
 
     fn lookup(&self, key: usize) -> Option<JsValue> {
-        self.entries.get(&key).filter(|(source, _)| source.strong_count() > 0).map(|(_, value)| value.clone())
+        self.entries.get(&key).filter(|(source, _)| source.alive()).map(|(_, value)| value.clone())
     }
 
-    fn remember(&mut self, key: usize, source: Weak<ObjectMap>, value: &JsValue) {
-        self.misses = self.misses.wrapping_add(1);
+    fn remember(&mut self, key: usize, source: Source, value: &JsValue) {
         if self.entries.insert(key, (source, value.clone())).is_none() {
             stats::cached_objects_changed(1, 0);
         }
     }
 
-    /// Forgets snapshots the replica no longer holds. Runs after a conversion that built new
-    /// objects (an old snapshot of the same store has usually just died), so the cache stays at
-    /// about the number of live snapshots and never keeps old JS objects alive for long.
+    /// Forgets containers the replica no longer holds (their JS objects stay valid for whoever
+    /// holds them).
     fn prune(&mut self) {
         let before = self.entries.len();
-        self.entries.retain(|_, (source, _)| source.strong_count() > 0);
+        self.entries.retain(|_, (source, _)| source.alive());
+        self.live_after_prune = self.entries.len();
         stats::cached_objects_changed(0, before - self.entries.len());
     }
 }

@@ -267,3 +267,23 @@ fn upload_ops_notify_the_owner_without_invalidating_snapshots() {
     assert!(replica.snapshot(&root()).same(&before));
     assert!(replica.uploads().handle(&root().key(), "avatar").is_some());
 }
+
+#[test]
+fn plain_subtrees_keep_their_identity_in_snapshots_across_versions() {
+    let tree = json!({"__musubi_store_id__": [], "title": "a", "meta": {"tags": [1, 2], "deep": {"x": 1}}, "list": [{"n": 1}]});
+    let mut replica = mounted(tree);
+    let before = replica.snapshot(&root());
+    assert!(before.get("meta").zip(replica.tree().get("meta")).is_some_and(|(s, w)| s.same(w)), "the wire node itself");
+    replica.accept(&envelope(1, 2, json!([{"op": "replace", "path": "/title", "value": "b"}]), json!([]))).unwrap();
+    let after = replica.snapshot(&root());
+    assert!(!after.same(&before));
+    for field in ["meta", "list"] {
+        assert!(after.get(field).zip(before.get(field)).is_some_and(|(a, b)| a.same(b)), "{field} kept its identity");
+    }
+    replica.accept(&envelope(2, 3, json!([{"op": "replace", "path": "/meta/deep/x", "value": 2}]), json!([]))).unwrap();
+    let third = replica.snapshot(&root());
+    let tags = |snapshot: &Node| snapshot.get("meta").and_then(|meta| meta.get("tags")).cloned();
+    assert!(tags(&third).zip(tags(&after)).is_some_and(|(a, b)| a.same(&b)), "untouched sibling keeps identity");
+    assert!(!third.get("meta").zip(after.get("meta")).is_some_and(|(a, b)| a.same(b)), "the patched path is new");
+    assert_eq!(third.get("meta").map(Node::to_json), Some(json!({"tags": [1, 2], "deep": {"x": 2}})));
+}

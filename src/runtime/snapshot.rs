@@ -5,13 +5,14 @@
 //! Resolution order for a field (§2.8): store node → that store's (cached) snapshot; stream marker
 //! → the items of the enclosing store's stream; upload marker → kept as the marker (front doors
 //! map it to their upload handle object); async value → `{status, data, error}`; arrays and
-//! objects → resolved recursively; scalars → themselves.
+//! objects → resolved recursively, and a subtree without markers is the wire node itself (so it
+//! keeps its identity across versions until a patch touches it); scalars → themselves.
 
 use std::rc::Rc;
 
 use super::replica::Replica;
 use super::store_id::{STORE_ID_KEY, StoreId, StoreKey};
-use super::tree::{Node, ObjectMap};
+use super::tree::{ArrayVec, Node, ObjectMap};
 
 /// Marker key of a stream.
 pub const STREAM_KEY: &str = "__musubi_stream__";
@@ -84,9 +85,16 @@ impl Replica {
                     return self.resolve_async(value, owner);
                 }
                 let resolved: ObjectMap = map.iter().map(|(k, v)| (k.clone(), self.resolve(v, owner))).collect();
-                Node::Object(Rc::new(resolved))
+                // A subtree without markers is its own snapshot: keep the wire node, so it keeps
+                // its identity across versions for as long as no patch touches it.
+                let unchanged = resolved.iter().zip(map.iter()).all(|((_, new), (_, old))| new.same(old));
+                if unchanged { value.clone() } else { Node::Object(Rc::new(resolved)) }
             }
-            Node::Array(items) => Node::Array(Rc::new(items.iter().map(|item| self.resolve(item, owner)).collect())),
+            Node::Array(items) => {
+                let resolved: ArrayVec = items.iter().map(|item| self.resolve(item, owner)).collect();
+                let unchanged = resolved.iter().zip(items.iter()).all(|(new, old)| new.same(old));
+                if unchanged { value.clone() } else { Node::Array(Rc::new(resolved)) }
+            }
             scalar => scalar.clone(),
         }
     }

@@ -73,7 +73,7 @@ e2e("the package works under script-src 'self' 'wasm-unsafe-eval' (and the polic
   assert.match(control.result.result, /^error/, JSON.stringify(control));
 });
 
-e2e("server keys such as __proto__ become own properties, never prototypes", async (t) => {
+e2e("server keys such as __proto__ become own properties, never prototypes; untouched subtrees keep identity", async (t) => {
   const page = await openPage(t, browser, `${baseUrl}/js/leak.html`);
   const result = await page.evaluate(async () => {
     const { connect } = await import("/pkg/index.js");
@@ -94,6 +94,11 @@ e2e("server keys such as __proto__ become own properties, never prototypes", asy
       globalClean: {}.polluted === undefined && Object.prototype.polluted === undefined,
       json: JSON.stringify(meta),
     };
+    // An untouched plain subtree keeps its identity when another field changes.
+    const count = store.snapshot().count;
+    await store.dispatchCommand("increment", { by: 1 });
+    while (store.snapshot().count === count && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 20));
+    out.metaKeptIdentity = store.snapshot().meta === meta && store.snapshot().count === count + 1;
     await unmount();
     await connection.disconnect();
     return out;
@@ -101,6 +106,7 @@ e2e("server keys such as __proto__ become own properties, never prototypes", asy
   assert.deepEqual(result.keys, ["__proto__", "constructor", "prototype", "toString"]);
   assert.ok(result.prototypeIsObject && result.frozen && result.globalClean);
   assert.equal(result.ownProto, true);
+  assert.ok(result.metaKeptIdentity, "meta is the identical object after an increment");
   assert.equal(result.ownConstructor, true);
   assert.match(result.json, /"__proto__":\{"polluted":true\}/);
 });
