@@ -8,117 +8,62 @@
 //! unchanged plain subtree is the identical JS object across versions — and converting a changed
 //! snapshot only builds JS objects for what changed.
 
-use std::collections::HashMap;
-use std::rc::{Rc, Weak};
-
 use serde_json::Value;
 use wasm_bindgen::JsValue;
 
 use super::stats;
 use crate::runtime::Node;
-use crate::runtime::tree::{ArrayVec, ObjectMap};
+use crate::runtime::tree::ContainerSet;
 
-/// A weak reference to a converted container: valid while the replica or a snapshot holds it.
-enum Source {
-    Array(Weak<ArrayVec>),
-    Object(Weak<ObjectMap>),
-}
-
-impl Source {
-    fn alive(&self) -> bool {
-        match self {
-            Source::Array(weak) => weak.strong_count() > 0,
-            Source::Object(weak) => weak.strong_count() > 0,
-        }
-    }
-}
-
-/// JS values of converted containers, keyed by the node's address. A weak reference pins the
-/// address, so a key is never reused for another node while its entry exists.
+/// JS values of converted containers, by node (see [`ContainerSet`]): an entry is valid while
+/// the replica or a snapshot still holds the node.
 #[derive(Default)]
 pub(crate) struct SnapshotCache {
-    entries: HashMap<usize, (Source, JsValue)>,
-    /// How many entries were alive after the last prune: the cache prunes when it has doubled,
-    /// so pruning costs O(1) per conversion, amortized.
-    live_after_prune: usize,
+    converted: ContainerSet<JsValue>,
 }
 
-/// Below this many entries the cache never prunes.
-const PRUNE_FLOOR: usize = 64;
-
 impl SnapshotCache {
-    /// Converts `node`, reusing the JS objects of containers converted before.
+    /// Converts `node`, reusing the JS values of containers converted before.
     pub(crate) fn convert_snapshot(&mut self, node: &Node) -> JsValue {
+        let before = self.converted.len();
         let value = self.convert(node);
-        if self.entries.len() > self.live_after_prune.saturating_mul(2).max(PRUNE_FLOOR) {
-            self.prune();
-        }
+        let after = self.converted.len();
+        stats::cached_objects_changed(after.saturating_sub(before), before.saturating_sub(after));
         value
     }
 
-    /// Drops every entry (the JS objects stay valid for whoever holds them).
+    /// Drops every entry (the JS values stay valid for whoever holds them).
     pub(crate) fn clear(&mut self) {
-        stats::cached_objects_changed(0, self.entries.len());
-        self.entries.clear();
-        self.live_after_prune = 0;
+        stats::cached_objects_changed(0, self.converted.len());
+        self.converted.clear();
     }
 
     fn convert(&mut self, node: &Node) -> JsValue {
-        match node {
+        if let Some(found) = self.converted.get(node) {
+            return found.clone();
+        }
+        let value = match node {
             Node::Array(items) => {
-                let key = Rc::as_ptr(items) as *const () as usize;
-                if let Some(found) = self.lookup(key) {
-                    return found;
-                }
                 let array = js_sys::Array::new();
                 for item in items.iter() {
                     array.push(&self.convert(item));
                 }
-                let value: JsValue = js_sys::Object::freeze(&array).into();
-                self.remember(key, Source::Array(Rc::downgrade(items)), &value);
-                value
+                js_sys::Object::freeze(&array).into()
             }
             Node::Object(map) => {
-                let key = Rc::as_ptr(map) as *const () as usize;
-                if let Some(found) = self.lookup(key) {
-                    return found;
+                let entries = js_sys::Array::new();
+                for (field, value) in map.iter() {
+                    entries.push(&js_sys::Array::of2(&JsValue::from_str(field), &self.convert(value)));
                 }
-                let value = self.object(map);
-                self.remember(key, Source::Object(Rc::downgrade(map)), &value);
-                value
+                match js_sys::Object::from_entries(&entries) {
+                    Ok(object) => js_sys::Object::freeze(&object).into(),
+                    Err(_) => JsValue::NULL,
+                }
             }
-            scalar => scalar_to_js(scalar),
-        }
-    }
-
-    fn object(&mut self, map: &ObjectMap) -> JsValue {
-        let entries = js_sys::Array::new();
-        for (field, value) in map.iter() {
-            entries.push(&js_sys::Array::of2(&JsValue::from_str(field), &self.convert(value)));
-        }
-        match js_sys::Object::from_entries(&entries) {
-            Ok(object) => js_sys::Object::freeze(&object).into(),
-            Err(_) => JsValue::NULL,
-        }
-    }
-
-    fn lookup(&self, key: usize) -> Option<JsValue> {
-        self.entries.get(&key).filter(|(source, _)| source.alive()).map(|(_, value)| value.clone())
-    }
-
-    fn remember(&mut self, key: usize, source: Source, value: &JsValue) {
-        if self.entries.insert(key, (source, value.clone())).is_none() {
-            stats::cached_objects_changed(1, 0);
-        }
-    }
-
-    /// Forgets containers the replica no longer holds (their JS objects stay valid for whoever
-    /// holds them).
-    fn prune(&mut self) {
-        let before = self.entries.len();
-        self.entries.retain(|_, (source, _)| source.alive());
-        self.live_after_prune = self.entries.len();
-        stats::cached_objects_changed(0, before - self.entries.len());
+            scalar => return scalar_to_js(scalar),
+        };
+        self.converted.insert(node, value.clone());
+        value
     }
 }
 

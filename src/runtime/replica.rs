@@ -12,7 +12,7 @@ use super::index::{IndexedStore, StoreIndex, build_index, stores_on_path, stores
 use super::patch::{self, Mode, Op, PatchError};
 use super::store_id::StoreKey;
 use super::stream::{StreamOp, StreamOpError, Streams};
-use super::tree::{Node, share_unchanged};
+use super::tree::{ContainerSet, Node, share_unchanged};
 use super::upload::{UploadOp, UploadOpError, Uploads};
 
 /// Why an envelope was not applied. The replica is unchanged in every case.
@@ -61,6 +61,9 @@ pub struct Replica {
     uploads: Uploads,
     /// Snapshots by store key, built lazily; see [`super::snapshot`].
     pub(crate) snapshots: std::collections::HashMap<StoreKey, Node>,
+    /// Containers known to hold no markers: they are their own snapshot (nodes are immutable,
+    /// so this stays true while they live). Makes re-resolving a changed store O(changed).
+    pub(crate) plain: ContainerSet<()>,
 }
 
 /// The stores an envelope touched, collected while its ops are applied.

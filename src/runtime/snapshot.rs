@@ -70,6 +70,9 @@ impl Replica {
 
     /// Resolves one field value of the store `owner`.
     pub fn resolve(&mut self, value: &Node, owner: &StoreKey) -> Node {
+        if self.plain.get(value).is_some() {
+            return value.clone();
+        }
         match value {
             Node::Object(map) => {
                 if let Some(child) = StoreId::of_store_node(value) {
@@ -88,14 +91,25 @@ impl Replica {
                 // A subtree without markers is its own snapshot: keep the wire node, so it keeps
                 // its identity across versions for as long as no patch touches it.
                 let unchanged = resolved.iter().zip(map.iter()).all(|((_, new), (_, old))| new.same(old));
-                if unchanged { value.clone() } else { Node::Object(Rc::new(resolved)) }
+                self.keep_if_plain(value, unchanged, Node::Object(Rc::new(resolved)))
             }
             Node::Array(items) => {
                 let resolved: ArrayVec = items.iter().map(|item| self.resolve(item, owner)).collect();
                 let unchanged = resolved.iter().zip(items.iter()).all(|(new, old)| new.same(old));
-                if unchanged { value.clone() } else { Node::Array(Rc::new(resolved)) }
+                self.keep_if_plain(value, unchanged, Node::Array(Rc::new(resolved)))
             }
             scalar => scalar.clone(),
+        }
+    }
+
+    /// A container whose children all resolved to themselves is plain: remember it and return
+    /// the wire node itself; otherwise the rebuilt one.
+    fn keep_if_plain(&mut self, value: &Node, unchanged: bool, rebuilt: Node) -> Node {
+        if unchanged {
+            self.plain.insert(value, ());
+            value.clone()
+        } else {
+            rebuilt
         }
     }
 

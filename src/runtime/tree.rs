@@ -134,6 +134,100 @@ impl Node {
 }
 
 /// Structural equality (containers compared by content; shared containers short-circuit).
+/// A weak reference to a container node. While it is alive the container's address cannot be
+/// reused, so `(address, WeakNode)` identifies an immutable container without keeping it alive.
+#[derive(Debug, Clone)]
+pub enum WeakNode {
+    /// An array.
+    Array(std::rc::Weak<ArrayVec>),
+    /// An object.
+    Object(std::rc::Weak<ObjectMap>),
+}
+
+impl WeakNode {
+    /// True while the container is still held somewhere.
+    pub fn alive(&self) -> bool {
+        match self {
+            WeakNode::Array(weak) => weak.strong_count() > 0,
+            WeakNode::Object(weak) => weak.strong_count() > 0,
+        }
+    }
+}
+
+impl Node {
+    /// The address of a container and a weak reference pinning it (`None` for scalars).
+    pub fn container(&self) -> Option<(usize, WeakNode)> {
+        match self {
+            Node::Array(items) => Some((Rc::as_ptr(items) as *const () as usize, WeakNode::Array(Rc::downgrade(items)))),
+            Node::Object(map) => Some((Rc::as_ptr(map) as *const () as usize, WeakNode::Object(Rc::downgrade(map)))),
+            _ => None,
+        }
+    }
+
+    /// The address of a container (`None` for scalars); equal addresses of live nodes mean the
+    /// same container.
+    pub fn address(&self) -> Option<usize> {
+        match self {
+            Node::Array(items) => Some(Rc::as_ptr(items) as *const () as usize),
+            Node::Object(map) => Some(Rc::as_ptr(map) as *const () as usize),
+            _ => None,
+        }
+    }
+}
+
+/// A set of containers, by address, that stays valid without keeping them alive: entries of
+/// containers that were dropped are forgotten (amortized O(1) per insert).
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSet<V> {
+    entries: std::collections::HashMap<usize, (WeakNode, V)>,
+    live_after_prune: usize,
+}
+
+impl<V> ContainerSet<V> {
+    /// Below this many entries the set never prunes.
+    const PRUNE_FLOOR: usize = 64;
+
+    /// The value stored for `node`, if `node` is a container in the set.
+    pub fn get(&self, node: &Node) -> Option<&V> {
+        let address = node.address()?;
+        self.entries.get(&address).filter(|(weak, _)| weak.alive()).map(|(_, value)| value)
+    }
+
+    /// Stores `value` for container `node` (scalars are ignored). Returns true if it was new.
+    pub fn insert(&mut self, node: &Node, value: V) -> bool {
+        let Some((address, weak)) = node.container() else { return false };
+        let added = self.entries.insert(address, (weak, value)).is_none();
+        if self.entries.len() > self.live_after_prune.saturating_mul(2).max(Self::PRUNE_FLOOR) {
+            self.prune();
+        }
+        added
+    }
+
+    /// Forgets every entry whose container was dropped; returns how many went.
+    pub fn prune(&mut self) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|_, (weak, _)| weak.alive());
+        self.live_after_prune = self.entries.len();
+        before - self.entries.len()
+    }
+
+    /// How many entries there are (live or not yet pruned).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.live_after_prune = 0;
+    }
+}
+
 /// `new`, with every subtree that equals the one at the same place in `old` replaced by `old`'s
 /// (shared) node, so identity survives a full state replacement wherever nothing changed. Costs
 /// one walk of `new`.
@@ -290,5 +384,29 @@ impl<'de> Visitor<'de> for NodeVisitor {
             map.insert(key.as_str().into(), value);
         }
         Ok(Node::Object(Rc::new(map)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn container_sets_follow_identity_and_forget_dropped_containers() {
+        let mut set = ContainerSet::default();
+        let kept = Node::from_json(&json!({"a": [1]}));
+        assert!(set.insert(&kept, 1));
+        assert!(!set.insert(&kept, 2), "same container");
+        assert_eq!(set.get(&kept.clone()), Some(&2), "clones share the container");
+        assert_eq!(set.get(&Node::from_json(&json!({"a": [1]}))), None, "equal but not the same container");
+        assert!(!set.insert(&Node::from(1), 3), "scalars are not containers");
+        for n in 0..200 {
+            set.insert(&Node::from_json(&json!([n])), 0);
+        }
+        assert!(set.len() < 150, "dropped containers are pruned as the set grows ({})", set.len());
+        assert_eq!(set.get(&kept), Some(&2));
+        set.prune();
+        assert_eq!(set.len(), 1);
     }
 }
