@@ -2,28 +2,15 @@
 // 1k / 10k / 100k leaves, one `touch` (2 ops) per round. For each size it prints the median time
 // of `snapshot()` after a change (accepting the envelope already happened in the message
 // handler) and of the whole round trip (command → reply → patch → subscriber).
-import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import { e2e, launchBrowser, openPage, startDevserver } from "./support.mjs";
+import { devserverAndBrowser, e2e, openPage } from "./support.mjs";
 
-let server;
-let baseUrl;
-let browser;
-
-before(async () => {
-  ({ child: server, url: baseUrl } = await startDevserver());
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-});
+const env = devserverAndBrowser();
 
 e2e(
   "benchmark: per-change cost for 1k, 10k and 100k-leaf stores (printed, not asserted)",
   async (t) => {
-    const page = await openPage(t, browser, `${baseUrl}/js/leak.html`);
+    const page = await openPage(t, env.browser, `${env.baseUrl}/js/leak.html`);
     const results = await page.evaluate(async () => {
       const { connect } = await import("/pkg/index.js");
       const connection = await connect("/socket");

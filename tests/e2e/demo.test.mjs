@@ -2,27 +2,14 @@
 // in Debian's Chromium with playwright-core. Load → both roots live → a click patches the counter
 // → another tab sees changes live → a drop turns the indicator yellow with a countdown, then green
 // with the state intact → version gaps and broken patches heal → close / connect controls.
-import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import { e2e, launchBrowser, openPage, startDevserver } from "./support.mjs";
+import { devserverAndBrowser, e2e, openPage } from "./support.mjs";
 
-let server;
-let baseUrl;
-let browser;
-
-before(async () => {
-  ({ child: server, url: baseUrl } = await startDevserver());
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-});
+const env = devserverAndBrowser();
 
 /** Opens the demo in a new page of test `t` (checked for page errors) once both roots are live. */
 async function openDemo(t) {
-  const page = await openPage(t, browser, baseUrl + "/");
+  const page = await openPage(t, env.browser, env.baseUrl + "/");
   await page.locator("#indicator.green").waitFor({ timeout: 10_000 });
   await page.locator("#status-demo-counter", { hasText: "live" }).waitFor({ timeout: 10_000 });
   await page.locator("#status-demo-board", { hasText: "live" }).waitFor({ timeout: 10_000 });

@@ -2,24 +2,10 @@
 // www/dist by scripts/build-examples.sh) served by an own devserver, in Chromium. Both pages
 // mount the same roots as the Rust demo (demo-counter, demo-board), so pages share state.
 // Tests run in order and share the server's state: each one reads the values it starts from.
-import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import { e2e, launchBrowser, openPage, requireServed, startDevserver } from "./support.mjs";
+import { devserverAndBrowser, e2e, openPage } from "./support.mjs";
 
-let server;
-let baseUrl;
-let browser;
-
-before(async () => {
-  ({ child: server, url: baseUrl } = await startDevserver());
-  await requireServed(baseUrl, ["/pkg/index.js", "/js/", "/react/app.js"]);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-});
+const env = devserverAndBrowser({ paths: ["/pkg/index.js", "/js/", "/react/app.js"] });
 
 const count = async (page) => Number(await page.locator("#count").textContent());
 /** Card titles as shown (an editable input on the plain page, text in React). */
@@ -40,7 +26,7 @@ function waitForCount(page, n) {
 
 /** Opens an example page and waits until it is connected and shows both roots. */
 async function openExample(t, path) {
-  const page = await openPage(t, browser, baseUrl + path);
+  const page = await openPage(t, env.browser, env.baseUrl + path);
   await waitForStatus(page, "open");
   await page.waitForFunction(() => /^-?\d+$/.test(document.querySelector("#count")?.textContent ?? ""), null, { timeout: 10_000 });
   await page.locator("#cards li").first().waitFor({ timeout: 10_000 });

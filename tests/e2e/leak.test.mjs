@@ -22,9 +22,8 @@
 // doubling or some fragmentation, while a leak of ~250 bytes per cycle (far less than one mounted
 // root's tree, index and handles) exceeds it even if it first fills the free heap. No timing is
 // asserted.
-import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import { e2e, launchBrowser, openPage, requireServed, startDevserver } from "./support.mjs";
+import { devserverAndBrowser, e2e, openPage } from "./support.mjs";
 
 const CYCLES = 1_000;
 const WARM_UP_CYCLES = 100;
@@ -38,20 +37,7 @@ const CACHE_BOUND = 300;
 const PAGE = 64 * 1024;
 const MEMORY_BOUND = 2 * PAGE;
 
-let server;
-let baseUrl;
-let browser;
-
-before(async () => {
-  ({ child: server, url: baseUrl } = await startDevserver());
-  await requireServed(baseUrl, ["/pkg/index.js", "/js/leak.html"]);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-});
+const env = devserverAndBrowser({ paths: ["/pkg/index.js", "/js/leak.html"] });
 
 /** Sets up helpers in the page: a connection, a timeout guard and the three workloads. */
 function install() {
@@ -150,7 +136,7 @@ const pick = (stats, keys = HANDLE_KEYS) => Object.fromEntries(keys.map((key) =>
 e2e(
   `${CYCLES} mount cycles, ${RECONNECTS} reconnects, ${CHANGES} changes and ${CONNECTIONS} connections leave no handles behind and memory flat`,
   async (t) => {
-    const page = await openPage(t, browser, baseUrl + "/js/leak.html");
+    const page = await openPage(t, env.browser, env.baseUrl + "/js/leak.html");
     await page.waitForFunction(() => window.musubi, null, { timeout: 10_000 });
     await page.evaluate(install);
     const stats = () => page.evaluate(() => window.leak.stats());

@@ -2,40 +2,27 @@
 // Content-Security-Policy (only 'wasm-unsafe-eval'), server keys like `__proto__` become own data
 // properties, snapshots keep their identity until their store changes, and stores flag `stale`
 // during an outage while keeping the last good state.
-import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { e2e, launchBrowser, openPage, startDevserver } from "./support.mjs";
+import { devserverAndBrowser, e2e, openPage } from "./support.mjs";
 
-let server;
-let baseUrl;
-let browser;
-
-before(async () => {
-  ({ child: server, url: baseUrl } = await startDevserver());
-  // Pages fulfilled by playwright count as "public" for Chromium's local-network checks, which
-  // would then refuse their WebSocket to the loopback devserver.
-  browser = await launchBrowser(["--disable-features=LocalNetworkAccessChecks"]);
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-});
+// Pages fulfilled by playwright count as "public" for Chromium's local-network checks, which
+// would then refuse their WebSocket to the loopback devserver.
+const env = devserverAndBrowser({ browserArgs: ["--disable-features=LocalNetworkAccessChecks"] });
 
 /** A page at `path` on the devserver's origin whose HTML (and app script) playwright serves with `csp`. */
 async function cspPage(t, csp, path) {
-  const page = await browser.newPage();
+  const page = await env.browser.newPage();
   const violations = [];
   page.on("console", (message) => violations.push(`console ${message.type()}: ${message.text()}`));
-  await page.route(`${baseUrl}${path}`, (route) =>
+  await page.route(`${env.baseUrl}${path}`, (route) =>
     route.fulfill({
       status: 200,
       headers: { "content-type": "text/html", "content-security-policy": csp },
       body: `<!doctype html><meta charset="utf-8"><title>csp</title><script type="module" src="${path}.js"></script>`,
     }),
   );
-  await page.route(`${baseUrl}${path}.js`, (route) =>
+  await page.route(`${env.baseUrl}${path}.js`, (route) =>
     route.fulfill({
       status: 200,
       headers: { "content-type": "text/javascript" },
@@ -56,7 +43,7 @@ async function cspPage(t, csp, path) {
         }`,
     }),
   );
-  await page.goto(`${baseUrl}${path}`);
+  await page.goto(`${env.baseUrl}${path}`);
   await page.waitForFunction(() => document.body?.dataset.result !== undefined, null, { timeout: 15_000 });
   const result = await page.evaluate(() => ({ ...document.body.dataset }));
   await page.close();
@@ -74,7 +61,7 @@ e2e("the package works under script-src 'self' 'wasm-unsafe-eval' (and the polic
 });
 
 e2e("server keys such as __proto__ become own properties, never prototypes; untouched subtrees keep identity", async (t) => {
-  const page = await openPage(t, browser, `${baseUrl}/js/leak.html`);
+  const page = await openPage(t, env.browser, `${env.baseUrl}/js/leak.html`);
   const result = await page.evaluate(async () => {
     const { connect } = await import("/pkg/index.js");
     const connection = await connect("/socket");
@@ -112,7 +99,7 @@ e2e("server keys such as __proto__ become own properties, never prototypes; unto
 });
 
 e2e("snapshots keep their identity until their store changes; child stores are shared", async (t) => {
-  const page = await openPage(t, browser, `${baseUrl}/js/leak.html`);
+  const page = await openPage(t, env.browser, `${env.baseUrl}/js/leak.html`);
   const result = await page.evaluate(async () => {
     const { connect } = await import("/pkg/index.js");
     const connection = await connect("/socket");
@@ -173,7 +160,7 @@ e2e("snapshots keep their identity until their store changes; child stores are s
 });
 
 e2e("during an outage stores are stale with their last state; after it they are live again", async (t) => {
-  const page = await openPage(t, browser, `${baseUrl}/js/leak.html`);
+  const page = await openPage(t, env.browser, `${env.baseUrl}/js/leak.html`);
   const result = await page.evaluate(async () => {
     const { connect } = await import("/pkg/index.js");
     // A slow first retry keeps the outage observable.
@@ -219,10 +206,10 @@ e2e("connect() to an unreachable server retries until an AbortSignal gives up, l
   });
   // The refused attempts are logged by Chromium as console errors, so this page is not checked
   // for them (only for uncaught errors).
-  const page = await browser.newPage();
+  const page = await env.browser.newPage();
   const uncaught = [];
   page.on("pageerror", (error) => uncaught.push(error.message));
-  await page.goto(`${baseUrl}/js/leak.html`);
+  await page.goto(`${env.baseUrl}/js/leak.html`);
   const result = await page.evaluate(async (port) => {
     const { connect, debugStats } = await import("/pkg/index.js");
     const error = await connect(`ws://127.0.0.1:${port}/socket`, { reconnectAfterMs: [50], signal: AbortSignal.timeout(600) }).catch((e) => e);

@@ -2,7 +2,7 @@
 // ephemeral port serving www/dist with the test endpoints, Debian's Chromium, and pages that
 // fail their test on any console error, uncaught error or unhandled rejection.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test, before, after } from "node:test";
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -40,6 +40,25 @@ export async function requireServed(baseUrl, paths) {
       throw new Error(`${file} is not served (HTTP ${response.status}): run scripts/build-pkg.sh, trunk build and scripts/build-examples.sh first`);
     }
   }
+}
+
+/**
+ * For one test file: starts an own devserver and Chromium before its tests and stops both after
+ * them. Returns `{ baseUrl, browser }`, filled in once the tests run. `paths` must be served
+ * (e.g. built examples), `browserArgs` are extra Chromium flags.
+ */
+export function devserverAndBrowser({ paths = [], browserArgs = [] } = {}) {
+  const env = { baseUrl: undefined, browser: undefined, server: undefined };
+  before(async () => {
+    ({ child: env.server, url: env.baseUrl } = await startDevserver());
+    if (paths.length > 0) await requireServed(env.baseUrl, paths);
+    env.browser = await launchBrowser(browserArgs);
+  });
+  after(async () => {
+    await env.browser?.close();
+    env.server?.kill();
+  });
+  return env;
 }
 
 /** Debian's Chromium, headless, with the flags of TOOLCHAIN.md (plus any `extraArgs`). */
