@@ -1,0 +1,329 @@
+//! What comes in from the server, for the [`Runtime`]: connection-channel events (joins, refusals,
+//! losses, reopen timers), push replies (mount, unmount, command outcomes) and envelopes, with
+//! version-mismatch recovery (PROTOCOL.md §2.13) and the self-healing remounts.
+
+use super::*;
+
+impl Runtime {
+    pub(super) fn topic_of(&self, channel: ChannelId) -> Option<Rc<str>> {
+        self.connections.iter().find(|(_, c)| c.channel == channel).map(|(topic, _)| topic.clone())
+    }
+
+    pub(super) fn on_channel_event(&mut self, channel: ChannelId, event: ChannelEvent, now: Millis) {
+        if let ChannelEvent::PushSettled { push, result } = event {
+            if let Some(purpose) = self.pushes.remove(&push) {
+                self.on_push_settled(purpose, result, now);
+            }
+            return;
+        }
+        let Some(topic) = self.topic_of(channel) else { return };
+        match event {
+            ChannelEvent::Joined(_) => self.on_joined(&topic, now),
+            ChannelEvent::JoinRefused(response) => self.on_join_failed(&topic, SyncError::JoinFailed(json_of(&response))),
+            ChannelEvent::JoinTimeout => self.on_join_failed(&topic, SyncError::JoinTimeout),
+            ChannelEvent::Errored(_) => self.on_channel_lost(&topic),
+            ChannelEvent::Closed(cause) => {
+                self.on_channel_lost(&topic);
+                if cause != CloseCause::Left
+                    && let Some(connection) = self.connections.get_mut(&topic)
+                {
+                    connection.reopen_at = Some(now.saturating_add(REOPEN_DELAY_MS));
+                }
+            }
+            ChannelEvent::Message { event, payload } if event == "patch" => self.on_envelope(&topic, &payload, now),
+            ChannelEvent::Message { .. } | ChannelEvent::State(_) | ChannelEvent::PushSettled { .. } => {}
+        }
+    }
+
+    pub(super) fn on_joined(&mut self, topic: &Rc<str>, now: Millis) {
+        let Some(connection) = self.connections.get_mut(topic) else { return };
+        connection.joined = true;
+        let waiters = std::mem::take(&mut connection.connect_waiters);
+        let to_mount: Vec<Rc<str>> = connection.roots.iter().filter(|(_, root)| !root.mount_sent).map(|(id, _)| id.clone()).collect();
+        for waiter in waiters {
+            self.settle(waiter, Ok(Value::Null));
+        }
+        for root_id in to_mount {
+            self.send_mount(topic, &root_id, now);
+        }
+    }
+
+    /// The join was refused or timed out: connect waiters and first mounts fail; roots that have
+    /// state keep it and remount once a later rejoin succeeds.
+    pub(super) fn on_join_failed(&mut self, topic: &Rc<str>, error: SyncError) {
+        let Some(connection) = self.connections.get_mut(topic) else { return };
+        let waiters = std::mem::take(&mut connection.connect_waiters);
+        let first_mounts: Vec<Rc<str>> = connection.roots.iter().filter(|(_, root)| !root.has_state()).map(|(id, _)| id.clone()).collect();
+        let mut failed = Vec::new();
+        for root_id in first_mounts {
+            if let Some(root) = connection.roots.remove(&root_id) {
+                failed.push((root_id, root.waiters));
+            }
+        }
+        for waiter in waiters {
+            self.settle(waiter, Err(error.clone()));
+        }
+        for (root_id, waiters) in failed {
+            self.fail_root_work(topic, &root_id, waiters, &error);
+        }
+    }
+
+    /// The channel errored or closed: in-flight commands fail with `Disconnected`; every root keeps
+    /// its last good state (stale) and is mounted again after the rejoin.
+    pub(super) fn on_channel_lost(&mut self, topic: &Rc<str>) {
+        let generation = self.fresh_generation();
+        let Some(connection) = self.connections.get_mut(topic) else { return };
+        connection.joined = false;
+        let mut stale = Vec::new();
+        for (root_id, root) in connection.roots.iter_mut() {
+            root.generation = generation;
+            root.mount_sent = false;
+            root.initial_deadline = None;
+            if root.status != RootStatus::Mounting {
+                root.replica.expect_initial();
+                stale.push(root_id.clone());
+            }
+        }
+        let root_ids: Vec<Rc<str>> = connection.roots.keys().cloned().collect();
+        for root_id in &root_ids {
+            self.fail_root_work(topic, root_id, Vec::new(), &SyncError::Disconnected);
+        }
+        for root_id in stale {
+            self.set_status(topic, &root_id, RootStatus::Stale);
+        }
+    }
+
+    pub(super) fn run_connection_timers(&mut self, topic: &Rc<str>, now: Millis) {
+        let Some(connection) = self.connections.get_mut(topic) else { return };
+        if connection.reopen_at.is_some_and(|at| at <= now) {
+            connection.reopen_at = None;
+            let channel = self.open_channel(topic, now);
+            if let Some(connection) = self.connections.get_mut(topic) {
+                connection.channel = channel;
+            }
+        }
+        let Some(connection) = self.connections.get(topic) else { return };
+        let expired: Vec<Rc<str>> = connection
+            .roots
+            .iter()
+            .filter(|(_, root)| root.initial_deadline.is_some_and(|at| at <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for root_id in expired {
+            if let Some(root) = self.root_mut(topic, &root_id) {
+                root.initial_deadline = None;
+            }
+            self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: format!("no initial envelope for {root_id} in time") });
+            self.mount_failed(topic, &root_id, &SyncError::MountTimeout, true, now);
+        }
+    }
+
+    pub(super) fn on_push_settled(&mut self, purpose: Purpose, result: Result<Reply, PushError>, now: Millis) {
+        match purpose {
+            Purpose::Command { command, .. } => {
+                let outcome = command_outcome(&command, result);
+                self.settle(command.request, outcome);
+            }
+            Purpose::Unmount { request: Some(request), .. } => {
+                let outcome = match result {
+                    Ok(reply) if reply.is_ok() => Ok(Value::Null),
+                    Ok(reply) => Err(SyncError::UnmountFailed(json_of(&reply.response))),
+                    Err(PushError::Timeout) => Err(SyncError::UnmountTimeout),
+                    // The channel is gone, and the server root with it.
+                    Err(_) => Ok(Value::Null),
+                };
+                self.settle(request, outcome);
+            }
+            Purpose::Unmount { request: None, .. } => {}
+            Purpose::Mount { topic, root_id, generation } => {
+                let current = self.root(&topic, &root_id).is_some_and(|root| root.generation == generation);
+                if !current {
+                    return;
+                }
+                match result {
+                    Ok(reply) if reply.is_ok() => {
+                        let returned = reply.response.as_json().and_then(|r| r.get("root_id")).and_then(Value::as_str).map(str::to_owned);
+                        match returned {
+                            Some(other) if *other != *root_id => {
+                                self.mount_failed(&topic, &root_id, &SyncError::UnexpectedRootId(other), false, now)
+                            }
+                            _ => {
+                                let timeout = self.socket.config().options.timeout_ms;
+                                if let Some(root) = self.root_mut(&topic, &root_id)
+                                    && root.replica.version() == 0
+                                {
+                                    root.initial_deadline = Some(now.saturating_add(timeout));
+                                }
+                            }
+                        }
+                    }
+                    // The server still runs an earlier mount of this id (e.g. one we gave up on):
+                    // unmount it and mount again, once per attempt.
+                    Ok(reply)
+                        if is_already_mounted(&reply) && self.root(&topic, &root_id).is_some_and(|root| !root.retried_already_mounted) =>
+                    {
+                        if let Some(root) = self.root_mut(&topic, &root_id) {
+                            root.retried_already_mounted = true;
+                        }
+                        self.unmount_then_mount(&topic, &root_id, now);
+                    }
+                    // The channel went away: the rejoin mounts again.
+                    Err(PushError::ConnectionLost | PushError::ChannelErrored | PushError::ChannelClosed) => {}
+                    Err(PushError::Timeout) => self.mount_failed(&topic, &root_id, &SyncError::MountTimeout, true, now),
+                    other => self.mount_failed(&topic, &root_id, &mount_error(&other), false, now),
+                }
+            }
+        }
+    }
+
+    /// A (re)mount failed: its waiters get the error and give up their ownership. A root without
+    /// state (or without owners left) is forgotten; `server_may_have_it` also tells the server to
+    /// drop it (the mount may have succeeded late). A root with state stays readable and is
+    /// retried at the next rejoin.
+    pub(super) fn mount_failed(&mut self, topic: &Rc<str>, root_id: &Rc<str>, error: &SyncError, server_may_have_it: bool, now: Millis) {
+        if let Some(root) = self.root_mut(topic, root_id) {
+            root.mount_sent = false;
+        }
+        self.reject_mounts(topic, root_id, error, server_may_have_it, now);
+    }
+
+    /// Settles a root's pending mount requests with `error` and removes the owners they added.
+    pub(super) fn reject_mounts(&mut self, topic: &Rc<str>, root_id: &Rc<str>, error: &SyncError, server_may_have_it: bool, now: Millis) {
+        let Some(connection) = self.connections.get_mut(topic) else { return };
+        let (channel, joined) = (connection.channel, connection.joined);
+        let Some(root) = connection.roots.get_mut(root_id) else { return };
+        let waiters = std::mem::take(&mut root.waiters);
+        root.owners = root.owners.saturating_sub(u32::try_from(waiters.len()).unwrap_or(u32::MAX));
+        let forget = !root.has_state() || root.owners == 0;
+        let mounted_on_server = root.has_state() || server_may_have_it;
+        if forget {
+            connection.roots.remove(root_id);
+            if joined
+                && mounted_on_server
+                && let Ok(push) = self.socket.push(channel, "unmount", Payload::Json(json!({"root_id": &**root_id})), now)
+            {
+                self.pushes.insert(push, Purpose::Unmount { topic: topic.clone(), request: None });
+            }
+        }
+        for waiter in waiters {
+            self.settle(waiter, Err(error.clone()));
+        }
+    }
+
+    pub(super) fn on_envelope(&mut self, topic: &Rc<str>, payload: &Payload, now: Millis) {
+        let parsed = match payload {
+            Payload::Json(value) => Envelope::parse(&Node::from_json(value)),
+            Payload::Binary(_) => Err(crate::runtime::envelope::EnvelopeError("binary payload")),
+        };
+        let envelope = match parsed {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: error.to_string() });
+                return;
+            }
+        };
+        let root_id = envelope.root_id.clone();
+        let Some(root) = self.root_mut(topic, &root_id) else {
+            self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: format!("ignored envelope for unknown root {root_id}") });
+            return;
+        };
+        let was_stale = root.status.is_stale();
+        match root.replica.accept(&envelope) {
+            Ok(mut changes) => {
+                if was_stale {
+                    // Back from stale: every store's staleness changed with its state.
+                    for key in root.replica.index().keys() {
+                        if !changes.notify.contains(key) {
+                            changes.notify.push(key.clone());
+                        }
+                    }
+                }
+                if changes.initial {
+                    root.initial_deadline = None;
+                    root.retried_already_mounted = false;
+                    let waiters = std::mem::take(&mut root.waiters);
+                    self.set_status(topic, &root_id, RootStatus::Live);
+                    for waiter in waiters {
+                        self.settle(waiter, Ok(Value::Null));
+                    }
+                }
+                if !changes.notify.is_empty() {
+                    self.emit(RuntimeEvent::StoresChanged { topic: topic.clone(), root_id, stores: changes.notify });
+                }
+            }
+            Err(AcceptError::NotInitial) => {
+                let message = format!(
+                    "ignored envelope {} → {} for {root_id} while waiting for its initial envelope",
+                    envelope.base_version, envelope.version
+                );
+                self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message });
+            }
+            Err(error) => self.recover(topic, &root_id, &error.to_string(), now),
+        }
+    }
+
+    /// Version-mismatch recovery (§2.13): pending work fails with `VersionMismatch`, the last good
+    /// state stays readable, `unmount` then `mount` are pushed, and only an initial envelope is
+    /// accepted until the fresh state arrives.
+    pub(super) fn recover(&mut self, topic: &Rc<str>, root_id: &Rc<str>, reason: &str, now: Millis) {
+        let generation = self.fresh_generation();
+        let Some(connection) = self.connections.get_mut(topic) else { return };
+        let joined = connection.joined;
+        let Some(root) = connection.roots.get_mut(root_id) else { return };
+        if root.status == RootStatus::Recovering {
+            return;
+        }
+        root.generation = generation;
+        root.mount_sent = false;
+        root.replica.expect_initial();
+        self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: format!("recovering {root_id}: {reason}") });
+        self.set_status(topic, root_id, RootStatus::Recovering);
+        self.reject_mounts(topic, root_id, &SyncError::VersionMismatch, false, now);
+        self.fail_root_work(topic, root_id, Vec::new(), &SyncError::VersionMismatch);
+        if self.root(topic, root_id).is_none() {
+            // The rejected mounts were its only owners: it was unmounted instead.
+            return;
+        }
+        if joined {
+            self.unmount_then_mount(topic, root_id, now);
+        }
+    }
+
+    /// Pushes a fire-and-forget `unmount` then a fresh `mount` (the server handles them in order).
+    pub(super) fn unmount_then_mount(&mut self, topic: &Rc<str>, root_id: &Rc<str>, now: Millis) {
+        let Some(channel) = self.connections.get(topic).map(|c| c.channel) else { return };
+        if let Ok(push) = self.socket.push(channel, "unmount", Payload::Json(json!({"root_id": &**root_id})), now) {
+            self.pushes.insert(push, Purpose::Unmount { topic: topic.clone(), request: None });
+        }
+        self.send_mount(topic, root_id, now);
+    }
+}
+
+fn json_of(payload: &Payload) -> Value {
+    match payload {
+        Payload::Json(value) => value.clone(),
+        Payload::Binary(bytes) => Value::Array(bytes.iter().map(|b| Value::from(*b)).collect()),
+    }
+}
+
+fn is_already_mounted(reply: &Reply) -> bool {
+    !reply.is_ok() && reply.response.as_json().and_then(|r| r.get("reason")).and_then(Value::as_str) == Some("root already mounted")
+}
+
+pub(super) fn mount_error(result: &Result<Reply, PushError>) -> SyncError {
+    match result {
+        Ok(reply) => SyncError::MountFailed(json_of(&reply.response)),
+        Err(PushError::Timeout) => SyncError::MountTimeout,
+        Err(_) => SyncError::NotConnected,
+    }
+}
+
+fn command_outcome(command: &PendingCommand, result: Result<Reply, PushError>) -> Result<Value, SyncError> {
+    match result {
+        Ok(Reply { status: ReplyStatus::Ok, response }) => Ok(json_of(&response)),
+        Ok(Reply { response, .. }) => Err(CommandError::failed(&command.name, command.store_id.clone(), json_of(&response)).into()),
+        Err(PushError::Timeout) => Err(CommandError::timeout(&command.name, command.store_id.clone()).into()),
+        Err(PushError::ConnectionLost | PushError::ChannelErrored | PushError::ChannelClosed) => Err(SyncError::Disconnected),
+        Err(PushError::NotJoined | PushError::Encode(_)) => Err(SyncError::NotConnected),
+    }
+}
