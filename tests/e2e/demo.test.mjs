@@ -54,8 +54,10 @@ e2e("a change in one tab shows up live in another (counter, label, child-store c
 
 e2e("a dropped connection turns the indicator yellow with a countdown, then green with the state intact", async (t) => {
   const page = await openDemo(t);
+  const start = await count(page);
   await page.click("#increment");
-  const before = await count(page);
+  await waitForCount(page, start + 1);
+  const before = start + 1;
   await page.click("#drop");
   await page.locator("#indicator.yellow").waitFor({ timeout: 5_000 });
   await page.locator("#countdown", { hasText: /retry \d+ in/ }).waitFor({ timeout: 5_000 });
@@ -72,8 +74,10 @@ e2e("a dropped connection turns the indicator yellow with a countdown, then gree
 
 e2e("version gaps and broken patches heal: the roots remount with the right state", async (t) => {
   const page = await openDemo(t);
+  const start = await count(page);
   await page.click("#increment");
-  const before = await count(page);
+  await waitForCount(page, start + 1);
+  const before = start + 1;
   await page.click("#gap");
   await page.locator("#error-banner", { hasText: "demo-counter went out of sequence" }).waitFor({ timeout: 5_000 });
   await page.click("#corrupt");
