@@ -71,21 +71,22 @@ step host-tests cargo test --workspace
 step build-devserver cargo build -p musubi-devserver --quiet
 
 # One devserver for the browser tier, with a short idle timeout the heartbeat test relies on.
+# Sets server_pid and server_url in this shell (not in a subshell), so cleanup can stop it.
 start_devserver() {
   local out="$LOGS/devserver.out"
+  : >"$out"
   "$TARGET_DIR/debug/musubi-devserver" --port 0 --test-endpoints --idle-timeout-ms 1500 >"$out" 2>"$LOGS/devserver.err" &
   server_pid=$!
   for _ in $(seq 1 100); do
-    if grep -q '^listening on ' "$out" 2>/dev/null; then
-      sed -n 's/^listening on //p' "$out" | head -1
-      return 0
-    fi
+    server_url=$(sed -n 's/^listening on //p' "$out" | head -1)
+    [ -n "$server_url" ] && return 0
     sleep 0.1
   done
   return 1
 }
 
-if server_url=$(start_devserver); then
+server_url=""
+if start_devserver; then
   echo "==> devserver at $server_url"
   export MUSUBI_TEST_SERVER="$server_url"
   export WASM_BINDGEN_TEST_TIMEOUT=60
