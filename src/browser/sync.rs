@@ -153,6 +153,10 @@ impl SyncClient {
         receiver.await.unwrap_or(Err(SyncError::Disconnected))
     }
 
+    fn root_status(&self, topic: &str, root_id: &str) -> Option<RootStatus> {
+        self.shared.driver.core().and_then(|runtime| runtime.root_status(topic, root_id))
+    }
+
     fn with_runtime<R>(&self, read: impl FnOnce(&mut Runtime) -> R) -> Option<R> {
         self.shared.driver.with_core(|runtime, _| read(runtime))
     }
@@ -186,7 +190,7 @@ impl RootHandle {
 
     /// Where the root stands (`None` once unmounted).
     pub fn status(&self) -> Option<RootStatus> {
-        self.client.shared.driver.core().and_then(|runtime| runtime.root_status(&self.topic, &self.root_id))
+        self.client.root_status(&self.topic, &self.root_id)
     }
 
     /// The ids of the stores the root has now.
@@ -221,7 +225,7 @@ impl StoreHandle {
 
     /// Where the store's root stands (`None` once unmounted).
     pub fn root_status(&self) -> Option<RootStatus> {
-        self.client.shared.driver.core().and_then(|runtime| runtime.root_status(&self.topic, &self.root_id))
+        self.client.root_status(&self.topic, &self.root_id)
     }
 
     /// The store's snapshot: the identical node until the store changes. `None` before the root

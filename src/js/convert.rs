@@ -50,16 +50,8 @@ impl SnapshotCache {
                 }
                 js_sys::Object::freeze(&array).into()
             }
-            Node::Object(map) => {
-                let entries = js_sys::Array::new();
-                for (field, value) in map.iter() {
-                    entries.push(&js_sys::Array::of2(&JsValue::from_str(field), &self.convert(value)));
-                }
-                match js_sys::Object::from_entries(&entries) {
-                    Ok(object) => js_sys::Object::freeze(&object).into(),
-                    Err(_) => JsValue::NULL,
-                }
-            }
+            Node::Object(map) => own_properties(map.iter().map(|(field, value)| (&**field, self.convert(value))))
+                .map_or(JsValue::NULL, |object| js_sys::Object::freeze(&object).into()),
             scalar => return scalar_to_js(scalar),
         };
         self.converted.insert(node, value.clone());
@@ -72,11 +64,7 @@ pub(crate) fn to_js_fresh(node: &Node) -> JsValue {
     match node {
         Node::Array(items) => items.iter().map(to_js_fresh).collect::<js_sys::Array>().into(),
         Node::Object(map) => {
-            let entries = js_sys::Array::new();
-            for (field, value) in map.iter() {
-                entries.push(&js_sys::Array::of2(&JsValue::from_str(field), &to_js_fresh(value)));
-            }
-            js_sys::Object::from_entries(&entries).map_or(JsValue::NULL, JsValue::from)
+            own_properties(map.iter().map(|(field, value)| (&**field, to_js_fresh(value)))).map_or(JsValue::NULL, JsValue::from)
         }
         scalar => scalar_to_js(scalar),
     }
@@ -118,11 +106,17 @@ pub(crate) fn describe(error: &JsValue) -> String {
         .unwrap_or_else(|| "unknown error".to_owned())
 }
 
-/// Sets own data properties on a fresh plain object.
+/// A fresh plain object with these fields.
 pub(crate) fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    own_properties(fields.iter().map(|(field, value)| (*field, value.clone()))).map_or(JsValue::NULL, JsValue::from)
+}
+
+/// A fresh plain object whose fields are own data properties: built with `Object.fromEntries`,
+/// so a key such as `__proto__` is a property, never a prototype change.
+fn own_properties<'a>(fields: impl IntoIterator<Item = (&'a str, JsValue)>) -> Option<js_sys::Object> {
     let entries = js_sys::Array::new();
     for (field, value) in fields {
-        entries.push(&js_sys::Array::of2(&JsValue::from_str(field), value));
+        entries.push(&js_sys::Array::of2(&JsValue::from_str(field), &value));
     }
-    js_sys::Object::from_entries(&entries).map_or(JsValue::NULL, JsValue::from)
+    js_sys::Object::from_entries(&entries).ok()
 }

@@ -105,11 +105,8 @@ pub fn use_root(module: impl Into<String>, id: impl Into<String>, params: Value)
                 Ok(mounted) => {
                     let current = mounted.status();
                     // The component may be gone already: then give the share back at once.
-                    if let Some(Some(leftover)) = root.handle.try_update_value(|slot| slot.replace(mounted.clone())) {
-                        drop(leftover);
-                    }
-                    if root.handle.try_with_value(|_| ()).is_none() {
-                        let _ = mounted.unmount().await;
+                    if let Some(Some(orphan)) = root.handle.try_set_value(Some(mounted)) {
+                        let _ = orphan.unmount().await;
                         return;
                     }
                     status.try_set(current);
