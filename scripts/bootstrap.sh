@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever the project needs and is missing; idempotent and fast when all is present.
-# Follows ../shared/docs/TOOLCHAIN.md. Never installs Debian's binaryen (its wasm-opt corrupts
-# wasm-bindgen output); wasm-opt comes from the npm package binaryen@132 in node_modules.
+# The pinned versions are below (the wasm-bindgen CLI follows Cargo.lock). Never installs Debian's
+# binaryen (its wasm-opt 108 corrupts wasm-bindgen output); wasm-opt comes from the npm package
+# binaryen@132 in node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,7 +51,7 @@ fi
 [ -f Cargo.lock ] || cargo generate-lockfile --offline 2>/dev/null || cargo generate-lockfile
 wb_version=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 [ -n "$wb_version" ] || die "wasm-bindgen not found in Cargo.lock"
-# Without --locked: the CLI's own lockfile wants crates the registry here lacks (TOOLCHAIN.md).
+# Without --locked: the CLI's own lockfile pins a webpki-roots version a registry mirror may lack.
 cargo_install wasm-bindgen "wasm-bindgen $wb_version" "wasm-bindgen-cli@$wb_version"
 cargo_install wasm-pack "wasm-pack $WASM_PACK_VERSION" --locked "wasm-pack@$WASM_PACK_VERSION"
 cargo_install trunk "trunk $TRUNK_VERSION" --locked "trunk@$TRUNK_VERSION"

@@ -17,6 +17,9 @@
 pub mod phoenix;
 pub mod runtime;
 
+#[cfg(test)]
+pub(crate) mod test_clock;
+
 #[cfg(target_arch = "wasm32")]
 pub mod browser;
 

@@ -1,6 +1,7 @@
 //! Host integration tests of the demo stores behind `musubi:*`: the counter's log stream, state
-//! shared by sockets mounting the same root, the board's card stores and async stats, and the big
-//! store's in-place touches. Every envelope is applied to a client replica and compared with a
+//! shared by sockets mounting the same root, the board's card stores and async stats, the big
+//! store's in-place touches, and command payload validation (a bad payload is refused with a
+//! reason and crashes nothing). Every envelope is applied to a client replica and compared with a
 //! fresh mount.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -8,9 +9,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 use support::musubi::{BIG, BOARD, COUNTER, Conn, Replica, TOPIC, fresh_replica, reply_ok};
-use support::{config, reply_frame, start};
+use support::{config, post, reply_frame, start, stats};
 
 // ---- counter -----------------------------------------------------------------------------------
 
@@ -248,4 +249,113 @@ async fn big_params_pick_the_page() {
     // Bad params make the mount raise.
     conn.push("mount", json!({"module": BIG, "id": "bad", "params": {"fanout": 1}})).await;
     conn.expect_crash().await;
+}
+
+// ---- payload validation ------------------------------------------------------------------------
+
+/// `(root id, store id, command, payload, reason)`: a bad payload for every demo store command
+/// that reads its payload, on the roots mounted by [`mount_every_store`].
+fn bad_payloads() -> Vec<(&'static str, Value, &'static str, Value, &'static str)> {
+    let card = json!(["cards", "1"]);
+    vec![
+        ("c", json!([]), "increment", json!({"by": "one"}), "invalid payload: by must be an integer"),
+        ("c", json!([]), "increment", json!({"by": 1.5}), "invalid payload: by must be an integer"),
+        ("c", json!([]), "increment", json!(null), "invalid payload: payload must be an object"),
+        ("c", json!([]), "set_label", json!({}), "invalid payload: label is required"),
+        ("c", json!([]), "set_label", json!({"label": 7}), "invalid payload: label must be a string"),
+        ("c", json!([]), "set_meta", json!({"value": 1}), "invalid payload: key is required"),
+        ("c", json!([]), "set_meta", json!({"key": {"k": 1}, "value": 1}), "invalid payload: key must be a string"),
+        ("c", json!([]), "slow", json!({"ms": -5}), "invalid payload: ms must be between 0 and 60000"),
+        ("c", json!([]), "slow", json!({"ms": 600_000}), "invalid payload: ms must be between 0 and 60000"),
+        ("c", json!([]), "slow", json!({"ms": "fast"}), "invalid payload: ms must be an integer"),
+        ("b", json!([]), "add_card", json!({}), "invalid payload: title is required"),
+        ("b", json!([]), "add_card", json!({"title": 3}), "invalid payload: title must be a string"),
+        ("b", json!([]), "remove_card", json!({}), "invalid payload: id is required"),
+        ("b", json!([]), "remove_card", json!({"id": true}), "invalid payload: id must be a string or a number"),
+        ("b", card.clone(), "rename", json!({"title": null}), "invalid payload: title must be a string"),
+        ("b", card.clone(), "rename", json!({"name": "x"}), "invalid payload: title is required"),
+        ("b", card, "toggle", json!([]), "invalid payload: payload must be an object"),
+        ("g", json!([]), "touch", json!({"count": -1}), "invalid payload: count must be between 0 and 1000000"),
+        ("g", json!([]), "touch", json!({"count": 10_000_000}), "invalid payload: count must be between 0 and 1000000"),
+        ("g", json!([]), "touch", json!({"count": "all"}), "invalid payload: count must be an integer"),
+    ]
+}
+
+/// Mounts counter `c`, board `b` (and waits for its stats) and big `g`; returns their replicas.
+async fn mount_every_store(conn: &mut Conn) -> [Replica; 3] {
+    let counter = Replica::mounted(&conn.mount(COUNTER, "c", json!({})).await);
+    let mut board = Replica::mounted(&conn.mount(BOARD, "b", json!({})).await);
+    board.apply(&conn.envelope().await); // stats loaded
+    let big = Replica::mounted(&conn.mount(BIG, "g", json!({"nodes": 100})).await);
+    [counter, board, big]
+}
+
+#[tokio::test]
+async fn every_store_command_refuses_a_bad_payload_with_a_reason_and_changes_nothing() {
+    let address = start(config()).await;
+    let mut conn = Conn::open(address).await;
+    let [mut counter, mut board, mut big] = mount_every_store(&mut conn).await;
+    for (root_id, store_id, name, payload, reason) in bad_payloads() {
+        let command = json!({"root_id": root_id, "store_id": store_id, "name": name, "payload": payload});
+        conn.refused("command", command, reason).await;
+    }
+    // No state changed (no envelope), no root was lost, the channel is still joined.
+    conn.client.expect_silence(300).await;
+    assert_eq!(stats(address).await["roots"], 3);
+    counter.assert_same_as(&fresh_replica(address, COUNTER, "c", json!({})).await);
+    board.assert_same_as(&fresh_replica(address, BOARD, "b", json!({})).await);
+    big.assert_same_as(&fresh_replica(address, BIG, "g", json!({"nodes": 100})).await);
+
+    // Good commands afterwards work on every root.
+    let envelope = conn.command_ok("c", json!([]), "increment", json!({"by": 2}), json!({})).await;
+    assert_eq!(envelope["ops"], json!([{"op": "replace", "path": "/count", "value": 2}]));
+    counter.apply(&envelope);
+    counter.apply(&conn.command_ok("c", json!([]), "set_label", json!({"label": "L"}), json!({})).await);
+    counter.apply(&conn.command_ok("c", json!([]), "set_meta", json!({"key": "k", "value": 1}), json!({})).await);
+    assert_eq!(conn.command("c", json!([]), "slow", json!({"ms": 0})).await, reply_ok());
+    board.apply(&conn.command_ok("b", json!([]), "add_card", json!({"title": "new"}), json!({"id": "3"})).await);
+    board.apply(&conn.command_ok("b", json!(["cards", "1"]), "rename", json!({"title": "renamed"}), json!({})).await);
+    board.apply(&conn.command_ok("b", json!(["cards", "1"]), "toggle", json!({}), json!({})).await);
+    board.apply(&conn.command_ok("b", json!([]), "remove_card", json!({"id": 2}), json!({})).await);
+    big.apply(&conn.command_ok("g", json!([]), "touch", json!({"count": 1_000_000}), json!({})).await);
+    assert_eq!(big.tree["count"], 100);
+    conn.client.expect_silence(100).await;
+    counter.assert_same_as(&fresh_replica(address, COUNTER, "c", json!({})).await);
+    board.assert_same_as(&fresh_replica(address, BOARD, "b", json!({})).await);
+    big.assert_same_as(&fresh_replica(address, BIG, "g", json!({"nodes": 100})).await);
+    assert_eq!((counter.tree["count"].clone(), counter.tree["label"].clone()), (json!(2), json!("L")));
+}
+
+#[tokio::test]
+async fn a_bad_payload_leaves_the_other_roots_on_the_socket_live() {
+    let address = start(config()).await;
+    let mut a = Conn::open(address).await;
+    let mut b = Conn::open(address).await;
+    let [mut counter_a, mut board_a, mut big_a] = mount_every_store(&mut a).await;
+    let mut counter_b = Replica::mounted(&b.mount(COUNTER, "c", json!({})).await);
+    for (root_id, store_id, name, payload, reason) in bad_payloads() {
+        let command = json!({"root_id": root_id, "store_id": store_id, "name": name, "payload": payload});
+        a.refused("command", command, reason).await;
+        // Another socket's change to the same root still reaches A, in sequence.
+        counter_b.apply(&b.command_ok("c", json!([]), "increment", json!({}), json!({})).await);
+        let envelope = a.envelope().await;
+        assert_eq!(envelope["root_id"], "c");
+        counter_a.apply(&envelope);
+    }
+    // Every root on A still gets its patches: its own commands, and the board's and big's.
+    counter_a.apply(&a.command_ok("c", json!([]), "increment", json!({"by": 10}), json!({})).await);
+    counter_b.apply(&b.envelope().await);
+    board_a.apply(&a.command_ok("b", json!([]), "add_card", json!({"title": "after"}), json!({"id": "3"})).await);
+    big_a.apply(&a.command_ok("g", json!([]), "touch", json!({"count": 3}), json!({})).await);
+    let rounds = bad_payloads().len();
+    assert_eq!(counter_a.tree["count"], json!(rounds + 10));
+    assert_eq!(counter_a.tree, counter_b.tree);
+    board_a.assert_same_as(&fresh_replica(address, BOARD, "b", json!({})).await);
+    big_a.assert_same_as(&fresh_replica(address, BIG, "g", json!({"nodes": 100})).await);
+    assert_eq!(stats(address).await["roots"], 4);
+
+    // Crashing the channel on purpose is left to the test endpoint.
+    assert_eq!(post(address, &format!("/_test/crash?topic={TOPIC}")).await, json!({"crashed": 2}));
+    a.expect_crash().await;
+    b.expect_crash().await;
 }

@@ -8,8 +8,10 @@
 //! unchanged plain subtree is the identical JS object across versions — and converting a changed
 //! snapshot only builds JS objects for what changed.
 
+use std::rc::Rc;
+
 use serde_json::Value;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::stats;
 use crate::runtime::Node;
@@ -39,34 +41,90 @@ impl SnapshotCache {
     }
 
     fn convert(&mut self, node: &Node) -> JsValue {
-        if let Some(found) = self.converted.get(node) {
-            return found.clone();
-        }
-        let value = match node {
-            Node::Array(items) => {
-                let array = js_sys::Array::new();
-                for item in items.iter() {
-                    array.push(&self.convert(item));
-                }
-                js_sys::Object::freeze(&array).into()
-            }
-            Node::Object(map) => own_properties(map.iter().map(|(field, value)| (&**field, self.convert(value))))
-                .map_or(JsValue::NULL, |object| js_sys::Object::freeze(&object).into()),
-            scalar => return scalar_to_js(scalar),
-        };
-        self.converted.insert(node, value.clone());
-        value
+        convert(node, Some(&mut self.converted))
     }
 }
 
 /// Converts `node` without caching (replies and other one-off values); objects are not frozen.
 pub(crate) fn to_js_fresh(node: &Node) -> JsValue {
-    match node {
-        Node::Array(items) => items.iter().map(to_js_fresh).collect::<js_sys::Array>().into(),
-        Node::Object(map) => {
-            own_properties(map.iter().map(|(field, value)| (&**field, to_js_fresh(value)))).map_or(JsValue::NULL, JsValue::from)
+    convert(node, None)
+}
+
+/// A container being converted (kept on a heap stack: any depth is safe).
+struct Converting {
+    node: Node,
+    next: usize,
+    kind: ConvertingKind,
+}
+
+enum ConvertingKind {
+    Array(js_sys::Array),
+    /// The object's entries and the `[key, value]` pairs built for `Object.fromEntries`.
+    Object(Vec<(Rc<str>, Node)>, js_sys::Array),
+}
+
+/// Converts `node` without recursion. With a cache, containers converted before are reused and new
+/// ones are frozen and remembered; without one, everything is built fresh and left unfrozen.
+fn convert(node: &Node, mut cache: Option<&mut ContainerSet<JsValue>>) -> JsValue {
+    let start = |node: &Node, cache: &Option<&mut ContainerSet<JsValue>>| -> Result<Converting, JsValue> {
+        if let Some(found) = cache.as_ref().and_then(|cache| cache.get(node)) {
+            return Err(found.clone());
         }
-        scalar => scalar_to_js(scalar),
+        let kind = match node {
+            Node::Array(_) => ConvertingKind::Array(js_sys::Array::new()),
+            Node::Object(map) => ConvertingKind::Object(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), js_sys::Array::new()),
+            scalar => return Err(scalar_to_js(scalar)),
+        };
+        Ok(Converting { node: node.clone(), next: 0, kind })
+    };
+    let mut open: Vec<Converting> = Vec::new();
+    let mut done = match start(node, &cache) {
+        Ok(frame) => {
+            open.push(frame);
+            None
+        }
+        Err(value) => return value,
+    };
+    loop {
+        if let Some(value) = done.take() {
+            let Some(frame) = open.last_mut() else { return value };
+            match &frame.kind {
+                ConvertingKind::Array(array) => {
+                    array.push(&value);
+                }
+                ConvertingKind::Object(entries, pairs) => {
+                    if let Some((key, _)) = frame.next.checked_sub(1).and_then(|at| entries.get(at)) {
+                        pairs.push(&js_sys::Array::of2(&JsValue::from_str(key), &value));
+                    }
+                }
+            }
+        }
+        let Some(frame) = open.last_mut() else { return JsValue::NULL };
+        let child = match &frame.kind {
+            ConvertingKind::Array(_) => frame.node.at(frame.next).cloned(),
+            ConvertingKind::Object(entries, _) => entries.get(frame.next).map(|(_, value)| value.clone()),
+        };
+        frame.next += 1;
+        match child {
+            Some(child) => match start(&child, &cache) {
+                Ok(frame) => open.push(frame),
+                Err(value) => done = Some(value),
+            },
+            None => {
+                let Some(frame) = open.pop() else { return JsValue::NULL };
+                let value: JsValue = match frame.kind {
+                    ConvertingKind::Array(array) => array.into(),
+                    ConvertingKind::Object(_, pairs) => js_sys::Object::from_entries(&pairs).map_or(JsValue::NULL, JsValue::from),
+                };
+                if let Some(cache) = cache.as_mut() {
+                    if let Some(object) = value.dyn_ref::<js_sys::Object>() {
+                        js_sys::Object::freeze(object);
+                    }
+                    cache.insert(&frame.node, value.clone());
+                }
+                done = Some(value);
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! # Ok::<(), musubi_wasm::phoenix::frame::FrameError>(())
 //! ```
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The event name Phoenix uses for replies.
@@ -43,6 +44,10 @@ pub enum Payload {
     Json(Value),
     /// Raw bytes (an `ArrayBuffer` in the browser).
     Binary(Vec<u8>),
+    /// A JSON payload nested deeper than `serde_json`'s 128-level limit, kept as its (validated)
+    /// text so that nothing recursive ever holds it; read it with
+    /// [`crate::runtime::depth::parse_bounded`]. Servers may also send one verbatim.
+    DeepJson(String),
 }
 
 impl Payload {
@@ -55,14 +60,14 @@ impl Payload {
     pub fn as_json(&self) -> Option<&Value> {
         match self {
             Payload::Json(value) => Some(value),
-            Payload::Binary(_) => None,
+            Payload::Binary(_) | Payload::DeepJson(_) => None,
         }
     }
 
     /// The bytes, if this payload is binary.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
-            Payload::Json(_) => None,
+            Payload::Json(_) | Payload::DeepJson(_) => None,
             Payload::Binary(bytes) => Some(bytes),
         }
     }
@@ -232,6 +237,7 @@ pub enum FrameError {
 pub fn encode_client(frame: &Frame) -> Result<WireMessage, FrameError> {
     match &frame.body {
         Body::Message(Payload::Json(value)) => encode_text(frame, value).map(WireMessage::Text),
+        Body::Message(Payload::DeepJson(text)) => encode_text(frame, &raw_json(text)?).map(WireMessage::Text),
         Body::Message(Payload::Binary(bytes)) => {
             let fields = [
                 ("join_ref", opt(&frame.join_ref)),
@@ -253,7 +259,12 @@ pub fn encode_server(frame: &Frame) -> Result<WireMessage, FrameError> {
             let reply = ReplyPayload { status: status.as_str(), response };
             encode_text(frame, &reply).map(WireMessage::Text)
         }
+        Body::Reply(Reply { status, response: Payload::DeepJson(text) }) => {
+            let reply = ReplyPayload { status: status.as_str(), response: &raw_json(text)? };
+            encode_text(frame, &reply).map(WireMessage::Text)
+        }
         Body::Message(Payload::Json(value)) => encode_text(frame, value).map(WireMessage::Text),
+        Body::Message(Payload::DeepJson(text)) => encode_text(frame, &raw_json(text)?).map(WireMessage::Text),
         Body::Reply(Reply { status, response: Payload::Binary(bytes) }) => {
             let fields = [
                 ("join_ref", opt(&frame.join_ref)),
@@ -278,9 +289,14 @@ pub fn encode_server(frame: &Frame) -> Result<WireMessage, FrameError> {
 
 /// The `{"status", "response"}` object of a text reply.
 #[derive(serde::Serialize)]
-struct ReplyPayload<'a> {
+struct ReplyPayload<'a, R: serde::Serialize> {
     status: &'a str,
-    response: &'a Value,
+    response: &'a R,
+}
+
+/// Validated JSON text that serializes verbatim.
+fn raw_json(text: &str) -> Result<Box<RawValue>, FrameError> {
+    RawValue::from_string(text.to_owned()).map_err(|error| FrameError::NotJson(error.to_string()))
 }
 
 /// Decodes a text frame sent by a server (`phx_reply` payloads become [`Body::Reply`]).
@@ -366,7 +382,12 @@ fn encode_binary(kind: u8, fields: &[(&'static str, &str)], payload: &[u8]) -> R
 }
 
 fn decode_text(text: &str, replies: bool) -> Result<Frame, FrameError> {
-    let value: Value = serde_json::from_str(text).map_err(|error| FrameError::NotJson(error.to_string()))?;
+    let value: Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        // A client keeps a deep payload as text instead of refusing the frame (see `DeepJson`).
+        Err(error) if replies && is_too_deep(&error) => return decode_deep_text(text),
+        Err(error) => return Err(FrameError::NotJson(error.to_string())),
+    };
     let Value::Array(items) = value else {
         return Err(FrameError::NotAnArray);
     };
@@ -386,6 +407,50 @@ fn decode_text(text: &str, replies: bool) -> Result<Frame, FrameError> {
         return Err(FrameError::WrongType { field: "event", expected: "a string" });
     };
     let body = if replies && event == PHX_REPLY { Body::Reply(parse_reply(payload)?) } else { Body::Message(Payload::Json(payload)) };
+    Ok(Frame { join_ref, msg_ref, topic, event, body })
+}
+
+fn is_too_deep(error: &serde_json::Error) -> bool {
+    error.to_string().starts_with("recursion limit exceeded")
+}
+
+/// A reply object whose response is kept as raw text.
+#[derive(serde::Deserialize)]
+struct RawReply<'a> {
+    status: String,
+    #[serde(borrow, default)]
+    response: Option<&'a RawValue>,
+}
+
+/// The frame of a server whose payload nests deeper than `serde_json`'s limit: the outer array
+/// and the fields are read without recursion into the payload, which stays text.
+fn decode_deep_text(text: &str) -> Result<Frame, FrameError> {
+    let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|error| FrameError::NotJson(error.to_string()))?;
+    let arity = items.len();
+    let (Some(join_ref), Some(msg_ref), Some(topic), Some(event), Some(payload)) =
+        (items.first(), items.get(1), items.get(2), items.get(3), items.get(4))
+    else {
+        return Err(FrameError::WrongArity(arity));
+    };
+    let field = |raw: &RawValue, name: &'static str| {
+        serde_json::from_str::<Value>(raw.get()).map_err(|_| FrameError::WrongType { field: name, expected: "a string or null" })
+    };
+    let join_ref = optional_string("join_ref", field(join_ref, "join_ref")?)?;
+    let msg_ref = optional_string("ref", field(msg_ref, "ref")?)?;
+    let (Ok(topic), Ok(event)) = (serde_json::from_str::<String>(topic.get()), serde_json::from_str::<String>(event.get())) else {
+        return Err(FrameError::WrongType { field: "topic", expected: "a string" });
+    };
+    let body = if event == PHX_REPLY {
+        let reply: RawReply<'_> =
+            serde_json::from_str(payload.get()).map_err(|_| FrameError::WrongType { field: "payload", expected: "a reply object" })?;
+        let response = match reply.response {
+            None => Payload::Json(Value::Null),
+            Some(raw) => serde_json::from_str(raw.get()).map_or_else(|_| Payload::DeepJson(raw.get().to_owned()), Payload::Json),
+        };
+        Body::Reply(Reply { status: ReplyStatus::parse(&reply.status), response })
+    } else {
+        Body::Message(Payload::DeepJson(payload.get().to_owned()))
+    };
     Ok(Frame { join_ref, msg_ref, topic, event, body })
 }
 

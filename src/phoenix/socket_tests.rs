@@ -6,6 +6,7 @@ use super::*;
 use crate::phoenix::{
     AuthToken, Backoff, ChannelState, CloseCause, ErrorCause, FrameError, Params, PushError, Reply, ReplyStatus, SocketOptions,
 };
+use crate::test_clock::FakeClock;
 
 /// Drives a socket with a fake clock and records what it asks the driver to do.
 struct Harness {
@@ -16,6 +17,18 @@ struct Harness {
     closes: Vec<(u16, String)>,
     sent: Vec<Frame>,
     events: Vec<Event>,
+}
+
+impl FakeClock for Harness {
+    type Machine = Socket;
+
+    fn clock_and_machine(&mut self) -> (&mut Millis, &mut Socket) {
+        (&mut self.now, &mut self.socket)
+    }
+
+    fn on_fired(&mut self) {
+        self.drain();
+    }
 }
 
 impl Harness {
@@ -46,13 +59,7 @@ impl Harness {
 
     /// Moves the clock to `now + ms`, firing every timer on the way at its own deadline.
     fn advance(&mut self, ms: Millis) {
-        let target = self.now + ms;
-        while let Some(deadline) = self.socket.poll_timeout().filter(|d| *d <= target) {
-            self.now = self.now.max(deadline);
-            self.socket.handle_timeout(self.now);
-            self.drain();
-        }
-        self.now = target;
+        self.advance_to(self.now + ms);
     }
 
     /// Steps through timers until a frame with `event` is sent; returns the time that took.

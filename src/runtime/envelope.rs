@@ -5,6 +5,7 @@
 
 use std::rc::Rc;
 
+use super::depth::{MAX_DEPTH, parse_bounded};
 use super::tree::Node;
 
 /// A routed envelope with its op lists still raw (parsed when applied).
@@ -22,6 +23,9 @@ pub struct Envelope {
     pub stream_ops: Vec<Node>,
     /// Upload ops (missing or null on the wire → empty).
     pub upload_ops: Vec<Node>,
+    /// Set when the frame nested deeper than the client reads: parts below this depth were cut
+    /// off, so the envelope can only be refused ([`crate::runtime::replica::AcceptError::TooDeep`]).
+    pub truncated_at: Option<usize>,
 }
 
 /// Why an envelope was ignored.
@@ -64,7 +68,21 @@ impl Envelope {
             ops: list(payload, "ops", true)?,
             stream_ops: list(payload, "stream_ops", true)?,
             upload_ops: list(payload, "upload_ops", false)?,
+            truncated_at: None,
         })
+    }
+
+    /// Validates a `patch` payload kept as text because it nests deeper than `serde_json` reads
+    /// (see [`crate::phoenix::Payload::DeepJson`]). It is read without recursion up to a little
+    /// beyond [`MAX_DEPTH`]; anything deeper is cut off and marks the envelope as too deep.
+    pub fn parse_text(text: &str) -> Result<Envelope, EnvelopeError> {
+        // The envelope object, its op list and an op object sit above an op's value.
+        const ABOVE_VALUES: usize = 3;
+        let limit = MAX_DEPTH + ABOVE_VALUES + 1;
+        let (payload, truncated) = parse_bounded(text, limit).map_err(|_| EnvelopeError("payload is not valid JSON"))?;
+        let mut envelope = Envelope::parse(&payload)?;
+        envelope.truncated_at = truncated.then_some(limit);
+        Ok(envelope)
     }
 
     /// True for an initial envelope (`0 → 1`).

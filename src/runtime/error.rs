@@ -88,6 +88,10 @@ pub enum SyncError {
     /// The root was unmounted while the request was pending.
     #[error("Unmounted")]
     Unmounted,
+    /// The request was made through a handle whose root was unmounted (the reference message,
+    /// with the reason).
+    #[error("Store is not connected (its root was unmounted)")]
+    StoreUnmounted,
     /// The connection was closed by the application while the request was pending.
     #[error("Disconnected")]
     Disconnected,
@@ -121,6 +125,43 @@ pub enum SyncError {
     /// The request itself is invalid (e.g. an empty root id).
     #[error("Invalid request: {0}")]
     Invalid(&'static str),
+    /// The server's state (or a reply) nests deeper than the client holds
+    /// ([`crate::runtime::depth::MAX_DEPTH`] levels).
+    #[error("{0} is nested deeper than {limit} levels", limit = crate::runtime::depth::MAX_DEPTH)]
+    TooDeep(&'static str),
+    /// The socket cannot be opened at all (a bad URL, or an auth token a WebSocket cannot carry);
+    /// nothing is retried until the configuration changes.
+    #[error("Cannot connect: {0}")]
+    ConnectFailed(String),
+}
+
+impl SyncError {
+    /// A stable, machine-readable name for the error (`error.kind` in JS).
+    ///
+    /// ```
+    /// use musubi_wasm::runtime::SyncError;
+    /// assert_eq!(SyncError::StoreUnmounted.kind(), "unmounted");
+    /// assert!(SyncError::StoreUnmounted.to_string().starts_with("Store is not connected"));
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SyncError::NotConnected => "not_connected",
+            SyncError::Unmounted | SyncError::StoreUnmounted => "unmounted",
+            SyncError::Disconnected => "disconnected",
+            SyncError::VersionMismatch => "version_mismatch",
+            SyncError::Command(command) => command.kind.as_str(),
+            SyncError::MountFailed(_) => "mount_failed",
+            SyncError::MountTimeout => "mount_timeout",
+            SyncError::UnexpectedRootId(_) => "unexpected_root_id",
+            SyncError::UnmountFailed(_) => "unmount_failed",
+            SyncError::UnmountTimeout => "unmount_timeout",
+            SyncError::JoinFailed(_) => "join_failed",
+            SyncError::JoinTimeout => "join_timeout",
+            SyncError::Invalid(_) => "invalid",
+            SyncError::TooDeep(_) => "too_deep",
+            SyncError::ConnectFailed(_) => "connect_failed",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,23 +19,21 @@ pub struct IndexedStore {
 /// Store key → indexed store; persistent, so cloning it per envelope is O(1).
 pub type StoreIndex = imbl::HashMap<StoreKey, IndexedStore>;
 
-/// Calls `found` for every store node inside `node` (depth first, `node` included).
+/// Calls `found` for every store node inside `node` (depth first, in document order, `node`
+/// included). Iterative, so any depth is safe.
 pub fn for_each_store(node: &Node, found: &mut impl FnMut(StoreId, &Node)) {
-    match node {
-        Node::Object(map) => {
-            if let Some(id) = StoreId::of_store_node(node) {
-                found(id, node);
+    let mut pending: Vec<&Node> = vec![node];
+    while let Some(node) = pending.pop() {
+        match node {
+            Node::Object(map) => {
+                if let Some(id) = StoreId::of_store_node(node) {
+                    found(id, node);
+                }
+                pending.extend(map.values().rev());
             }
-            for value in map.values() {
-                for_each_store(value, found);
-            }
+            Node::Array(items) => pending.extend(items.iter().rev()),
+            _ => {}
         }
-        Node::Array(items) => {
-            for item in items.iter() {
-                for_each_store(item, found);
-            }
-        }
-        _ => {}
     }
 }
 

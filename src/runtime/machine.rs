@@ -172,7 +172,10 @@ impl Runtime {
 
     /// The earliest deadline of the socket or the runtime.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let runtime = self.connections.values().flat_map(|c| c.roots.values().filter_map(|r| r.initial_deadline).chain(c.reopen_at));
+        let runtime = self
+            .connections
+            .values()
+            .flat_map(|c| c.roots.values().flat_map(|r| [r.initial_deadline, r.retry_at]).flatten().chain(c.reopen_at));
         self.socket.poll_timeout().into_iter().chain(runtime).min()
     }
 
@@ -245,6 +248,8 @@ impl Runtime {
         let generation = self.fresh_generation();
         let Some(connection) = self.connections.get_mut(&topic) else { return request };
         let root_id = spec.id.clone();
+        let joined = connection.joined;
+        let mut restart = false;
         let live = match connection.roots.get_mut(&root_id) {
             Some(root) => {
                 root.owners = root.owners.saturating_add(1);
@@ -252,6 +257,8 @@ impl Runtime {
                     true
                 } else {
                     root.waiters.push(request);
+                    // A failed root gets a fresh start from a new mount.
+                    restart = root.status == RootStatus::Failed;
                     false
                 }
             }
@@ -267,6 +274,9 @@ impl Runtime {
         };
         if live {
             self.settle(request, Ok(Value::Null));
+        }
+        if restart {
+            self.restart_failed(&topic, &root_id, joined, now);
         }
         self.pump(now);
         request
@@ -377,17 +387,7 @@ impl Runtime {
     /// The roots of a connection topic, ordered by id.
     pub fn roots(&self, topic: &str) -> Vec<RootInfo> {
         let Some(connection) = self.connections.get(topic) else { return Vec::new() };
-        connection
-            .roots
-            .iter()
-            .map(|(id, root)| RootInfo {
-                id: id.clone(),
-                module: root.spec.module.clone(),
-                status: root.status,
-                version: root.replica.version(),
-                owners: root.owners,
-            })
-            .collect()
+        connection.roots.iter().map(|(id, root)| root.info(id)).collect()
     }
 
     /// The snapshot of a store (cached until it changes); `None` if the root is unknown or has no

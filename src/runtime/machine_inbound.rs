@@ -20,7 +20,10 @@ impl Runtime {
         match event {
             ChannelEvent::Joined(_) => self.on_joined(&topic, now),
             ChannelEvent::JoinRefused(response) => self.on_join_failed(&topic, SyncError::JoinFailed(json_of(&response))),
-            ChannelEvent::JoinTimeout => self.on_join_failed(&topic, SyncError::JoinTimeout),
+            // The channel rejoins on its schedule; whoever waits keeps waiting (or gives up).
+            ChannelEvent::JoinTimeout => {
+                self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: "join timed out; retrying".to_owned() })
+            }
             ChannelEvent::Errored(_) => self.on_channel_lost(&topic),
             ChannelEvent::Closed(cause) => {
                 self.on_channel_lost(&topic);
@@ -39,7 +42,12 @@ impl Runtime {
         let Some(connection) = self.connections.get_mut(topic) else { return };
         connection.joined = true;
         let waiters = std::mem::take(&mut connection.connect_waiters);
-        let to_mount: Vec<Rc<str>> = connection.roots.iter().filter(|(_, root)| !root.mount_sent).map(|(id, _)| id.clone()).collect();
+        let to_mount: Vec<Rc<str>> = connection
+            .roots
+            .iter()
+            .filter(|(_, root)| !root.mount_sent && root.status != RootStatus::Failed)
+            .map(|(id, _)| id.clone())
+            .collect();
         for waiter in waiters {
             self.settle(waiter, Ok(Value::Null));
         }
@@ -79,7 +87,9 @@ impl Runtime {
             root.generation = generation;
             root.mount_sent = false;
             root.initial_deadline = None;
-            if root.status != RootStatus::Mounting {
+            // The rejoin remounts at once; a failed root stays failed.
+            root.retry_at = None;
+            if !matches!(root.status, RootStatus::Mounting | RootStatus::Failed) {
                 root.replica.expect_initial();
                 stale.push(root_id.clone());
             }
@@ -116,6 +126,7 @@ impl Runtime {
             self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: format!("no initial envelope for {root_id} in time") });
             self.mount_failed(topic, &root_id, &SyncError::MountTimeout, true, now);
         }
+        self.run_remount_retries(topic, now);
     }
 
     pub(super) fn on_push_settled(&mut self, purpose: Purpose, result: Result<Reply, PushError>, now: Millis) {
@@ -185,6 +196,15 @@ impl Runtime {
             root.mount_sent = false;
         }
         self.reject_mounts(topic, root_id, error, server_may_have_it, now);
+        // Owners that were not waiting (they hold the last good state) keep the root: a timeout is
+        // retried with backoff, anything else is final.
+        if self.root(topic, root_id).is_some() {
+            if *error == SyncError::MountTimeout {
+                self.schedule_remount(topic, root_id, error, now);
+            } else {
+                self.fail_root(topic, root_id, error, now);
+            }
+        }
     }
 
     /// Settles a root's pending mount requests with `error` and removes the owners they added.
@@ -213,6 +233,7 @@ impl Runtime {
     pub(super) fn on_envelope(&mut self, topic: &Rc<str>, payload: &Payload, now: Millis) {
         let parsed = match payload {
             Payload::Json(value) => Envelope::parse(&Node::from_json(value)),
+            Payload::DeepJson(text) => Envelope::parse_text(text),
             Payload::Binary(_) => Err(crate::runtime::envelope::EnvelopeError("binary payload")),
         };
         let envelope = match parsed {
@@ -241,6 +262,9 @@ impl Runtime {
                 if changes.initial {
                     root.initial_deadline = None;
                     root.retried_already_mounted = false;
+                    root.attempt = 0;
+                    root.retry_at = None;
+                    root.reason = None;
                     let waiters = std::mem::take(&mut root.waiters);
                     self.set_status(topic, &root_id, RootStatus::Live);
                     for waiter in waiters {
@@ -250,6 +274,15 @@ impl Runtime {
                 if !changes.notify.is_empty() {
                     self.emit(RuntimeEvent::StoresChanged { topic: topic.clone(), root_id, stores: changes.notify });
                 }
+            }
+            // An initial state deeper than the client holds can never be shown: the root fails
+            // (and the server is told to drop it); a deeper patch of a live root is recovered.
+            Err(error @ AcceptError::TooDeep { .. }) if envelope.is_initial() || root.replica.version() == 0 => {
+                self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: format!("refused envelope for {root_id}: {error}") });
+                if let Some(root) = self.root_mut(topic, &root_id) {
+                    root.initial_deadline = None;
+                }
+                self.mount_failed(topic, &root_id, &SyncError::TooDeep("the root's state"), true, now);
             }
             Err(AcceptError::NotInitial) => {
                 let message = format!(
@@ -299,10 +332,81 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Schedules the next remount of a root that still has owners, on the rejoin schedule.
+    pub(super) fn schedule_remount(&mut self, topic: &Rc<str>, root_id: &Rc<str>, error: &SyncError, now: Millis) {
+        let backoff = self.socket.config().options.rejoin.clone();
+        let Some(attempt) = self.root(topic, root_id).map(|root| root.attempt.saturating_add(1)) else { return };
+        let delay = self.socket.jittered_delay(&backoff, attempt);
+        if let Some(root) = self.root_mut(topic, root_id) {
+            root.attempt = attempt;
+            root.retry_at = Some(now.saturating_add(delay));
+            root.reason = Some(error.to_string());
+        }
+        let message = format!("remount of {root_id} failed ({error}); attempt {attempt} in {delay} ms");
+        self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message });
+        // The retry is visible in `roots()`; its subscribers hear about it like a status change.
+        if let Some(status) = self.root(topic, root_id).map(|root| root.status) {
+            self.emit(RuntimeEvent::RootStatus { topic: topic.clone(), root_id: root_id.clone(), status });
+        }
+    }
+
+    /// Remounts the roots whose retry is due (when the channel is joined; a rejoin remounts anyway).
+    pub(super) fn run_remount_retries(&mut self, topic: &Rc<str>, now: Millis) {
+        let Some(connection) = self.connections.get_mut(topic) else { return };
+        let joined = connection.joined;
+        let due: Vec<Rc<str>> =
+            connection.roots.iter().filter(|(_, root)| root.retry_at.is_some_and(|at| at <= now)).map(|(id, _)| id.clone()).collect();
+        for root_id in due {
+            if let Some(root) = self.root_mut(topic, &root_id) {
+                root.retry_at = None;
+            }
+            if joined {
+                self.unmount_then_mount(topic, &root_id, now);
+            }
+        }
+    }
+
+    /// A root that cannot be mounted: status `failed` with the reason, pending commands fail, and
+    /// the server is told to drop whatever it mounted. The last good state stays readable.
+    pub(super) fn fail_root(&mut self, topic: &Rc<str>, root_id: &Rc<str>, error: &SyncError, now: Millis) {
+        let Some(connection) = self.connections.get(topic) else { return };
+        let (channel, joined) = (connection.channel, connection.joined);
+        let generation = self.fresh_generation();
+        let Some(root) = self.root_mut(topic, root_id) else { return };
+        root.generation = generation;
+        root.mount_sent = false;
+        root.retry_at = None;
+        root.initial_deadline = None;
+        root.reason = Some(error.to_string());
+        root.replica.expect_initial();
+        self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: format!("root {root_id} failed: {error}") });
+        self.set_status(topic, root_id, RootStatus::Failed);
+        self.fail_root_work(topic, root_id, Vec::new(), error);
+        if joined && let Ok(push) = self.socket.push(channel, "unmount", Payload::Json(json!({"root_id": &**root_id})), now) {
+            self.pushes.insert(push, Purpose::Unmount { topic: topic.clone(), request: None });
+        }
+    }
+
+    /// A new owner mounts a failed root: it starts over (now, if the channel is joined).
+    pub(super) fn restart_failed(&mut self, topic: &Rc<str>, root_id: &Rc<str>, joined: bool, now: Millis) {
+        let Some(root) = self.root_mut(topic, root_id) else { return };
+        root.reason = None;
+        root.attempt = 0;
+        let status = if root.replica.index().is_empty() { RootStatus::Mounting } else { RootStatus::Stale };
+        self.set_status(topic, root_id, status);
+        if joined {
+            self.send_mount(topic, root_id, now);
+        }
+    }
+}
+
 fn json_of(payload: &Payload) -> Value {
     match payload {
         Payload::Json(value) => value.clone(),
         Payload::Binary(bytes) => Value::Array(bytes.iter().map(|b| Value::from(*b)).collect()),
+        // Never held as a `Value` (it would drop recursively): described instead.
+        Payload::DeepJson(text) => Value::String(format!("<JSON nested deeper than 128 levels, {} bytes>", text.len())),
     }
 }
 
@@ -320,6 +424,7 @@ pub(super) fn mount_error(result: &Result<Reply, PushError>) -> SyncError {
 
 fn command_outcome(command: &PendingCommand, result: Result<Reply, PushError>) -> Result<Value, SyncError> {
     match result {
+        Ok(Reply { status: ReplyStatus::Ok, response: Payload::DeepJson(_) }) => Err(SyncError::TooDeep("the command's reply")),
         Ok(Reply { status: ReplyStatus::Ok, response }) => Ok(json_of(&response)),
         Ok(Reply { response, .. }) => Err(CommandError::failed(&command.name, command.store_id.clone(), json_of(&response)).into()),
         Err(PushError::Timeout) => Err(CommandError::timeout(&command.name, command.store_id.clone()).into()),

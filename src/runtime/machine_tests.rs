@@ -7,6 +7,7 @@ use super::*;
 use crate::phoenix::frame::{Body, Frame, decode_client_text};
 use crate::phoenix::{ConnectionState, WireMessage};
 use crate::runtime::error::CommandErrorKind;
+use crate::test_clock::FakeClock;
 
 const TOPIC: &str = DEFAULT_TOPIC;
 
@@ -19,6 +20,18 @@ struct Wire {
     events: Vec<RuntimeEvent>,
     /// The join_ref of the last join sent (kept when `sent` is cleared).
     join_ref: Option<String>,
+}
+
+impl FakeClock for Wire {
+    type Machine = Runtime;
+
+    fn clock_and_machine(&mut self) -> (&mut Millis, &mut Runtime) {
+        (&mut self.now, &mut self.rt)
+    }
+
+    fn on_fired(&mut self) {
+        self.drain();
+    }
 }
 
 impl Wire {
@@ -50,14 +63,9 @@ impl Wire {
         }
     }
 
+    /// Moves the clock to `now + ms`, firing every timer on the way at its own deadline.
     fn advance(&mut self, ms: Millis) {
-        let target = self.now + ms;
-        while let Some(deadline) = self.rt.poll_timeout().filter(|d| *d <= target) {
-            self.now = self.now.max(deadline);
-            self.rt.handle_timeout(self.now);
-            self.drain();
-        }
-        self.now = target;
+        self.advance_to(self.now + ms);
     }
 
     fn open(&mut self) {
@@ -519,7 +527,7 @@ fn a_server_phx_close_reopens_the_connection_channel() {
     assert_eq!(wire.count("mount"), 1);
 }
 
-// ---- regressions found by the simulation (simulation_tests.rs checks the same at scale) ----
+// ---- regressions found by the simulation (simulation/ checks the same at scale) ----
 
 fn root_id_of(frame: &Frame) -> Option<String> {
     let payload = Wire::payload(frame);

@@ -1,6 +1,7 @@
 //! The Musubi runtime, sans-IO: roots, envelopes, the patch engine, store index, snapshots,
 //! subscriptions, streams, uploads and commands (PROTOCOL.md §2–§3.7).
 
+pub mod depth;
 pub mod envelope;
 pub mod error;
 pub mod index;
@@ -21,4 +22,4 @@ pub use root::{MountSpec, RequestId, RootInfo, RootStatus};
 pub use store_id::{StoreId, StoreKey};
 pub use tree::Node;
 #[cfg(test)]
-mod simulation_tests;
+mod simulation;

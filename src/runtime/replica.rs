@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 
+use super::depth::{MAX_DEPTH, depth_of};
 use super::envelope::Envelope;
 use super::index::{IndexedStore, StoreIndex, build_index, stores_on_path, stores_within};
 use super::patch::{self, Mode, Op, PatchError};
@@ -40,6 +41,13 @@ pub enum AcceptError {
     /// An upload op is malformed.
     #[error(transparent)]
     Upload(#[from] UploadOpError),
+    /// The envelope would make the tree (or a stream item) deeper than [`MAX_DEPTH`], or its frame
+    /// was deeper than the client reads.
+    #[error("state deeper than {limit} levels (an op reaches {depth})", limit = MAX_DEPTH)]
+    TooDeep {
+        /// How deep the offending op's result is (a lower bound when the frame was cut short).
+        depth: usize,
+    },
 }
 
 /// What an accepted envelope changed.
@@ -127,6 +135,7 @@ impl Replica {
         let ops = envelope.ops.iter().map(|op| Op::parse(op, Mode::Musubi)).collect::<Result<Vec<_>, _>>()?;
         let stream_ops = envelope.stream_ops.iter().map(StreamOp::parse).collect::<Result<Vec<_>, _>>()?;
         let upload_ops = envelope.upload_ops.iter().map(UploadOp::parse).collect::<Result<Vec<_>, _>>()?;
+        check_depth(envelope, &ops, &stream_ops)?;
 
         // Work on O(1) copies; commit only when everything applied.
         let (mut tree, mut index) = if initial { (Node::Null, StoreIndex::new()) } else { (self.tree.clone(), self.index.clone()) };
@@ -257,6 +266,26 @@ impl Replica {
                 self.snapshots.remove(&prefix.key());
             }
         }
+    }
+}
+
+/// Refuses an envelope whose ops or stream items would go deeper than [`MAX_DEPTH`]: a value at a
+/// path of `n` segments sits `n` containers down.
+fn check_depth(envelope: &Envelope, ops: &[Op], stream_ops: &[StreamOp]) -> Result<(), AcceptError> {
+    if let Some(depth) = envelope.truncated_at {
+        return Err(AcceptError::TooDeep { depth });
+    }
+    let values = ops.iter().filter_map(|op| match op {
+        Op::Add { path, value } | Op::Replace { path, value } => Some(path.segments().len() + depth_of(value)),
+        _ => None,
+    });
+    let items = stream_ops.iter().filter_map(|op| match op {
+        StreamOp::Insert { item, .. } => Some(depth_of(item)),
+        _ => None,
+    });
+    match values.chain(items).max() {
+        Some(depth) if depth > MAX_DEPTH => Err(AcceptError::TooDeep { depth }),
+        _ => Ok(()),
     }
 }
 

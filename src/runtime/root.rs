@@ -42,6 +42,10 @@ pub enum RootStatus {
     Stale,
     /// Out of sequence or a bad envelope: unmount + remount in flight; last good state readable.
     Recovering,
+    /// The root cannot be mounted (the server refused it, or its state is too deep); its reason
+    /// is in [`RootInfo::reason`]. Nothing is retried until it is mounted again; the last good
+    /// state, if any, stays readable.
+    Failed,
 }
 
 impl RootStatus {
@@ -52,12 +56,14 @@ impl RootStatus {
             RootStatus::Live => "live",
             RootStatus::Stale => "stale",
             RootStatus::Recovering => "recovering",
+            RootStatus::Failed => "failed",
         }
     }
 
-    /// True for `Stale` and `Recovering`: the root shows its last good state.
+    /// True for `Stale`, `Recovering` and `Failed`: the root shows its last good state, not the
+    /// server's current one.
     pub fn is_stale(self) -> bool {
-        matches!(self, RootStatus::Stale | RootStatus::Recovering)
+        matches!(self, RootStatus::Stale | RootStatus::Recovering | RootStatus::Failed)
     }
 }
 
@@ -74,6 +80,12 @@ pub struct RootInfo {
     pub version: u64,
     /// How many owners hold it.
     pub owners: u32,
+    /// Remount attempts since it was last live (0 while live).
+    pub attempt: u32,
+    /// When the next remount attempt runs, if one is scheduled.
+    pub next_retry_at: Option<Millis>,
+    /// Why it failed or what its last remount attempt ran into.
+    pub reason: Option<String>,
 }
 
 /// A command in flight.
@@ -101,6 +113,12 @@ pub(crate) struct Root {
     pub(crate) mount_sent: bool,
     /// A `root already mounted` reply was answered with unmount + mount once already.
     pub(crate) retried_already_mounted: bool,
+    /// Remount attempts that failed since the root was last live.
+    pub(crate) attempt: u32,
+    /// When the next remount runs (after a remount that timed out).
+    pub(crate) retry_at: Option<Millis>,
+    /// Why the root failed, or what its last attempt ran into.
+    pub(crate) reason: Option<String>,
 }
 
 impl Root {
@@ -115,6 +133,23 @@ impl Root {
             initial_deadline: None,
             mount_sent: false,
             retried_already_mounted: false,
+            attempt: 0,
+            retry_at: None,
+            reason: None,
+        }
+    }
+
+    /// Its summary.
+    pub(crate) fn info(&self, id: &Rc<str>) -> RootInfo {
+        RootInfo {
+            id: id.clone(),
+            module: self.spec.module.clone(),
+            status: self.status,
+            version: self.replica.version(),
+            owners: self.owners,
+            attempt: self.attempt,
+            next_retry_at: self.retry_at,
+            reason: self.reason.clone(),
         }
     }
 

@@ -39,93 +39,198 @@ pub fn is_async(node: &Node) -> bool {
         && map.contains_key("reason")
 }
 
+/// One step of resolution: a finished node, or a container to walk.
+enum Step {
+    Done(Node),
+    Open(Resolving),
+}
+
+/// A container being resolved (the walk keeps these on a heap stack, so any depth is safe).
+struct Resolving {
+    /// The wire container (for plain containers, returned as is when nothing inside changed).
+    wire: Node,
+    /// The store whose streams the markers inside refer to.
+    owner: StoreKey,
+    kind: ResolvingKind,
+}
+
+enum ResolvingKind {
+    /// A plain object: its entries, the next one to resolve, what was built.
+    Object { entries: Vec<(Rc<str>, Node)>, next: usize, out: ObjectMap, unchanged: bool },
+    /// A plain array: the next element is `out.len()`.
+    Array { out: ArrayVec, unchanged: bool },
+    /// A store's snapshot (cached when finished).
+    Store { id: StoreId, entries: Vec<(Rc<str>, Node)>, next: usize, out: ObjectMap },
+    /// An async value waiting for its resolved `result`.
+    Async { result: Option<Node>, status: Node, error: Node, data: Node },
+}
+
+impl Resolving {
+    /// The next child to resolve and the store it belongs to.
+    fn next_child(&mut self) -> Option<(Node, StoreKey)> {
+        let child = match &mut self.kind {
+            ResolvingKind::Object { entries, next, .. } | ResolvingKind::Store { entries, next, .. } => {
+                let child = entries.get(*next).map(|(_, value)| value.clone());
+                *next += 1;
+                child
+            }
+            ResolvingKind::Array { out, .. } => self.wire.at(out.len()).cloned(),
+            ResolvingKind::Async { result, .. } => result.take(),
+        }?;
+        let owner = match &self.kind {
+            ResolvingKind::Store { id, .. } => id.key(),
+            _ => self.owner.clone(),
+        };
+        Some((child, owner))
+    }
+
+    /// Takes the resolved form of the child returned by the last [`Resolving::next_child`].
+    fn take_child(&mut self, resolved: Node) {
+        match &mut self.kind {
+            ResolvingKind::Object { entries, next, out, unchanged } => {
+                if let Some((key, wire)) = next.checked_sub(1).and_then(|at| entries.get(at)) {
+                    *unchanged &= resolved.same(wire);
+                    out.insert(key.clone(), resolved);
+                }
+            }
+            ResolvingKind::Store { entries, next, out, .. } => {
+                if let Some((key, _)) = next.checked_sub(1).and_then(|at| entries.get(at)) {
+                    out.insert(key.clone(), resolved);
+                }
+            }
+            ResolvingKind::Array { out, unchanged } => {
+                *unchanged &= self.wire.at(out.len()).is_some_and(|wire| wire.same(&resolved));
+                out.push_back(resolved);
+            }
+            ResolvingKind::Async { data, .. } => *data = resolved,
+        }
+    }
+}
+
 impl Replica {
     /// The snapshot of store `id`: `{"__musubi_store_id__": id, …resolved fields}`, or just the id
     /// when the store is not in the index. Cached until invalidated.
     pub fn snapshot(&mut self, id: &StoreId) -> Node {
-        let key = id.key();
-        if let Some(cached) = self.snapshots.get(&key) {
-            return cached.clone();
+        match self.start_store(id) {
+            Step::Done(node) => node,
+            first => self.run(first),
         }
-        let snapshot = match self.store(&key).map(|store| store.node.clone()) {
-            Some(node) => self.store_snapshot(id, &key, &node),
-            None => Node::Object(Rc::new(ObjectMap::unit(STORE_ID_KEY.into(), id.to_node()))),
-        };
-        self.snapshots.insert(key, snapshot.clone());
-        snapshot
-    }
-
-    fn store_snapshot(&mut self, id: &StoreId, key: &StoreKey, node: &Node) -> Node {
-        let mut out = ObjectMap::new();
-        if let Some(map) = node.as_object() {
-            for (field, value) in map.iter() {
-                if &**field != STORE_ID_KEY {
-                    out.insert(field.clone(), self.resolve(value, key));
-                }
-            }
-        }
-        out.insert(STORE_ID_KEY.into(), id.to_node());
-        Node::Object(Rc::new(out))
     }
 
     /// Resolves one field value of the store `owner`.
     pub fn resolve(&mut self, value: &Node, owner: &StoreKey) -> Node {
-        if self.plain.get(value).is_some() {
-            return value.clone();
+        let first = self.start(value, owner);
+        self.run(first)
+    }
+
+    /// Walks from `first` until everything it opened is finished.
+    fn run(&mut self, first: Step) -> Node {
+        let mut open: Vec<Resolving> = Vec::new();
+        let mut done = match first {
+            Step::Done(node) => return node,
+            Step::Open(frame) => {
+                open.push(frame);
+                None
+            }
+        };
+        loop {
+            if let Some(node) = done.take() {
+                match open.last_mut() {
+                    None => return node,
+                    Some(frame) => frame.take_child(node),
+                }
+            }
+            let Some(frame) = open.last_mut() else { return Node::Null };
+            match frame.next_child() {
+                Some((child, owner)) => match self.start(&child, &owner) {
+                    Step::Open(child) => open.push(child),
+                    Step::Done(node) => done = Some(node),
+                },
+                None => done = open.pop().map(|frame| self.finish(frame)),
+            }
         }
-        match value {
+    }
+
+    /// A store's cached snapshot, or the walk that builds it.
+    fn start_store(&mut self, id: &StoreId) -> Step {
+        let key = id.key();
+        if let Some(cached) = self.snapshots.get(&key) {
+            return Step::Done(cached.clone());
+        }
+        let Some(node) = self.store(&key).map(|store| store.node.clone()) else {
+            let only_id = Node::Object(Rc::new(ObjectMap::unit(STORE_ID_KEY.into(), id.to_node())));
+            self.snapshots.insert(key, only_id.clone());
+            return Step::Done(only_id);
+        };
+        let entries = node
+            .as_object()
+            .map(|map| map.iter().filter(|(field, _)| &***field != STORE_ID_KEY).map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        Step::Open(Resolving {
+            wire: node,
+            owner: key,
+            kind: ResolvingKind::Store { id: id.clone(), entries, next: 0, out: ObjectMap::new() },
+        })
+    }
+
+    /// Resolves what needs no walk, or opens the container that does (§2.8 precedence).
+    fn start(&mut self, value: &Node, owner: &StoreKey) -> Step {
+        if self.plain.get(value).is_some() {
+            return Step::Done(value.clone());
+        }
+        let kind = match value {
             Node::Object(map) => {
                 if let Some(child) = StoreId::of_store_node(value) {
-                    return self.snapshot(&child);
+                    return self.start_store(&child);
                 }
                 if let Some(stream) = marker_name(value, STREAM_KEY) {
-                    return self.streams().items_node(owner, stream);
+                    return Step::Done(self.streams().items_node(owner, stream));
                 }
                 if marker_name(value, UPLOAD_KEY).is_some() {
-                    return value.clone();
+                    return Step::Done(value.clone());
                 }
                 if is_async(value) {
-                    return self.resolve_async(value, owner);
+                    let status = value.get("status").cloned().unwrap_or_default();
+                    let error =
+                        if status.as_str() == Some("failed") { value.get("reason").cloned().unwrap_or_default() } else { Node::Null };
+                    let result = value.get("result").filter(|result| !matches!(result, Node::Null)).cloned();
+                    ResolvingKind::Async { result, status, error, data: Node::Null }
+                } else {
+                    let entries = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    ResolvingKind::Object { entries, next: 0, out: ObjectMap::new(), unchanged: true }
                 }
-                let resolved: ObjectMap = map.iter().map(|(k, v)| (k.clone(), self.resolve(v, owner))).collect();
-                // A subtree without markers is its own snapshot: keep the wire node, so it keeps
-                // its identity across versions for as long as no patch touches it.
-                let unchanged = resolved.iter().zip(map.iter()).all(|((_, new), (_, old))| new.same(old));
-                self.keep_if_plain(value, unchanged, Node::Object(Rc::new(resolved)))
             }
-            Node::Array(items) => {
-                let resolved: ArrayVec = items.iter().map(|item| self.resolve(item, owner)).collect();
-                let unchanged = resolved.iter().zip(items.iter()).all(|(new, old)| new.same(old));
-                self.keep_if_plain(value, unchanged, Node::Array(Rc::new(resolved)))
-            }
-            scalar => scalar.clone(),
-        }
-    }
-
-    /// A container whose children all resolved to themselves is plain: remember it and return
-    /// the wire node itself; otherwise the rebuilt one.
-    fn keep_if_plain(&mut self, value: &Node, unchanged: bool, rebuilt: Node) -> Node {
-        if unchanged {
-            self.plain.insert(value, ());
-            value.clone()
-        } else {
-            rebuilt
-        }
-    }
-
-    /// `{status, data, error}` with `data` resolved (null stays null) and `error` only when failed.
-    fn resolve_async(&mut self, value: &Node, owner: &StoreKey) -> Node {
-        let status = value.get("status").cloned().unwrap_or_default();
-        let data = match value.get("result") {
-            None | Some(Node::Null) => Node::Null,
-            Some(result) => self.resolve(result, owner),
+            Node::Array(_) => ResolvingKind::Array { out: ArrayVec::new(), unchanged: true },
+            scalar => return Step::Done(scalar.clone()),
         };
-        let error = if status.as_str() == Some("failed") { value.get("reason").cloned().unwrap_or_default() } else { Node::Null };
-        let mut out = ObjectMap::new();
-        out.insert("status".into(), status);
-        out.insert("data".into(), data);
-        out.insert("error".into(), error);
-        Node::Object(Rc::new(out))
+        Step::Open(Resolving { wire: value.clone(), owner: owner.clone(), kind })
+    }
+
+    /// Builds a finished container. A plain container whose children all resolved to themselves
+    /// is its own snapshot: it is remembered and returned as is, so it keeps its identity across
+    /// versions for as long as no patch touches it.
+    fn finish(&mut self, frame: Resolving) -> Node {
+        match frame.kind {
+            ResolvingKind::Object { unchanged: true, .. } | ResolvingKind::Array { unchanged: true, .. } => {
+                self.plain.insert(&frame.wire, ());
+                frame.wire
+            }
+            ResolvingKind::Object { out, .. } => Node::Object(Rc::new(out)),
+            ResolvingKind::Array { out, .. } => Node::Array(Rc::new(out)),
+            ResolvingKind::Store { id, mut out, .. } => {
+                out.insert(STORE_ID_KEY.into(), id.to_node());
+                let snapshot = Node::Object(Rc::new(out));
+                self.snapshots.insert(frame.owner, snapshot.clone());
+                snapshot
+            }
+            ResolvingKind::Async { status, error, data, .. } => {
+                let mut out = ObjectMap::new();
+                out.insert("status".into(), status);
+                out.insert("data".into(), data);
+                out.insert("error".into(), error);
+                Node::Object(Rc::new(out))
+            }
+        }
     }
 
     /// Reads one field of a store as its snapshot value would show it; `None` when the store is

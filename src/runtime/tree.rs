@@ -22,6 +22,10 @@ use serde_json::{Number, Value};
 pub type ObjectMap = imbl::OrdMap<Rc<str>, Node>;
 /// An array's elements.
 pub type ArrayVec = imbl::Vector<Node>;
+/// An iterator over an array's elements.
+type ArrayIter<'a> = <&'a ArrayVec as IntoIterator>::IntoIter;
+/// An iterator over an object's entries, in key order.
+type ObjectIter<'a> = <&'a ObjectMap as IntoIterator>::IntoIter;
 
 /// One JSON value of the replica. Cloning is O(1).
 #[derive(Clone, Debug, Default)]
@@ -54,16 +58,101 @@ impl Node {
         }
     }
 
-    /// Converts to a `serde_json` value (O(size)).
+    /// Converts to a `serde_json` value (O(size), without recursion). A `Value` drops and
+    /// serializes recursively, so prefer [`Node::to_json_text`] for trees deeper than ~100 levels.
     pub fn to_json(&self) -> Value {
+        let mut open: Vec<OpenJson<'_>> = Vec::new();
+        let mut finished = match OpenJson::start(self) {
+            Ok(frame) => {
+                open.push(frame);
+                None
+            }
+            Err(scalar) => return scalar,
+        };
+        loop {
+            if let Some(value) = finished.take() {
+                match open.last_mut() {
+                    None => return value,
+                    Some(OpenJson::Array(_, values)) => values.push(value),
+                    Some(OpenJson::Object(_, map, key)) => {
+                        map.insert(std::mem::take(key), value);
+                    }
+                }
+            }
+            let child = match open.last_mut() {
+                None => return Value::Null,
+                Some(OpenJson::Array(items, _)) => items.next(),
+                Some(OpenJson::Object(entries, _, key)) => entries.next().map(|(field, value)| {
+                    *key = field.to_string();
+                    value
+                }),
+            };
+            match child {
+                Some(child) => match OpenJson::start(child) {
+                    Ok(frame) => open.push(frame),
+                    Err(scalar) => finished = Some(scalar),
+                },
+                None => finished = open.pop().map(OpenJson::finish),
+            }
+        }
+    }
+
+    fn scalar_to_json(&self) -> Value {
         match self {
-            Node::Null => Value::Null,
             Node::Bool(flag) => Value::Bool(*flag),
             Node::Number(number) => Value::Number(number.clone()),
             Node::String(text) => Value::String(text.to_string()),
-            Node::Array(items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            Node::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()),
+            Node::Null | Node::Array(_) | Node::Object(_) => Value::Null,
         }
+    }
+
+    /// The compact JSON text of this node (O(size), without recursion).
+    ///
+    /// ```
+    /// use musubi_wasm::runtime::tree::Node;
+    /// let node = Node::from_json(&serde_json::json!({"b": [1, "x\n"], "a": null}));
+    /// assert_eq!(node.to_json_text(), r#"{"a":null,"b":[1,"x\n"]}"#);
+    /// ```
+    pub fn to_json_text(&self) -> String {
+        enum Token<'a> {
+            Node(&'a Node),
+            Key(&'a str),
+            Text(&'static str),
+        }
+        let mut out = String::new();
+        let mut pending = vec![Token::Node(self)];
+        while let Some(token) = pending.pop() {
+            match token {
+                Token::Text(text) => out.push_str(text),
+                Token::Key(key) => {
+                    out.push_str(&Value::String(key.to_owned()).to_string());
+                    out.push(':');
+                }
+                Token::Node(Node::Array(items)) => {
+                    out.push('[');
+                    pending.push(Token::Text("]"));
+                    for (position, item) in items.iter().enumerate().rev() {
+                        pending.push(Token::Node(item));
+                        if position > 0 {
+                            pending.push(Token::Text(","));
+                        }
+                    }
+                }
+                Token::Node(Node::Object(map)) => {
+                    out.push('{');
+                    pending.push(Token::Text("}"));
+                    for (position, (key, value)) in map.iter().enumerate().collect::<Vec<_>>().into_iter().rev() {
+                        pending.push(Token::Node(value));
+                        pending.push(Token::Key(key));
+                        if position > 0 {
+                            pending.push(Token::Text(","));
+                        }
+                    }
+                }
+                Token::Node(scalar) => out.push_str(&scalar.scalar_to_json().to_string()),
+            }
+        }
+        out
     }
 
     /// An empty object.
@@ -133,7 +222,30 @@ impl Node {
     }
 }
 
-/// Structural equality (containers compared by content; shared containers short-circuit).
+/// A container being converted by [`Node::to_json`]: its remaining children and what is built.
+enum OpenJson<'a> {
+    Array(ArrayIter<'a>, Vec<Value>),
+    Object(ObjectIter<'a>, serde_json::Map<String, Value>, String),
+}
+
+impl<'a> OpenJson<'a> {
+    /// Opens a container, or converts a scalar at once (`Err`).
+    fn start(node: &'a Node) -> Result<Self, Value> {
+        match node {
+            Node::Array(items) => Ok(OpenJson::Array(items.iter(), Vec::with_capacity(items.len()))),
+            Node::Object(map) => Ok(OpenJson::Object(map.iter(), serde_json::Map::new(), String::new())),
+            scalar => Err(scalar.scalar_to_json()),
+        }
+    }
+
+    fn finish(self) -> Value {
+        match self {
+            OpenJson::Array(_, values) => Value::Array(values),
+            OpenJson::Object(_, map, _) => Value::Object(map),
+        }
+    }
+}
+
 /// A weak reference to a container node. While it is alive the container's address cannot be
 /// reused, so `(address, WeakNode)` identifies an immutable container without keeping it alive.
 #[derive(Debug, Clone)]
@@ -242,39 +354,175 @@ impl<V> ContainerSet<V> {
 /// assert!(share_unchanged(&old, &old.clone()).same(&old));
 /// ```
 pub fn share_unchanged(old: &Node, new: &Node) -> Node {
-    match (old, new) {
-        (Node::Object(before), Node::Object(after)) if !Rc::ptr_eq(before, after) => {
-            let mut all_same = before.len() == after.len();
-            let mut merged = ObjectMap::new();
-            for (key, value) in after.iter() {
-                let shared = before.get(key).map_or_else(|| value.clone(), |previous| share_unchanged(previous, value));
-                all_same &= before.get(key).is_some_and(|previous| previous.same(&shared));
-                merged.insert(key.clone(), shared);
-            }
-            if all_same { old.clone() } else { Node::Object(Rc::new(merged)) }
+    let mut open: Vec<Merge<'_>> = Vec::new();
+    let mut finished = match Merge::start(old, new) {
+        Ok(frame) => {
+            open.push(frame);
+            None
         }
-        (Node::Array(before), Node::Array(after)) if !Rc::ptr_eq(before, after) => {
-            let mut all_same = before.len() == after.len();
-            let mut merged = ArrayVec::new();
-            for (position, value) in after.iter().enumerate() {
-                let shared = before.get(position).map_or_else(|| value.clone(), |previous| share_unchanged(previous, value));
-                all_same &= before.get(position).is_some_and(|previous| previous.same(&shared));
+        Err(node) => return node,
+    };
+    loop {
+        if let Some(shared) = finished.take() {
+            match open.last_mut() {
+                None => return shared,
+                Some(frame) => frame.take_child(shared),
+            }
+        }
+        let Some(frame) = open.last_mut() else { return new.clone() };
+        match frame.next_child() {
+            Some((Some(previous), value)) => match Merge::start(previous, value) {
+                Ok(child) => open.push(child),
+                Err(shared) => finished = Some(shared),
+            },
+            Some((None, value)) => finished = Some(value.clone()),
+            None => finished = open.pop().map(Merge::finish),
+        }
+    }
+}
+
+/// A pair of containers being merged by [`share_unchanged`].
+struct Merge<'a> {
+    old: &'a Node,
+    children: MergeChildren<'a>,
+    /// True while every merged child is the old one and the lengths match.
+    all_same: bool,
+}
+
+enum MergeChildren<'a> {
+    Object { before: &'a ObjectMap, after: ObjectIter<'a>, key: Option<Rc<str>>, merged: ObjectMap },
+    Array { before: &'a ArrayVec, after: ArrayIter<'a>, merged: ArrayVec },
+}
+
+impl<'a> Merge<'a> {
+    /// Opens two containers of the same kind that are not already shared; anything else is
+    /// decided at once (`Err`).
+    fn start(old: &'a Node, new: &'a Node) -> Result<Self, Node> {
+        let children = match (old, new) {
+            (Node::Object(before), Node::Object(after)) if !Rc::ptr_eq(before, after) => {
+                MergeChildren::Object { before, after: after.iter(), key: None, merged: ObjectMap::new() }
+            }
+            (Node::Array(before), Node::Array(after)) if !Rc::ptr_eq(before, after) => {
+                MergeChildren::Array { before, after: after.iter(), merged: ArrayVec::new() }
+            }
+            _ if old.same(new) => return Err(old.clone()),
+            _ => return Err(new.clone()),
+        };
+        let all_same = match (old, new) {
+            (Node::Object(before), Node::Object(after)) => before.len() == after.len(),
+            (Node::Array(before), Node::Array(after)) => before.len() == after.len(),
+            _ => false,
+        };
+        Ok(Merge { old, children, all_same })
+    }
+
+    /// The next new child and the old one at the same place.
+    fn next_child(&mut self) -> Option<(Option<&'a Node>, &'a Node)> {
+        match &mut self.children {
+            MergeChildren::Object { before, after, key, .. } => after.next().map(|(field, value)| {
+                *key = Some(field.clone());
+                (before.get(field), value)
+            }),
+            MergeChildren::Array { before, after, merged } => {
+                let position = merged.len();
+                after.next().map(|value| (before.get(position), value))
+            }
+        }
+    }
+
+    /// Takes the merged form of the child returned by the last [`Merge::next_child`].
+    fn take_child(&mut self, shared: Node) {
+        match &mut self.children {
+            MergeChildren::Object { before, key, merged, .. } => {
+                if let Some(key) = key.take() {
+                    self.all_same &= before.get(&key).is_some_and(|previous| previous.same(&shared));
+                    merged.insert(key, shared);
+                }
+            }
+            MergeChildren::Array { before, merged, .. } => {
+                self.all_same &= before.get(merged.len()).is_some_and(|previous| previous.same(&shared));
                 merged.push_back(shared);
             }
-            if all_same { old.clone() } else { Node::Array(Rc::new(merged)) }
         }
-        _ if old == new => old.clone(),
-        _ => new.clone(),
+    }
+
+    fn finish(self) -> Node {
+        if self.all_same {
+            return self.old.clone();
+        }
+        match self.children {
+            MergeChildren::Object { merged, .. } => Node::Object(Rc::new(merged)),
+            MergeChildren::Array { merged, .. } => Node::Array(Rc::new(merged)),
+        }
     }
 }
 
 impl PartialEq for Node {
+    /// Structural equality, without recursion; shared containers short-circuit.
     fn eq(&self, other: &Node) -> bool {
-        match (self, other) {
-            (Node::Array(a), Node::Array(b)) => Rc::ptr_eq(a, b) || a == b,
-            (Node::Object(a), Node::Object(b)) => Rc::ptr_eq(a, b) || a == b,
-            _ => self.same(other),
+        let mut pending: Vec<(&Node, &Node)> = vec![(self, other)];
+        while let Some((left, right)) = pending.pop() {
+            match (left, right) {
+                (Node::Array(a), Node::Array(b)) if !Rc::ptr_eq(a, b) => {
+                    if a.len() != b.len() {
+                        return false;
+                    }
+                    pending.extend(a.iter().zip(b.iter()));
+                }
+                (Node::Object(a), Node::Object(b)) if !Rc::ptr_eq(a, b) => {
+                    if a.len() != b.len() {
+                        return false;
+                    }
+                    for ((key_a, value_a), (key_b, value_b)) in a.iter().zip(b.iter()) {
+                        if key_a != key_b {
+                            return false;
+                        }
+                        pending.push((value_a, value_b));
+                    }
+                }
+                _ if left.same(right) => {}
+                _ => return false,
+            }
         }
+        true
+    }
+}
+
+impl Drop for Node {
+    /// Drops a tree of any depth without recursion: the children of every container this node
+    /// holds alone are moved onto a work list first, so each drop goes one level deep.
+    fn drop(&mut self) {
+        let mut pending: Vec<Node> = Vec::new();
+        release_children(self, &mut pending);
+        while let Some(mut node) = pending.pop() {
+            release_children(&mut node, &mut pending);
+        }
+    }
+}
+
+thread_local! {
+    /// Empty containers that stand in for the ones [`release_children`] takes apart.
+    static EMPTY_ARRAY: Rc<ArrayVec> = Rc::default();
+    static EMPTY_OBJECT: Rc<ObjectMap> = Rc::default();
+}
+
+/// Moves the children of a container that `node` holds alone (weak references, like the snapshot
+/// caches', do not count) onto `pending`, leaving an empty container behind.
+fn release_children(node: &mut Node, pending: &mut Vec<Node>) {
+    match node {
+        Node::Array(items) if Rc::strong_count(items) == 1 => {
+            let empty = EMPTY_ARRAY.try_with(Rc::clone).unwrap_or_default();
+            if let Ok(items) = Rc::try_unwrap(std::mem::replace(items, empty)) {
+                pending.extend(items);
+            }
+        }
+        Node::Object(map) if Rc::strong_count(map) == 1 => {
+            let empty = EMPTY_OBJECT.try_with(Rc::clone).unwrap_or_default();
+            if let Ok(map) = Rc::try_unwrap(std::mem::replace(map, empty)) {
+                pending.extend(map.into_iter().map(|(_, value)| value));
+            }
+        }
+        _ => {}
     }
 }
 

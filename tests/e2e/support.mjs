@@ -61,7 +61,7 @@ export function devserverAndBrowser({ paths = [], browserArgs = [] } = {}) {
   return env;
 }
 
-/** Debian's Chromium, headless, with the flags of TOOLCHAIN.md (plus any `extraArgs`). */
+/** Debian's Chromium, headless, with the flags of webdriver.json plus `--no-sandbox` (and any `extraArgs`); without the background-networking flags Chromium floods a closed network with refused connections. */
 export function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: "/usr/bin/chromium",

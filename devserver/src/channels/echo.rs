@@ -56,6 +56,10 @@ impl Channel for EchoChannel {
                 ctx.reply(Reply { status: ReplyStatus::Ok, response: Payload::Binary(bytes) });
                 return Ok(());
             }
+            Payload::DeepJson(text) => {
+                ctx.reply(Reply { status: ReplyStatus::Ok, response: Payload::DeepJson(text) });
+                return Ok(());
+            }
             Payload::Json(value) => value,
         };
         match event {

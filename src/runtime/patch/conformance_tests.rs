@@ -1,6 +1,7 @@
-//! Strict mode against the public RFC 6902 conformance suite (`json-patch-tests`, see
-//! `shared/data/json-patch-tests/SOURCE.md`). The files are read at test time; a missing file is
-//! a failure, never a skip.
+//! Strict mode against the public RFC 6902 conformance suite (`json-patch-tests`, Apache-2.0),
+//! vendored verbatim in `tests/data/json-patch-tests/` (see its `README.md` and `SOURCE.md`). The
+//! files are read at test time from the crate's own directory, so a plain clone of this repository
+//! runs the suite; a missing or unreadable file is a test failure, never a skip.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use serde_json::Value;
@@ -8,7 +9,7 @@ use serde_json::Value;
 use super::{Mode, Op, apply};
 use crate::runtime::tree::Node;
 
-const SUITE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/json-patch-tests/");
+const SUITE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/json-patch-tests/");
 
 /// File name and its record count as documented in SOURCE.md.
 const FILES: [(&str, usize); 2] = [("tests.json", 95), ("spec_tests.json", 17)];
@@ -48,7 +49,8 @@ fn conformance_strict_mode_passes_every_enabled_record() {
     let mut failures = Vec::new();
     for (name, documented) in FILES {
         let path = format!("{SUITE_DIR}{name}");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("conformance file {path} is missing or unreadable: {err}"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("vendored conformance file {path} is missing or unreadable: {err}"));
         let records: Vec<Value> = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{path} is not a JSON array: {err}"));
         assert_eq!(records.len(), documented, "{name}: record count differs from SOURCE.md");
         for (index, record) in records.iter().enumerate() {

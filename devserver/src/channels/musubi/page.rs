@@ -25,7 +25,7 @@ use musubi_wasm::phoenix::frame::{Payload, Reply};
 use serde_json::{Map, Value, json};
 
 use super::render::{self, PatchOp};
-use super::stores::{CommandOutcome, RootKind, RootStore, Timer};
+use super::stores::{CommandOutcome, InvalidArgs, RootKind, RootStore, Timer};
 use crate::channels::{ChannelHandle, DeferredReply, Effect};
 
 /// How long a page without subscribers keeps its state.
@@ -251,25 +251,34 @@ impl Subscription {
     }
 
     /// Runs a command on the store `store_id` of this root: replies `unknown store` / `unknown
-    /// command` or the handler's outcome through `reply`, then runs the render cycle. `Err`
-    /// means the handler raised (the channel must crash; no reply is sent).
-    pub fn command(&self, store_id: &[String], name: &str, payload: &Map<String, Value>, reply: DeferredReply) -> Result<(), String> {
+    /// command`, `invalid payload: …` (a `payload` that is not an object, or that the command
+    /// refuses) or the handler's outcome through `reply`, then runs the render cycle (idle unless
+    /// the command changed something). `payload` is the command's `payload` field, if any.
+    pub fn command(&self, store_id: &[String], name: &str, payload: Option<&Value>, reply: DeferredReply) {
         let mut state = lock(&self.page.state);
         let Some(commands) = state.store.commands(store_id) else {
             reply.send(error_reply("unknown store"));
-            return Ok(());
+            return;
         };
         if !commands.contains(&name) {
             reply.send(error_reply("unknown command"));
-            return Ok(());
+            return;
         }
-        let outcome = state.store.command(store_id, name, payload);
-        match &outcome {
+        let no_args = Map::new();
+        let args = match payload {
+            None => &no_args,
+            Some(Value::Object(args)) => args,
+            Some(_) => {
+                reply.send(Reply::error(InvalidArgs("payload must be an object".into()).response()));
+                return;
+            }
+        };
+        match state.store.command(store_id, name, args) {
             Ok(CommandOutcome::NoReply) => reply.send(Reply::ok(json!({}))),
-            Ok(CommandOutcome::Reply(map)) => reply.send(Reply::ok(Value::Object(map.clone()))),
-            Ok(CommandOutcome::Error(response)) => reply.send(Reply::error(response.clone())),
+            Ok(CommandOutcome::Reply(map)) => reply.send(Reply::ok(Value::Object(map))),
+            Ok(CommandOutcome::Error(response)) => reply.send(Reply::error(response)),
             Ok(CommandOutcome::ReplyAfter(delay, map)) => {
-                let (delay, response) = (*delay, Value::Object(map.clone()));
+                let response = Value::Object(map);
                 match tokio::runtime::Handle::try_current() {
                     Ok(runtime) => drop(runtime.spawn(async move {
                         tokio::time::sleep(delay).await;
@@ -278,11 +287,11 @@ impl Subscription {
                     Err(_) => reply.send(Reply::ok(response)),
                 }
             }
-            Err(_) => {}
+            Err(invalid) => reply.send(Reply::error(invalid.response())),
         }
-        // Even a raising handler may have changed state the other subscribers must see.
+        // A refused payload changed nothing, so its cycle is idle; running it anyway keeps the
+        // tree in step with the state should a store ever break that rule.
         self.page.after_change(&mut state);
-        outcome.map(|_| ())
     }
 }
 

@@ -9,16 +9,18 @@
 //! `"1"`, …; leaf `i` sits at the base-`fanout` digits of `i` (`/data/0/4/2` for leaf 42 with
 //! fanout 10, depth 3) and starts with the value `i`.
 //!
-//! `touch {count}` (default 1) adds 1 to `count` distinct leaves (a fixed stride walk, so they
-//! are spread over the tree and deterministic) and adds `count` to the root's `count`; the
-//! cycle's envelope carries one `replace` for `/count` and one per touched leaf. The tree is
-//! patched in place and never re-rendered or diffed, so a cycle costs O(touched leaves).
+//! `touch {count}` (integer 0..=1 000 000, default 1) adds 1 to `count` distinct leaves (a fixed
+//! stride walk, so they are spread over the tree and deterministic; at most every leaf once) and
+//! adds the number touched to the root's `count`; the cycle's envelope carries one `replace` for
+//! `/count` and one per touched leaf. The tree is patched in place and never re-rendered or
+//! diffed, so a cycle costs O(touched leaves). Any other `count` gets
+//! `error {"reason": "invalid payload: count …"}` and changes nothing.
 
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
 
-use super::{CommandOutcome, RootKind, RootStore, uint_arg};
+use super::{CommandOutcome, InvalidArgs, RootKind, RootStore, uint_arg};
 use crate::channels::musubi::render::{PatchOp, replace_document, store_node};
 
 /// The declared root.
@@ -164,11 +166,13 @@ impl RootStore for BigStore {
         store_id.is_empty().then_some(COMMANDS)
     }
 
-    fn command(&mut self, _store_id: &[String], name: &str, payload: &Map<String, Value>) -> Result<CommandOutcome, String> {
+    fn command(&mut self, _store_id: &[String], name: &str, payload: &Map<String, Value>) -> Result<CommandOutcome, InvalidArgs> {
         if name != "touch" {
-            return Err(format!("Demo.BigStore has no command {name}"));
+            // Not declared (the page server checks `commands` first).
+            return Ok(CommandOutcome::Error(json!({"reason": "unknown command"})));
         }
-        let count = uint_arg(payload, "count", 1, u64::MAX)?;
+        // A touch never covers more than every leaf, so a larger count could only be a mistake.
+        let count = uint_arg(payload, "count", 1, MAX_NODES)?;
         self.touch(usize::try_from(count).unwrap_or(usize::MAX));
         Ok(CommandOutcome::NoReply)
     }
@@ -252,6 +256,24 @@ mod tests {
         assert_eq!(store.update_tree(&mut tree).len(), 1235);
         assert_eq!(tree, store.render());
         assert!(store.update_tree(&mut tree).is_empty());
+    }
+
+    #[test]
+    fn bad_touch_counts_are_refused_and_change_nothing() {
+        let mut store = big(json!({"nodes": 10}));
+        let before = store.render();
+        for (count, reason) in [
+            (json!(-1), "count must be between 0 and 1000000"),
+            (json!(1_000_001), "count must be between 0 and 1000000"),
+            (json!("3"), "count must be an integer"),
+            (json!(2.5), "count must be an integer"),
+        ] {
+            let payload = json!({"count": count});
+            assert_eq!(store.command(&[], "touch", payload.as_object().unwrap()), Err(InvalidArgs(reason.into())), "{payload}");
+        }
+        let mut tree = before.clone();
+        assert!(store.update_tree(&mut tree).is_empty());
+        assert_eq!(store.render(), before);
     }
 
     #[test]

@@ -15,16 +15,19 @@
 //!
 //! | store | command | effect |
 //! |---|---|---|
-//! | `[]` | `add_card {title}` | appends a card; reply `ok {"id": "<new id>"}` |
-//! | `[]` | `remove_card {id}` | removes the card (`error {"reason": "unknown card"}` if absent) |
-//! | `["cards", id]` | `rename {title}` | sets the card's title |
+//! | `[]` | `add_card {title}` (string, required) | appends a card; reply `ok {"id": "<new id>"}` |
+//! | `[]` | `remove_card {id}` (string or number, required) | removes the card (`error {"reason": "unknown card"}` if absent) |
+//! | `["cards", id]` | `rename {title}` (string, required) | sets the card's title |
 //! | `["cards", id]` | `toggle` | flips `done` |
+//!
+//! A payload that breaks these rules gets `error {"reason": "invalid payload: …"}` naming the
+//! field (e.g. `invalid payload: title is required`) and changes nothing.
 
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::{CommandOutcome, RootKind, RootStore, Timer, shared_by_id, string_arg};
+use super::{CommandOutcome, InvalidArgs, RootKind, RootStore, Timer, shared_by_id, string_arg};
 use crate::channels::musubi::render::{AsyncValue, store_node};
 
 /// The declared root.
@@ -129,7 +132,7 @@ impl RootStore for BoardStore {
         }
     }
 
-    fn command(&mut self, store_id: &[String], name: &str, payload: &Map<String, Value>) -> Result<CommandOutcome, String> {
+    fn command(&mut self, store_id: &[String], name: &str, payload: &Map<String, Value>) -> Result<CommandOutcome, InvalidArgs> {
         match (store_id.is_empty(), name) {
             (true, "add_card") => {
                 let id = self.add(string_arg(payload, "title")?);
@@ -141,7 +144,8 @@ impl RootStore for BoardStore {
                 let id = match payload.get("id") {
                     Some(Value::String(id)) => id.clone(),
                     Some(Value::Number(id)) => id.to_string(),
-                    _ => return Err("`id` must be a string".into()),
+                    Some(_) => return Err(InvalidArgs("id must be a string or a number".into())),
+                    None => return Err(InvalidArgs("id is required".into())),
                 };
                 let before = self.cards.len();
                 self.cards.retain(|card| card.id != id);
@@ -152,16 +156,17 @@ impl RootStore for BoardStore {
             }
             (false, "rename") => {
                 let title = string_arg(payload, "title")?;
-                let card = self.card_mut(store_id).ok_or("no such card")?;
+                let Some(card) = self.card_mut(store_id) else { return Ok(unknown_store()) };
                 card.title = title;
                 Ok(CommandOutcome::NoReply)
             }
             (false, "toggle") => {
-                let card = self.card_mut(store_id).ok_or("no such card")?;
+                let Some(card) = self.card_mut(store_id) else { return Ok(unknown_store()) };
                 card.done = !card.done;
                 Ok(CommandOutcome::NoReply)
             }
-            _ => Err(format!("Demo.BoardStore has no command {name} on {store_id:?}")),
+            // Not declared (the page server checks `commands` first).
+            _ => Ok(CommandOutcome::Error(json!({"reason": "unknown command"}))),
         }
     }
 
@@ -174,6 +179,11 @@ impl RootStore for BoardStore {
             self.stats_ready = true;
         }
     }
+}
+
+/// The card is gone (the page server checks `commands` first, so this does not happen).
+fn unknown_store() -> CommandOutcome {
+    CommandOutcome::Error(json!({"reason": "unknown store"}))
 }
 
 #[cfg(test)]
@@ -221,5 +231,25 @@ mod tests {
         assert_eq!(board.render()["cards"].as_array().unwrap().len(), 2);
         let missing = board.command(&[], "remove_card", json!({"id": "1"}).as_object().unwrap()).unwrap();
         assert_eq!(missing, CommandOutcome::Error(json!({"reason": "unknown card"})));
+    }
+
+    #[test]
+    fn bad_payloads_are_refused_and_change_nothing() {
+        let mut board = create(&Map::new()).unwrap();
+        let before = board.render();
+        let card = id(&["cards", "1"]);
+        let cases = [
+            (vec![], "add_card", json!({}), "title is required"),
+            (vec![], "add_card", json!({"title": null}), "title must be a string"),
+            (vec![], "remove_card", json!({}), "id is required"),
+            (vec![], "remove_card", json!({"id": [1]}), "id must be a string or a number"),
+            (card.clone(), "rename", json!({"title": false}), "title must be a string"),
+            (card, "rename", json!({"name": "x"}), "title is required"),
+        ];
+        for (store_id, name, payload, reason) in cases {
+            let refused = board.command(&store_id, name, payload.as_object().unwrap());
+            assert_eq!(refused, Err(InvalidArgs(reason.into())), "{name} {payload}");
+        }
+        assert_eq!(board.render(), before);
     }
 }

@@ -7,17 +7,20 @@
 //!
 //! | command | effect |
 //! |---|---|
-//! | `increment {by}` (default 1) | `count += by`; log item `{"id": "<n>", "text": "+by"}` inserted at 0, limit 50 |
-//! | `set_label {label}` | sets the label |
-//! | `set_meta {key, value}` | sets `meta[key] = value` (any key, e.g. `__proto__`; `meta` appears once set) |
+//! | `increment {by}` (integer, default 1) | `count += by`; log item `{"id": "<n>", "text": "+by"}` inserted at 0, limit 50 |
+//! | `set_label {label}` (string, required) | sets the label |
+//! | `set_meta {key, value}` (`key` a string, required; `value` any JSON, default null) | sets `meta[key] = value` (any key, e.g. `__proto__`; `meta` appears once set) |
 //! | `fail` | reply `error {"reason": "demo failure"}` |
-//! | `slow {ms}` (default 1000) | reply `ok {}` after `ms`, other messages are not held up |
+//! | `slow {ms}` (integer 0..=60000, default 1000) | reply `ok {}` after `ms`, other messages are not held up |
+//!
+//! A payload that breaks these rules gets `error {"reason": "invalid payload: …"}` naming the
+//! field (e.g. `invalid payload: by must be an integer`) and changes nothing.
 
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::{CommandOutcome, RootKind, RootStore, empty, int_arg, shared_by_id, string_arg, uint_arg};
+use super::{CommandOutcome, InvalidArgs, RootKind, RootStore, empty, int_arg, shared_by_id, string_arg, uint_arg};
 use crate::channels::musubi::render::store_node;
 use crate::channels::musubi::stream::Stream;
 
@@ -72,7 +75,7 @@ impl RootStore for CounterStore {
         store_id.is_empty().then_some(COMMANDS)
     }
 
-    fn command(&mut self, _store_id: &[String], name: &str, payload: &Map<String, Value>) -> Result<CommandOutcome, String> {
+    fn command(&mut self, _store_id: &[String], name: &str, payload: &Map<String, Value>) -> Result<CommandOutcome, InvalidArgs> {
         match name {
             "increment" => {
                 let by = int_arg(payload, "by", 1)?;
@@ -97,7 +100,8 @@ impl RootStore for CounterStore {
                 let ms = uint_arg(payload, "ms", 1000, MAX_SLOW_MS)?;
                 Ok(CommandOutcome::ReplyAfter(Duration::from_millis(ms), empty()))
             }
-            other => Err(format!("Demo.CounterStore has no command {other}")),
+            // Not declared (the page server checks `commands` first).
+            _ => Ok(CommandOutcome::Error(json!({"reason": "unknown command"}))),
         }
     }
 
@@ -161,10 +165,30 @@ mod tests {
     }
 
     #[test]
-    fn bad_arguments_raise() {
+    fn bad_payloads_are_refused_and_change_nothing() {
         let mut store = counter(json!({}));
-        assert!(store.command(&[], "increment", json!({"by": "x"}).as_object().unwrap()).is_err());
-        assert!(store.command(&[], "set_label", &Map::new()).is_err());
+        let before = store.render();
+        let cases = [
+            ("increment", json!({"by": "x"}), "by must be an integer"),
+            ("increment", json!({"by": 1.5}), "by must be an integer"),
+            ("increment", json!({"by": null}), "by must be an integer"),
+            ("increment", json!({"by": u64::MAX}), "by must be an integer"),
+            ("set_label", json!({}), "label is required"),
+            ("set_label", json!({"label": 3}), "label must be a string"),
+            ("set_meta", json!({"value": 1}), "key is required"),
+            ("set_meta", json!({"key": ["k"]}), "key must be a string"),
+            ("slow", json!({"ms": -1}), "ms must be between 0 and 60000"),
+            ("slow", json!({"ms": 60_001}), "ms must be between 0 and 60000"),
+            ("slow", json!({"ms": "10"}), "ms must be an integer"),
+        ];
+        for (name, payload, reason) in cases {
+            let refused = store.command(&[], name, payload.as_object().unwrap());
+            assert_eq!(refused, Err(InvalidArgs(reason.into())), "{name} {payload}");
+        }
+        assert_eq!(store.render(), before);
+        assert!(store.take_stream_ops().is_empty());
+        let invalid = InvalidArgs("by must be an integer".into());
+        assert_eq!(invalid.response(), json!({"reason": "invalid payload: by must be an integer"}));
         assert_eq!(store.command(&[], "fail", &Map::new()).unwrap(), CommandOutcome::Error(json!({"reason": "demo failure"})));
     }
 }

@@ -5,14 +5,21 @@
 //! previous wire tree up to date and returns the JSON ops, [`RootStore::take_stream_ops`] the
 //! stream ops. Every state change is followed by a cycle under the same lock, so the state and
 //! the last rendered tree never disagree about which stores exist.
+//!
+//! Every command checks its payload (field types, required fields, ranges) before it changes
+//! anything and refuses a bad one with [`InvalidArgs`]: the client gets
+//! `error {"reason": "invalid payload: <field> …"}`, the state and every root on the channel are
+//! untouched. Only mount params that do not validate still make the mount raise (Musubi's
+//! behaviour for a raising `mount`), which crashes the connection channel.
 
 pub mod big;
 pub mod board;
 pub mod counter;
 
+use std::fmt;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::render::{self, PatchOp};
 
@@ -40,8 +47,33 @@ pub struct Timer {
     pub tag: u32,
 }
 
-/// A root store: its state, its wire rendering and its commands. `Err(String)` from a callback
-/// means the callback raised; the connection channel that triggered it crashes.
+/// A command payload (or mount params) the store does not accept: a field of the wrong type,
+/// missing or out of range. The text names the field, e.g. `by must be an integer`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidArgs(pub String);
+
+impl InvalidArgs {
+    /// The response of the `error` reply to a command with this payload:
+    /// `{"reason": "invalid payload: <text>"}`.
+    pub fn response(&self) -> Value {
+        json!({"reason": format!("invalid payload: {}", self.0)})
+    }
+}
+
+impl fmt::Display for InvalidArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Mount params that do not validate make the store's mount raise (see [`CreateFn`]).
+impl From<InvalidArgs> for String {
+    fn from(invalid: InvalidArgs) -> String {
+        invalid.0
+    }
+}
+
+/// A root store: its state, its wire rendering and its commands.
 pub trait RootStore: Send {
     /// The whole wire tree: the root store node (`"__musubi_store_id__": []`) with every child
     /// store, stream marker and async value in place.
@@ -51,8 +83,11 @@ pub trait RootStore: Send {
     /// has no such store.
     fn commands(&self, store_id: &[String]) -> Option<&'static [&'static str]>;
 
-    /// Runs `name` (declared on `store_id`, see [`RootStore::commands`]).
-    fn command(&mut self, store_id: &[String], name: &str, payload: &Map<String, Value>) -> Result<CommandOutcome, String>;
+    /// Runs `name` (declared on `store_id`, see [`RootStore::commands`]). A command validates its
+    /// whole payload before it changes anything: `Err` means the payload was refused and the
+    /// state is untouched (the client gets an `error` reply, the channel lives on). Commands never
+    /// crash the channel; only the test endpoints do that.
+    fn command(&mut self, store_id: &[String], name: &str, payload: &Map<String, Value>) -> Result<CommandOutcome, InvalidArgs>;
 
     /// Brings `tree` (the previous render) up to date and returns the ops that did it. The
     /// default re-renders and diffs; a large store overrides it to patch only what changed.
@@ -111,24 +146,31 @@ fn shared_by_id(_params: &Map<String, Value>) -> Result<String, String> {
 }
 
 /// An optional integer argument.
-fn int_arg(args: &Map<String, Value>, name: &str, default: i64) -> Result<i64, String> {
+fn int_arg(args: &Map<String, Value>, name: &str, default: i64) -> Result<i64, InvalidArgs> {
     match args.get(name) {
         None => Ok(default),
-        Some(value) => value.as_i64().ok_or_else(|| format!("`{name}` must be an integer, got {value}")),
+        Some(value) => value.as_i64().ok_or_else(|| InvalidArgs(format!("{name} must be an integer"))),
     }
 }
 
 /// An optional integer argument within `0..=max`.
-fn uint_arg(args: &Map<String, Value>, name: &str, default: u64, max: u64) -> Result<u64, String> {
+fn uint_arg(args: &Map<String, Value>, name: &str, default: u64, max: u64) -> Result<u64, InvalidArgs> {
     match args.get(name) {
         None => Ok(default),
-        Some(value) => value.as_u64().filter(|n| *n <= max).ok_or_else(|| format!("`{name}` must be an integer in 0..={max}, got {value}")),
+        Some(value) if value.is_i64() || value.is_u64() => {
+            value.as_u64().filter(|n| *n <= max).ok_or_else(|| InvalidArgs(format!("{name} must be between 0 and {max}")))
+        }
+        Some(_) => Err(InvalidArgs(format!("{name} must be an integer"))),
     }
 }
 
 /// A required string argument.
-fn string_arg(args: &Map<String, Value>, name: &str) -> Result<String, String> {
-    args.get(name).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| format!("`{name}` must be a string"))
+fn string_arg(args: &Map<String, Value>, name: &str) -> Result<String, InvalidArgs> {
+    match args.get(name) {
+        None => Err(InvalidArgs(format!("{name} is required"))),
+        Some(Value::String(value)) => Ok(value.clone()),
+        Some(_) => Err(InvalidArgs(format!("{name} must be a string"))),
+    }
 }
 
 /// An empty reply map.
