@@ -134,11 +134,11 @@ async fn failed_commands_and_bad_types_go_to_last_error_and_keep_the_last_good_v
 }
 
 #[wasm_bindgen_test]
-async fn a_drop_goes_connecting_with_a_countdown_then_open_and_the_root_remounts() {
+async fn a_drop_goes_reconnecting_with_a_countdown_then_open_and_the_root_remounts() {
     let (_mounted, probe) = mount_probe(true, &unique("leptos-drop"), 3);
     wait_until("the initial state", 5_000, || count(&probe) == Some(3)).await;
     post("/_test/drop?code=4000").await;
-    wait_until("connecting", 3_000, || probe.connection.ready_state.get_untracked() == ConnectionReadyState::Connecting).await;
+    wait_until("reconnecting", 3_000, || probe.connection.ready_state.get_untracked() == ConnectionReadyState::Reconnecting).await;
     wait_until("a countdown", 2_000, || probe.connection.next_retry_in.get_untracked().is_some()).await;
     assert!(probe.connection.reconnect_attempt.get_untracked() >= 1);
     assert!(stale(&probe.root), "stale during the outage");

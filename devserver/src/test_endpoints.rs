@@ -1,15 +1,34 @@
 //! Fault injection for tests, mounted under `/_test/` only with `--test-endpoints`. CORS is
 //! permissive because browser tests call these from a page served on another port.
+//!
+//! | Endpoint | Effect → reply |
+//! |---|---|
+//! | `POST /_test/drop?code=N` | closes every socket with close code N → `{"dropped"}` |
+//! | `POST /_test/pause?ms=N` | refuses upgrades with 503 for N ms → `{}` |
+//! | `POST /_test/crash?topic=T` | crashes T's channel on every socket → `{"crashed"}` |
+//! | `POST /_test/gap?root_id=R` | an envelope of R that skips versions → `{"sent"}` |
+//! | `POST /_test/corrupt?root_id=R` | a sequenced envelope of R whose op cannot apply → `{"sent"}` |
+//! | `POST /_test/deepen?root_id=R&levels=N&step=S` | sequenced envelopes growing a chain of N levels under R's `deep` → `{"sent", "envelopes"}` |
+//! | `POST /_test/deep_initial?root_id=R&levels=N` | R's next initial envelope carries a chain of N levels under `deep` → `{"armed": true}` |
+//! | `GET /_test/stats` | counters → `{"sockets", "connects", "refused", "heartbeats", "mounts", "roots"}` |
+//!
+//! The deep endpoints let browser tests deliver trees far deeper than the client accepts
+//! (`MAX_DEPTH` levels) through *valid* envelopes. The devserver never holds those trees as
+//! `serde_json::Value`s (which recurse on serialize and drop): they are built as text with loops
+//! and sent verbatim (see [`crate::channels::musubi::deep`]), and the page's own state never
+//! contains them — only the client replicas do.
 
 use std::time::Duration;
 
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_http::cors::CorsLayer;
 
+use crate::channels::musubi::deep::{self, DEFAULT_STEP, MAX_ENVELOPES, MAX_LEVELS};
 use crate::channels::musubi::page::Fault;
 use crate::server::AppState;
 
@@ -25,6 +44,8 @@ pub fn router() -> Router<AppState> {
         .route("/stats", get(stats))
         .route("/gap", post(gap))
         .route("/corrupt", post(corrupt))
+        .route("/deepen", post(deepen))
+        .route("/deep_initial", post(deep_initial))
         .layer(CorsLayer::permissive())
 }
 
@@ -84,6 +105,77 @@ async fn gap(State(state): State<AppState>, Query(query): Query<RootQuery>) -> J
 async fn corrupt(State(state): State<AppState>, Query(query): Query<RootQuery>) -> Json<Value> {
     let sent = state.hub.pages().inject(&query.root_id, Fault::Corrupt);
     Json(json!({"sent": sent}))
+}
+
+/// Query of `/_test/deepen`.
+#[derive(Debug, Deserialize)]
+struct DeepenQuery {
+    root_id: String,
+    levels: usize,
+    step: Option<usize>,
+}
+
+/// A refused query: 400 with a plain-text reason (like axum's own query rejections).
+type Refused = (StatusCode, String);
+
+/// Checks `levels` (1 ..= [`MAX_LEVELS`]).
+fn check_levels(levels: usize) -> Result<(), Refused> {
+    if levels == 0 || levels > MAX_LEVELS {
+        return Err((StatusCode::BAD_REQUEST, format!("levels must be 1 to {MAX_LEVELS}")));
+    }
+    Ok(())
+}
+
+/// `POST /_test/deepen?root_id=R&levels=N&step=S` (`step` defaults to 100): on every socket where
+/// root R is mounted, sends `ceil(N / S)` valid, correctly sequenced envelopes, each counted as
+/// sent (like `/_test/corrupt`, so the next real envelope follows them), that build a chain of N
+/// objects under the root store's top-level field `deep`. Each level is `{"next": …}`, the
+/// innermost `{"leaf": true}`:
+///
+/// * the first envelope's single op is `{"op":"add","path":"/deep","value":<chain of S>}`;
+/// * each next one is `{"op":"add","path":"/deep/next/…/next","value":<chain of S + 1>}` at the
+///   current leaf (`/next` × levels so far − 1), replacing it, so the chain grows by S levels
+///   (the last envelope by what is left).
+///
+/// Afterwards the client's tree is N + 1 levels deep (root object + N); each frame itself nests
+/// only about S + 5 levels. The page's own state does not get the chain: a fresh mount has no
+/// `deep`, and real patches (commands, timers) keep coming in sequence without touching it. A
+/// `deep` the client already had is replaced. → `{"sent": subscribers, "envelopes": ceil(N / S)}`
+/// (`envelopes` is the count each of them got). 400 unless 1 ≤ N ≤ 100 000, S ≥ 1 and
+/// `ceil(N / S)` ≤ 1 000.
+async fn deepen(State(state): State<AppState>, Query(query): Query<DeepenQuery>) -> Result<Json<Value>, Refused> {
+    check_levels(query.levels)?;
+    let step = query.step.unwrap_or(DEFAULT_STEP);
+    if step == 0 {
+        return Err((StatusCode::BAD_REQUEST, "step must be at least 1".into()));
+    }
+    let envelopes = deep::envelope_count(query.levels, step);
+    if envelopes > MAX_ENVELOPES {
+        return Err((StatusCode::BAD_REQUEST, format!("levels / step must be at most {MAX_ENVELOPES} envelopes")));
+    }
+    let sent = state.hub.pages().inject(&query.root_id, Fault::Deepen { levels: query.levels, step });
+    Ok(Json(json!({"sent": sent, "envelopes": envelopes})))
+}
+
+/// Query of `/_test/deep_initial`.
+#[derive(Debug, Deserialize)]
+struct DeepInitialQuery {
+    root_id: String,
+    levels: usize,
+}
+
+/// `POST /_test/deep_initial?root_id=R&levels=N`: arms root R so that the next initial envelope
+/// (0 → 1) sent for R, on any socket (the next mount or remount of R), is replaced by one whose
+/// single op is `{"op":"replace","path":"","value":<the real root tree plus a field "deep" holding
+/// a chain of N objects, as for /_test/deepen>}` (a `deep` of the real tree is replaced); its
+/// `stream_ops` are the real stream seeds. One-shot: it disarms on use, and arming again before
+/// then just changes N. Mounts already open are not touched; the page's own state never gets the
+/// chain, so later patches follow in sequence without touching it. → `{"armed": true}`. 400
+/// unless 1 ≤ N ≤ 100 000.
+async fn deep_initial(State(state): State<AppState>, Query(query): Query<DeepInitialQuery>) -> Result<Json<Value>, Refused> {
+    check_levels(query.levels)?;
+    state.hub.pages().arm_deep_initial(&query.root_id, query.levels);
+    Ok(Json(json!({"armed": true})))
 }
 
 /// `GET /_test/stats` → `{"sockets", "connects", "refused", "heartbeats", "mounts", "roots"}`.

@@ -22,14 +22,16 @@ pub trait Machine: 'static {
     fn handle_open(&mut self, connection: ConnectionId, now: Millis);
     /// The WebSocket closed.
     fn handle_close(&mut self, connection: ConnectionId, code: u16, reason: &str, now: Millis);
+    /// The WebSocket could not be created (its constructor threw).
+    fn handle_connect_error(&mut self, connection: ConnectionId, reason: &str, now: Millis);
     /// A text frame arrived.
     fn handle_text(&mut self, connection: ConnectionId, text: &str, now: Millis);
     /// A binary frame arrived.
     fn handle_binary(&mut self, connection: ConnectionId, bytes: &[u8], now: Millis);
     /// Timers are due.
     fn handle_timeout(&mut self, now: Millis);
-    /// The page came back online or became visible.
-    fn reconnect_now(&mut self, now: Millis);
+    /// The page woke up (visible, online, restored).
+    fn wake(&mut self, now: Millis);
     /// The earliest deadline.
     fn poll_timeout(&self) -> Option<Millis>;
     /// The next output.
@@ -46,6 +48,9 @@ macro_rules! delegate_machine {
             fn handle_close(&mut self, connection: ConnectionId, code: u16, reason: &str, now: Millis) {
                 <$type>::handle_close(self, connection, code, reason, now)
             }
+            fn handle_connect_error(&mut self, connection: ConnectionId, reason: &str, now: Millis) {
+                <$type>::handle_connect_error(self, connection, reason, now)
+            }
             fn handle_text(&mut self, connection: ConnectionId, text: &str, now: Millis) {
                 <$type>::handle_text(self, connection, text, now)
             }
@@ -55,8 +60,8 @@ macro_rules! delegate_machine {
             fn handle_timeout(&mut self, now: Millis) {
                 <$type>::handle_timeout(self, now)
             }
-            fn reconnect_now(&mut self, now: Millis) {
-                <$type>::reconnect_now(self, now)
+            fn wake(&mut self, now: Millis) {
+                <$type>::wake(self, now)
             }
             fn poll_timeout(&self) -> Option<Millis> {
                 <$type>::poll_timeout(self)
@@ -103,7 +108,7 @@ impl<M: Machine> Driver<M> {
         let weak = Rc::downgrade(&driver);
         let page_events = PageEvents::listen(move || {
             if let Some(driver) = weak.upgrade() {
-                driver.with_core(|core, now| core.reconnect_now(now));
+                driver.with_core(|core, now| core.wake(now));
             }
         });
         if let Ok(mut slot) = driver.page_events.try_borrow_mut() {
@@ -217,12 +222,14 @@ impl<M: Machine> Driver<M> {
                     *slot = Some((connection, transport));
                 }
             }
+            // The constructor threw (a bad URL or subprotocol): not a network error, so the
+            // machine stops retrying and says why.
             Err(reason) => {
                 if let Ok(mut slot) = self.transport.try_borrow_mut() {
                     *slot = None;
                 }
                 if let Ok(mut core) = self.core.try_borrow_mut() {
-                    core.handle_close(connection, 1006, &reason, clock::now());
+                    core.handle_connect_error(connection, &reason, clock::now());
                 }
             }
         }

@@ -128,7 +128,7 @@ impl Socket {
     pub fn reconnect(&self) {
         self.shared.with_core(|core, now| {
             core.connect(now);
-            core.reconnect_now(now);
+            core.wake(now);
         });
     }
 }

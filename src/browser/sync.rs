@@ -25,6 +25,7 @@ use super::driver::Driver;
 use super::listeners::{Registry, Subscription};
 use super::socket::page_location;
 use crate::phoenix::{ConnectionState, Event, Millis, SocketConfig, SocketOptions};
+use crate::runtime::status::ConnectionInfo;
 use crate::runtime::{
     DEFAULT_TOPIC, MountSpec, Node, RequestId, RootInfo, RootStatus, Runtime, RuntimeEvent, StoreId, StoreKey, SyncError,
 };
@@ -92,12 +93,11 @@ impl SyncClient {
         self.shared.driver.with_core(|runtime, now| runtime.close(now));
     }
 
-    /// The runtime's socket: state, reconnect attempts, next retry time.
-    pub fn socket_state(&self) -> (ConnectionState, u32, Option<Millis>) {
-        self.shared.driver.core().map_or((ConnectionState::Closed, 0, None), |runtime| {
-            let socket = runtime.socket();
-            (socket.state(), socket.reconnect_attempts(), socket.next_reconnect_at())
-        })
+    /// The connection status every front door shows (derived once, by the runtime), with its
+    /// reason, attempt, retry time and when it last opened; changes arrive as
+    /// [`RuntimeEvent::Connection`].
+    pub fn connection_info(&self) -> ConnectionInfo {
+        self.shared.driver.core().map(|runtime| runtime.connection_info().clone()).unwrap_or_default()
     }
 
     /// The roots mounted on `topic`.

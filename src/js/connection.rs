@@ -16,12 +16,10 @@ use super::options;
 use super::stats::{Counted, Kind};
 use crate::browser::{RootHandle, StoreHandle, Subscription, SyncClient, now};
 use crate::phoenix::{ChannelEvent, Event, Millis};
-use crate::runtime::status::StatusTracker;
 use crate::runtime::{MountSpec, RootStatus, RuntimeEvent, StoreId, StoreKey, SyncError};
 
 /// What the status listener and the logger need; shared with the runtime's event listener.
 struct Observer {
-    tracker: StatusTracker,
     on_status: js_sys::Function,
     logger: Option<js_sys::Function>,
 }
@@ -88,7 +86,6 @@ impl Drop for Live {
 #[wasm_bindgen]
 pub struct RawConnection {
     live: Rc<RefCell<Option<Live>>>,
-    observer: Rc<RefCell<Observer>>,
     url: String,
     /// `Date.now() - performance.now()`, to report wall-clock times.
     wall_offset: f64,
@@ -102,7 +99,7 @@ impl RawConnection {
     #[wasm_bindgen(constructor)]
     pub fn new(url: String, options: JsValue, on_status: js_sys::Function) -> Result<RawConnection, JsValue> {
         let options = options::read(&options)?;
-        let observer = Rc::new(RefCell::new(Observer { tracker: StatusTracker::default(), on_status, logger: options.logger.clone() }));
+        let observer = Rc::new(RefCell::new(Observer { on_status, logger: options.logger.clone() }));
         let client = SyncClient::connect(&url, options.socket);
         if let Some(logger) = options.logger.clone() {
             client.on_frame(Some(move |outgoing: bool, frame: &str| {
@@ -125,7 +122,6 @@ impl RawConnection {
         };
         Ok(RawConnection {
             live: Rc::new(RefCell::new(Some(live))),
-            observer,
             url,
             wall_offset: js_sys::Date::now() - now() as f64,
             _counted: Counted::new(Kind::Connection),
@@ -177,7 +173,7 @@ impl RawConnection {
         if let Some(number) = live.store_numbers.get(&key) {
             return Ok(*number);
         }
-        let handle = live.mounts.get(&mount).ok_or_else(|| plain_error(&SyncError::Unmounted))?.root.store(id);
+        let handle = live.mounts.get(&mount).ok_or_else(|| plain_error(&SyncError::StoreUnmounted))?.root.store(id);
         let number = live.number();
         live.stores.insert(number, Store { mount, handle, _counted: Counted::new(Kind::Store) });
         live.store_numbers.insert(key, number);
@@ -203,7 +199,7 @@ impl RawConnection {
 
     /// Calls `listener` after every change of the store; returns the listener's number.
     pub fn subscribe(&self, store: u32, listener: js_sys::Function) -> Result<u32, JsValue> {
-        let handle = self.handle(store).ok_or_else(|| plain_error(&SyncError::Unmounted))?;
+        let handle = self.handle(store).ok_or_else(|| plain_error(&SyncError::StoreUnmounted))?;
         let subscription = handle.subscribe(move || {
             // The JS layer reports a listener's exception itself.
             let _ = listener.call0(&JsValue::NULL);
@@ -228,7 +224,7 @@ impl RawConnection {
             Err(message) => return js_sys::Promise::reject(&js_sys::TypeError::new(&format!("dispatchCommand(): {message}")).into()),
         };
         let Some(handle) = self.handle(store) else {
-            let error = if self.client().is_some() { SyncError::Unmounted } else { SyncError::Disconnected };
+            let error = if self.client().is_some() { SyncError::StoreUnmounted } else { SyncError::Disconnected };
             return rejected(&error);
         };
         future_to_promise(async move {
@@ -237,20 +233,14 @@ impl RawConnection {
         })
     }
 
-    /// `"connecting"`, `"open"`, `"reconnecting"` or `"closed"`.
+    /// `"connecting"`, `"open"`, `"reconnecting"` or `"closed"` (the runtime's status).
     pub fn status(&self) -> String {
-        self.observer.try_borrow().map_or("closed", |observer| observer.tracker.status().as_str()).to_owned()
+        self.client().map_or("closed", |(client, _)| client.connection_info().status.as_str()).to_owned()
     }
 
-    /// `{status, url, connectedAt, reconnectAttempt, nextRetryAt, roots}`.
+    /// `{status, reason, url, connectedAt, reconnectAttempt, nextRetryAt, roots}`.
     pub fn info(&self) -> JsValue {
-        let (status, connected_at, attempt, next_retry_at) = match self.observer.try_borrow() {
-            Ok(observer) => {
-                let tracker = &observer.tracker;
-                (tracker.status().as_str(), tracker.connected_at(), tracker.attempt(), tracker.next_retry_at())
-            }
-            Err(_) => ("closed", None, 0, None),
-        };
+        let connection = self.client().map(|(client, _)| client.connection_info()).unwrap_or_default();
         let roots = js_sys::Array::new();
         if let Some((client, topic)) = self.client() {
             for root in client.roots(&topic) {
@@ -260,15 +250,19 @@ impl RawConnection {
                     ("status", JsValue::from_str(root.status.as_str())),
                     ("version", JsValue::from_f64(root.version as f64)),
                     ("owners", JsValue::from(root.owners)),
+                    ("attempt", JsValue::from(root.attempt)),
+                    ("nextRetryAt", self.wall_time(root.next_retry_at)),
+                    ("reason", root.reason.as_deref().map_or(JsValue::NULL, JsValue::from_str)),
                 ]));
             }
         }
         object(&[
-            ("status", JsValue::from_str(status)),
+            ("status", JsValue::from_str(connection.status.as_str())),
+            ("reason", JsValue::from_str(&connection.reason)),
             ("url", JsValue::from_str(&self.url)),
-            ("connectedAt", self.wall_time(connected_at)),
-            ("reconnectAttempt", JsValue::from(attempt)),
-            ("nextRetryAt", self.wall_time(next_retry_at)),
+            ("connectedAt", self.wall_time(connection.connected_at)),
+            ("reconnectAttempt", JsValue::from(connection.attempt)),
+            ("nextRetryAt", self.wall_time(connection.next_retry_at)),
             ("roots", roots.into()),
         ])
     }
@@ -277,11 +271,10 @@ impl RawConnection {
     /// released and pending work rejects with `Disconnected`.
     pub fn disconnect(&self) -> js_sys::Promise {
         let live = self.live.try_borrow_mut().ok().and_then(|mut slot| slot.take());
-        let change = self.observer.try_borrow_mut().ok().and_then(|mut observer| observer.tracker.close("disconnected by the application"));
-        if let Some(change) = change {
-            notify_status(&self.observer, change.from.as_str(), change.to.as_str(), &change.reason);
-        }
         let Some(live) = live else { return js_sys::Promise::resolve(&JsValue::UNDEFINED) };
+        // Closing first reports `closed` at once (the runtime derives it, like every status); the
+        // server stops the roots with the socket.
+        live.client.close_socket();
         future_to_promise(async move {
             let result = live.client.disconnect(&live.topic).await;
             // Dropping the last client closes the socket and stops its timers.
@@ -309,11 +302,10 @@ impl RawConnection {
 
 /// Feeds socket events to the status tracker and the logger (no borrow held while JS runs).
 fn observe(observer: &Rc<RefCell<Observer>>, event: &RuntimeEvent) {
-    if let RuntimeEvent::Socket(socket_event) = event {
-        let change = observer.try_borrow_mut().ok().and_then(|mut observer| observer.tracker.observe(socket_event, now()));
-        if let Some(change) = change {
-            notify_status(observer, change.from.as_str(), change.to.as_str(), &change.reason);
-        }
+    if let RuntimeEvent::Connection { from, info } = event
+        && *from != info.status
+    {
+        notify_status(observer, from.as_str(), info.status.as_str(), &info.reason);
     }
     let logger = observer.try_borrow().ok().and_then(|observer| observer.logger.clone());
     if let Some(logger) = logger
@@ -341,6 +333,8 @@ fn log_line(event: &RuntimeEvent) -> Option<(&'static str, String, JsValue)> {
             ("transport", format!("reconnect attempt {attempt} in {delay} ms"), JsValue::UNDEFINED)
         }
         RuntimeEvent::Socket(Event::InvalidEndpoint(message)) => ("error", format!("invalid endpoint: {message}"), JsValue::UNDEFINED),
+        RuntimeEvent::Socket(Event::ConnectFailed(message)) => ("error", format!("cannot connect: {message}"), JsValue::UNDEFINED),
+        RuntimeEvent::Connection { info, .. } => ("status", format!("{} ({})", info.status.as_str(), info.reason), JsValue::UNDEFINED),
         RuntimeEvent::Socket(Event::FrameError(error)) => ("error", format!("frame dropped: {error}"), JsValue::UNDEFINED),
         RuntimeEvent::Socket(Event::Channel { event, .. }) => match event {
             ChannelEvent::State(state) => ("channel", format!("{state:?}").to_lowercase(), JsValue::UNDEFINED),
@@ -356,24 +350,37 @@ fn log_line(event: &RuntimeEvent) -> Option<(&'static str, String, JsValue)> {
     Some(line)
 }
 
-/// A rejection value the JS layer turns into `MusubiCommandError` or `Error`:
-/// `{name, message, kind?, command?, storeId?, reply?}`.
+/// A rejection value the JS layer turns into `MusubiCommandError` or `Error`, complete:
+/// `{name, message, kind, code?, command?, storeId?, reply?}` (messages and codes are built here,
+/// once).
 fn error_object(error: &SyncError) -> JsValue {
     let message = JsValue::from_str(&error.to_string());
+    let kind = JsValue::from_str(error.kind());
     match error {
         SyncError::Command(command) => object(&[
             ("name", JsValue::from_str("MusubiCommandError")),
             ("message", message),
-            ("kind", JsValue::from_str(command.kind.as_str())),
+            ("kind", kind),
+            ("code", command.code.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str)),
             ("command", JsValue::from_str(&command.command)),
             ("storeId", command.store_id.segments().iter().map(|segment| JsValue::from_str(segment)).collect::<js_sys::Array>().into()),
             ("reply", command.reply.as_ref().map_or(JsValue::UNDEFINED, value_to_js)),
         ]),
         SyncError::MountFailed(reply) | SyncError::UnmountFailed(reply) | SyncError::JoinFailed(reply) => {
-            object(&[("name", JsValue::from_str("Error")), ("message", message), ("reply", value_to_js(reply))])
+            object(&[("name", JsValue::from_str("Error")), ("message", message), ("kind", kind), ("reply", value_to_js(reply))])
         }
-        _ => object(&[("name", JsValue::from_str("Error")), ("message", message)]),
+        _ => object(&[("name", JsValue::from_str("Error")), ("message", message), ("kind", kind)]),
     }
+}
+
+/// The rejection the JS layer uses for calls on a disconnected connection (`"disconnected"`) or
+/// an unmounted store (`"unmounted"`), so that its messages live in Rust too.
+#[wasm_bindgen(js_name = rawError)]
+pub fn raw_error(kind: &str) -> JsValue {
+    error_object(&match kind {
+        "unmounted" => SyncError::StoreUnmounted,
+        _ => SyncError::Disconnected,
+    })
 }
 
 fn rejected(error: &SyncError) -> js_sys::Promise {
@@ -381,7 +388,9 @@ fn rejected(error: &SyncError) -> js_sys::Promise {
 }
 
 fn plain_error(error: &SyncError) -> JsValue {
-    js_sys::Error::new(&error.to_string()).into()
+    let thrown = js_sys::Error::new(&error.to_string());
+    let _ = js_sys::Reflect::set(&thrown, &"kind".into(), &error.kind().into());
+    thrown.into()
 }
 
 fn busy() -> JsValue {

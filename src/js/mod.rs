@@ -1,7 +1,7 @@
 //! The npm package's WebAssembly side: `#[wasm_bindgen]` exports used by the hand-written ESM
 //! layer in `src/js/npm/` (`connect`, `Connection`, `Store`, `MusubiCommandError`).
 //!
-//! The exports here are internal (`RawConnection`, `rawStats`): they address mounts, stores and
+//! The exports here are internal (`RawConnection`, `rawStats`, `rawError`): they address mounts, stores and
 //! subscriptions by number so that the JS layer can hand out plain objects with bound functions
 //! (`useSyncExternalStore(store.subscribe, store.snapshot)` works) and release everything
 //! explicitly on `unsubscribe`, `unmount` and `disconnect`.
@@ -14,5 +14,5 @@ mod convert;
 mod options;
 mod stats;
 
-pub use connection::RawConnection;
+pub use connection::{RawConnection, raw_error};
 pub use stats::raw_stats;

@@ -7,28 +7,22 @@ use leptos::prelude::*;
 
 use super::context::use_sync_context;
 
-/// Where the connection stands (leptos-use's names).
-///
-/// `Connecting` covers the wait before a retry as well as the attempt itself, so an indicator
-/// shows yellow for the whole outage; `Closed` means nobody wants the socket open (before
-/// `open()` with `auto_connect=false`, or after `close()`).
+/// Where the connection stands: the runtime's [`crate::runtime::status::ConnectionStatus`], the
+/// same status the npm package reports (`Connecting` until first usable, `Open` while the socket
+/// is open and the connection channel joined, `Reconnecting` for the whole outage after that —
+/// the wait between retries included — and `Closed` when nobody wants it open (before `open()`
+/// with `auto_connect=false`, after `close()`) or it cannot connect at all).
 ///
 /// ```no_run
 /// use musubi_wasm::leptos::ConnectionReadyState;
-/// let online = |state: ConnectionReadyState| state == ConnectionReadyState::Open;
-/// assert!(!online(ConnectionReadyState::Connecting));
+/// let color = |state: ConnectionReadyState| match state {
+///     ConnectionReadyState::Open => "green",
+///     ConnectionReadyState::Connecting | ConnectionReadyState::Reconnecting => "yellow",
+///     ConnectionReadyState::Closed => "red",
+/// };
+/// assert_eq!(color(ConnectionReadyState::Reconnecting), "yellow");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ConnectionReadyState {
-    /// Opening, or waiting to retry.
-    Connecting,
-    /// Open.
-    Open,
-    /// `close()` was called; the socket is shutting down.
-    Closing,
-    /// Closed and not retrying.
-    Closed,
-}
+pub type ConnectionReadyState = crate::runtime::status::ConnectionStatus;
 
 /// The connection as signals, with controls. Cheap to copy into closures.
 ///
@@ -40,8 +34,8 @@ pub enum ConnectionReadyState {
 ///     let connection = use_sync_connection();
 ///     let color = move || match connection.ready_state.get() {
 ///         ConnectionReadyState::Open => "green",
-///         ConnectionReadyState::Connecting => "yellow",
-///         _ => "red",
+///         ConnectionReadyState::Connecting | ConnectionReadyState::Reconnecting => "yellow",
+///         ConnectionReadyState::Closed => "red",
 ///     };
 ///     let retry = move || connection.next_retry_in.get().map(|left| format!("retry in {} s", left.as_secs() + 1));
 ///     view! { <span class=color>{retry}</span> <button on:click=move |_| (connection.open)()>"Reconnect now"</button> }

@@ -10,7 +10,8 @@ use super::connection::ConnectionReadyState;
 use super::error::SyncError;
 use crate::browser::{Subscription, SyncClient, now};
 use crate::phoenix::backoff::Backoff;
-use crate::phoenix::{ConnectionState, Event, SocketOptions};
+use crate::phoenix::{Event, SocketOptions};
+use crate::runtime::status::ConnectionInfo;
 use crate::runtime::{DEFAULT_TOPIC, RootStatus, RuntimeEvent};
 
 /// The Leptos defaults: phoenix.js timings, and reconnects with exponential backoff from 1 s to
@@ -82,38 +83,21 @@ impl SyncContext {
                 context.report(SyncError::from_runtime(error, ""));
             }
         });
-        self.refresh_state();
     }
 
     /// Closes the socket and stops retrying; roots stay readable as stale until `open()`.
     pub(crate) fn close(&self) {
         self.wanted.try_set(false);
-        self.ready_state.try_set(ConnectionReadyState::Closing);
         if let Some(client) = self.client.try_get_value() {
             client.close_socket();
         }
-        self.refresh_state();
     }
 
-    /// Recomputes the ready state, attempt and countdown from the socket.
-    fn refresh_state(&self) {
-        let Some((state, attempts, next_retry_at)) = self.client.try_with_value(|client| client.socket_state()) else { return };
-        let wanted = self.wanted.try_get_untracked().unwrap_or(false);
-        self.ready_state.try_set(match state {
-            ConnectionState::Open => ConnectionReadyState::Open,
-            ConnectionState::Connecting => ConnectionReadyState::Connecting,
-            // Waiting for the next retry counts as connecting; closed means nobody wants it open.
-            ConnectionState::Closed if wanted => ConnectionReadyState::Connecting,
-            ConnectionState::Closed => ConnectionReadyState::Closed,
-        });
-        // While waiting, the scheduled attempt is the next one; while connecting, the running one.
-        let attempt = match (state, next_retry_at) {
-            (ConnectionState::Open, _) => 0,
-            (ConnectionState::Closed, Some(_)) => attempts.saturating_add(1),
-            _ => attempts,
-        };
-        self.attempt.try_set(attempt);
-        self.set_countdown(next_retry_at.filter(|_| wanted));
+    /// Shows the runtime's connection status (derived there, as for every front door).
+    fn show(&self, info: &ConnectionInfo) {
+        self.ready_state.try_set(info.status);
+        self.attempt.try_set(info.attempt);
+        self.set_countdown(info.next_retry_at);
     }
 
     /// Runs a 250 ms ticker for `next_retry_in` while a retry is pending (the retry itself is the
@@ -146,7 +130,11 @@ pub fn provide_sync_context(url: &str, options: SocketOptions, topic: Option<Str
     let topic = topic.unwrap_or_else(|| DEFAULT_TOPIC.to_owned());
     let (client_for_cleanup, topic_for_cleanup) = (client.clone(), topic.clone());
     let errors = RwSignal::new(None);
-    let ready_state = RwSignal::new(ConnectionReadyState::Closed);
+    if !auto_connect {
+        // Nobody wants the socket yet: the runtime says `closed` until `open()`.
+        client.close_socket();
+    }
+    let ready_state = RwSignal::new(client.connection_info().status);
     let attempt = RwSignal::new(0);
     let next_retry_in = RwSignal::new(None);
     let wanted = RwSignal::new(auto_connect);
@@ -195,12 +183,14 @@ impl SyncContext {
     /// Turns runtime events into signal updates.
     fn observe(&self, event: &RuntimeEvent) {
         match event {
-            RuntimeEvent::Socket(Event::State(_) | Event::ReconnectScheduled { .. }) => self.refresh_state(),
+            RuntimeEvent::Connection { info, .. } => self.show(info),
             RuntimeEvent::Socket(Event::TransportClosed { code, reason }) => {
                 let detail = if reason.is_empty() { String::new() } else { format!(": {reason}") };
                 self.report(SyncError::WebSocketError { message: format!("connection lost (code {code}{detail})") });
             }
-            RuntimeEvent::Socket(Event::InvalidEndpoint(message)) => self.report(SyncError::WebSocketError { message: message.clone() }),
+            RuntimeEvent::Socket(Event::InvalidEndpoint(message) | Event::ConnectFailed(message)) => {
+                self.report(SyncError::WebSocketError { message: message.clone() })
+            }
             RuntimeEvent::Socket(Event::FrameError(error)) => self.report(SyncError::Protocol { message: error.to_string() }),
             RuntimeEvent::RootStatus { root_id, status: RootStatus::Recovering, .. } => {
                 self.report(SyncError::VersionMismatch { root_id: root_id.to_string() });

@@ -180,7 +180,9 @@ where
             return;
         }
         last.try_set_value(Some(node.clone()));
-        match serde_json::from_value::<T>(node.to_json()) {
+        // Through text: `serde_json` reads it with its depth limit (a store too deep for `T` is an
+        // error, not a stack overflow) and no deep `Value` is ever built.
+        match serde_json::from_str::<T>(&node.to_json_text()) {
             Ok(parsed) => {
                 value.try_set(Some(parsed));
             }
@@ -212,16 +214,15 @@ where
     let context = root.context;
     let stream = name.to_owned();
     let store_name = store_id.key().to_string();
-    let last: StoredValue<Option<Value>, LocalStorage> = StoredValue::new_local(None);
+    let last: StoredValue<Option<Node>, LocalStorage> = StoredValue::new_local(None);
     follow_store(root, store_id, move |store| {
         let Some(node) = store.stream(&stream) else { return };
-        let json = node.to_json();
-        if last.try_with_value(|last| last.as_ref() == Some(&json)).unwrap_or(true) {
+        if last.try_with_value(|last| last.as_ref() == Some(&node)).unwrap_or(true) {
             return;
         }
-        match serde_json::from_value::<Vec<T>>(json.clone()) {
+        match serde_json::from_str::<Vec<T>>(&node.to_json_text()) {
             Ok(parsed) => {
-                last.try_set_value(Some(json));
+                last.try_set_value(Some(node));
                 items.try_set(parsed);
             }
             Err(error) => {

@@ -89,6 +89,9 @@ pub struct SocketOptions {
     /// Give up on a WebSocket that has not opened after this long (default 10 000 ms; `None`
     /// waits for the browser).
     pub connect_timeout_ms: Option<Millis>,
+    /// How long an open socket has to answer the heartbeat sent when the page wakes up (becomes
+    /// visible, comes back online, is restored) before it is taken for dead (default 2 000 ms).
+    pub probe_timeout_ms: Millis,
     /// Socket reconnect schedule (default phoenix.js ladder).
     pub reconnect: Backoff,
     /// Channel rejoin schedule (default phoenix.js ladder).
@@ -106,6 +109,7 @@ impl Default for SocketOptions {
             heartbeat_interval_ms: 30_000,
             heartbeat_timeout_ms: 30_000,
             connect_timeout_ms: Some(10_000),
+            probe_timeout_ms: 2_000,
             reconnect: Backoff::phoenix_reconnect(),
             rejoin: Backoff::phoenix_rejoin(),
             seed: 0x6d75_7375_6269,

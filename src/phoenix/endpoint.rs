@@ -70,15 +70,30 @@ pub fn endpoint_url(endpoint: &str, params: Option<&Map<String, Value>>, page: O
 }
 
 /// The subprotocols to open the WebSocket with: none without a token, else `phoenix` and
-/// `base64url.bearer.phx.<standard base64 without padding>`.
-pub fn auth_protocols(token: Option<&str>) -> Vec<String> {
-    match token {
-        None => Vec::new(),
-        Some(token) => {
-            let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(token.as_bytes());
-            vec!["phoenix".to_owned(), format!("{AUTH_TOKEN_PREFIX}{encoded}")]
-        }
+/// `base64url.bearer.phx.<standard base64 without padding>`. A token whose Base64 form cannot be
+/// a subprotocol (it contains `/`, which `Sec-WebSocket-Protocol` forbids) is refused with a
+/// message saying what to change, before any socket is opened.
+///
+/// ```
+/// use musubi_wasm::phoenix::endpoint::auth_protocols;
+/// assert_eq!(auth_protocols(Some("user-42")).unwrap()[1], "base64url.bearer.phx.dXNlci00Mg");
+/// assert!(auth_protocols(Some("???")).unwrap_err().contains("'/'"));
+/// ```
+pub fn auth_protocols(token: Option<&str>) -> Result<Vec<String>, String> {
+    let Some(token) = token else { return Ok(Vec::new()) };
+    let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(token.as_bytes());
+    if let Some(bad) = encoded.chars().find(|c| !is_token_char(*c)) {
+        return Err(format!(
+            "the auth token cannot be sent: its Base64 form contains '{bad}', which a WebSocket subprotocol cannot carry; \
+             pass a token that encodes without it (e.g. encode it as base64url or hex first)"
+        ));
     }
+    Ok(vec!["phoenix".to_owned(), format!("{AUTH_TOKEN_PREFIX}{encoded}")])
+}
+
+/// RFC 7230 `tchar`: what a `Sec-WebSocket-Protocol` value may consist of.
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
 /// Decodes the token from a requested subprotocol list (server side).
@@ -157,11 +172,14 @@ mod tests {
 
     #[test]
     fn auth_token_subprotocol_is_standard_base64_without_padding() {
-        assert!(auth_protocols(None).is_empty());
-        assert_eq!(auth_protocols(Some("user-42")), vec!["phoenix".to_owned(), "base64url.bearer.phx.dXNlci00Mg".to_owned()]);
+        assert_eq!(auth_protocols(None), Ok(Vec::new()));
+        assert_eq!(auth_protocols(Some("user-42")), Ok(vec!["phoenix".to_owned(), "base64url.bearer.phx.dXNlci00Mg".to_owned()]));
         assert_eq!(token_from_protocols(["phoenix", " base64url.bearer.phx.dXNlci00Mg"]), Some("user-42".to_owned()));
         assert_eq!(token_from_protocols(["phoenix"]), None);
-        // `+` and `/` come from the standard alphabet.
-        assert_eq!(auth_protocols(Some(">>>???")).get(1).map(String::as_str), Some("base64url.bearer.phx.Pj4+Pz8/"));
+        // `+` and `/` come from the standard alphabet: `+` is a token character, `/` is not, so a
+        // token whose Base64 has a `/` can never be sent (the browser's constructor would throw).
+        assert_eq!(auth_protocols(Some(">>>")).map(|p| p[1].clone()), Ok("base64url.bearer.phx.Pj4+".to_owned()));
+        let refused = auth_protocols(Some("???")).unwrap_err();
+        assert!(refused.contains("'/'") && refused.contains("base64url"), "{refused}");
     }
 }

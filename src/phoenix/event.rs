@@ -167,6 +167,10 @@ pub enum Event {
     },
     /// The endpoint URL could not be built; the socket stays closed.
     InvalidEndpoint(String),
+    /// A WebSocket cannot be opened with this configuration (the browser refused the URL or the
+    /// subprotocols, or the auth token cannot be sent). Not a network error: nothing is retried
+    /// until the application connects again.
+    ConnectFailed(String),
     /// A frame from the server could not be decoded; it was dropped and the socket keeps going.
     FrameError(FrameError),
     /// Something happened on a channel.

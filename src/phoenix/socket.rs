@@ -168,6 +168,48 @@ impl Socket {
         }
     }
 
+    /// The page woke up (became visible, came back online, was restored): a socket waiting to
+    /// reconnect connects now, and an open one is probed at once — a heartbeat that must be
+    /// answered within [`super::SocketOptions::probe_timeout_ms`], or the socket is replaced as
+    /// after a heartbeat timeout. A heartbeat already in flight is the probe (its deadline is
+    /// brought forward), so there is never more than one.
+    pub fn wake(&mut self, now: Millis) {
+        if !self.wanted {
+            return;
+        }
+        if self.connection.is_none() {
+            self.open_connection(now);
+            return;
+        }
+        if !self.is_connected() {
+            return;
+        }
+        let probe_deadline = now.saturating_add(self.config.options.probe_timeout_ms);
+        match &mut self.heartbeat.pending {
+            Some((_, deadline)) => *deadline = (*deadline).min(probe_deadline),
+            None => {
+                self.send_heartbeat(now);
+                if let Some((_, deadline)) = &mut self.heartbeat.pending {
+                    *deadline = (*deadline).min(probe_deadline);
+                }
+            }
+        }
+    }
+
+    /// The WebSocket could not even be created (the browser's constructor threw: a bad URL or
+    /// subprotocol). That is not a network error, so nothing is retried; the socket reports
+    /// [`Event::ConnectFailed`] and stays closed until [`Socket::connect`].
+    pub fn handle_connect_error(&mut self, connection: ConnectionId, reason: &str, _now: Millis) {
+        if !self.is_current(connection) {
+            return;
+        }
+        self.connection = None;
+        self.wanted = false;
+        self.reconnect.reset();
+        self.emit(Event::ConnectFailed(format!("the browser refused to open a WebSocket: {reason}")));
+        self.connection_lost(&ErrorCause::ConnectionLost);
+    }
+
     /// Closes the socket deliberately: no reconnect until [`Socket::connect`] is called again.
     /// Joined channels become errored and rejoin when the socket reconnects.
     pub fn disconnect(&mut self, code: u16, reason: &str) {
@@ -309,7 +351,14 @@ impl Socket {
             }
         };
         let token = self.config.options.auth_token.as_ref().map(|token| token.resolve());
-        let protocols = auth_protocols(token.as_deref());
+        let protocols = match auth_protocols(token.as_deref()) {
+            Ok(protocols) => protocols,
+            Err(message) => {
+                self.wanted = false;
+                self.emit(Event::ConnectFailed(message));
+                return;
+            }
+        };
         let id = ConnectionId(self.next_id());
         self.connection = Some(Connection { id, open: false });
         self.connect_deadline = self.config.options.connect_timeout_ms.map(|timeout| now.saturating_add(timeout));

@@ -27,6 +27,7 @@ use super::envelope::Envelope;
 use super::error::{CommandError, SyncError};
 use super::replica::AcceptError;
 use super::root::{MountSpec, PendingCommand, RequestId, Root, RootInfo, RootStatus};
+use super::status::{ConnectionInfo, ConnectionStatus, Inputs, StatusDeriver};
 use super::store_id::{StoreId, StoreKey};
 use super::tree::Node;
 use super::upload::UploadHandle;
@@ -71,6 +72,13 @@ pub enum RuntimeEvent {
         root_id: Rc<str>,
         /// The new status.
         status: RootStatus,
+    },
+    /// The connection status, reason, attempt or retry time changed (see [`super::status`]).
+    Connection {
+        /// The status before (equal to `info.status` when only the details changed).
+        from: ConnectionStatus,
+        /// The new state.
+        info: ConnectionInfo,
     },
     /// An envelope was ignored or triggered recovery (diagnostics; nothing to do).
     Diagnostic {
@@ -120,6 +128,8 @@ pub struct Runtime {
     outputs: VecDeque<Output<RuntimeEvent>>,
     /// Whether connects and mounts may open the socket (false after [`Runtime::close`]).
     socket_wanted: bool,
+    /// The connection status shown to users.
+    status: StatusDeriver,
 }
 
 impl Runtime {
@@ -133,13 +143,20 @@ impl Runtime {
             next_generation: 0,
             outputs: VecDeque::new(),
             socket_wanted: true,
+            status: StatusDeriver::default(),
         }
+    }
+
+    /// The connection status, with its reason, attempt and retry time.
+    pub fn connection_info(&self) -> &ConnectionInfo {
+        self.status.info()
     }
 
     /// Opens the socket now with a fresh retry count (after [`Runtime::close`], or to skip the
     /// wait before the next retry). Roots remount once it is open.
     pub fn open(&mut self, now: Millis) {
         self.socket_wanted = true;
+        self.status.reopened();
         self.socket.connect_fresh(now);
         self.pump(now);
     }
@@ -191,6 +208,12 @@ impl Runtime {
         self.pump(now);
     }
 
+    /// The WebSocket could not be created (see [`Socket::handle_connect_error`]).
+    pub fn handle_connect_error(&mut self, connection: ConnectionId, reason: &str, now: Millis) {
+        self.socket.handle_connect_error(connection, reason, now);
+        self.pump(now);
+    }
+
     /// A text frame arrived.
     pub fn handle_text(&mut self, connection: ConnectionId, text: &str, now: Millis) {
         self.socket.handle_text(connection, text, now);
@@ -203,9 +226,9 @@ impl Runtime {
         self.pump(now);
     }
 
-    /// The page came back online or became visible.
-    pub fn reconnect_now(&mut self, now: Millis) {
-        self.socket.reconnect_now(now);
+    /// The page woke up (visible, online, restored): see [`Socket::wake`].
+    pub fn wake(&mut self, now: Millis) {
+        self.socket.wake(now);
         self.pump(now);
     }
 
@@ -541,13 +564,43 @@ impl Runtime {
     /// Drains the socket: transport outputs pass through, events drive the runtime.
     fn pump(&mut self, now: Millis) {
         while let Some(output) = self.socket.poll_output() {
+            self.status.observe(&output);
             match output {
                 Output::Connect { connection, url, protocols } => self.outputs.push_back(Output::Connect { connection, url, protocols }),
                 Output::Send { connection, message } => self.outputs.push_back(Output::Send { connection, message }),
                 Output::Close { connection, code, reason } => self.outputs.push_back(Output::Close { connection, code, reason }),
                 Output::Event(Event::Channel { channel, event }) => self.on_channel_event(channel, event, now),
-                Output::Event(event) => self.emit(RuntimeEvent::Socket(event)),
+                Output::Event(event) => {
+                    if let Event::InvalidEndpoint(message) | Event::ConnectFailed(message) = &event {
+                        self.on_connect_failed(&SyncError::ConnectFailed(message.clone()));
+                    }
+                    self.emit(RuntimeEvent::Socket(event));
+                }
             }
+        }
+        self.refresh_status(now);
+    }
+
+    /// Re-derives the connection status and reports it when anything changed.
+    fn refresh_status(&mut self, now: Millis) {
+        let inputs = Inputs {
+            socket: self.socket.state(),
+            all_joined: self.connections.values().all(|connection| connection.joined),
+            wanted: self.socket_wanted,
+            attempts: self.socket.reconnect_attempts(),
+            next_retry_at: self.socket.next_reconnect_at(),
+        };
+        if let Some(from) = self.status.derive(inputs, now) {
+            self.emit(RuntimeEvent::Connection { from, info: self.status.info().clone() });
+        }
+    }
+
+    /// The socket cannot connect at all: whoever waits for a join, and first mounts, fail now
+    /// (roots with state stay readable, stale, until the application opens again).
+    fn on_connect_failed(&mut self, error: &SyncError) {
+        let topics: Vec<Rc<str>> = self.connections.keys().cloned().collect();
+        for topic in topics {
+            self.on_join_failed(&topic, error.clone());
         }
     }
 }
@@ -556,5 +609,13 @@ impl Runtime {
 mod inbound;
 
 #[cfg(test)]
+#[path = "harness.rs"]
+mod harness;
+
+#[cfg(test)]
 #[path = "machine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "machine_hardening_tests.rs"]
+mod hardening_tests;

@@ -1,30 +1,33 @@
-//! The connection status an application shows: `connecting` before the first open, `open`,
-//! `reconnecting` after a loss while the socket retries, and `closed` after the application
-//! disconnected. [`StatusTracker`] derives it from the socket's events, with a human-readable
-//! reason for every change, the reconnect attempt and when the next try runs.
+//! The connection status every front door shows, derived once, here, from the runtime's own state
+//! (the socket, the connection channels' joins, the application's open/close) — JS and Leptos only
+//! translate [`ConnectionInfo`], so the same outage reads the same everywhere.
+//!
+//! - `connecting`: not usable yet, and never was since the application (re)opened;
+//! - `open`: the socket is open **and** every connection channel is joined;
+//! - `reconnecting`: it was open, and is not usable now (the socket retries, or the channel
+//!   rejoins); the wait between retries is `reconnecting` too, with [`ConnectionInfo::attempt`]
+//!   and [`ConnectionInfo::next_retry_at`];
+//! - `closed`: the application closed it, or it cannot be opened at all (the reason says why).
 //!
 //! ```
-//! use musubi_wasm::phoenix::{ConnectionState, Event};
-//! use musubi_wasm::runtime::status::{ConnectionStatus, StatusTracker};
-//! let mut tracker = StatusTracker::default();
-//! assert_eq!(tracker.status(), ConnectionStatus::Connecting);
-//! let change = tracker.observe(&Event::State(ConnectionState::Open), 5);
-//! assert_eq!(change.map(|c| (c.from, c.to)), Some((ConnectionStatus::Connecting, ConnectionStatus::Open)));
-//! assert_eq!(tracker.connected_at(), Some(5));
+//! use musubi_wasm::runtime::status::{ConnectionInfo, ConnectionStatus};
+//! let info = ConnectionInfo::default();
+//! assert_eq!((info.status, info.status.as_str()), (ConnectionStatus::Connecting, "connecting"));
 //! ```
 
-use crate::phoenix::{ConnectionState, Event, Millis};
+use crate::phoenix::{ChannelEvent, ConnectionState, ErrorCause, Event, Millis, Output};
 
 /// Where the connection stands, as shown to users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ConnectionStatus {
-    /// Opening for the first time.
+    /// Opening, and not usable since the application (re)opened it.
+    #[default]
     Connecting,
-    /// The WebSocket is open.
+    /// The socket is open and every connection channel is joined.
     Open,
-    /// The connection was lost; the socket is retrying.
+    /// It was open and is not usable now; retries run on their own.
     Reconnecting,
-    /// Closed by the application (or the endpoint is unusable); no retries.
+    /// Closed by the application, or unusable (see the reason); nothing is retried.
     Closed,
 }
 
@@ -40,180 +43,124 @@ impl ConnectionStatus {
     }
 }
 
-/// One status transition and why it happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusChange {
-    /// The previous status.
-    pub from: ConnectionStatus,
-    /// The new status.
-    pub to: ConnectionStatus,
-    /// Why, e.g. `"connected"`, `"connection lost (code 1006)"`, `"disconnected by the application"`.
+/// Everything a status indicator shows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConnectionInfo {
+    /// The status.
+    pub status: ConnectionStatus,
+    /// Why it is what it is, e.g. `"connected"`, `"connection lost (code 1006)"`, `"join timed
+    /// out"`, `"closed by the application"`, or what to change when it cannot connect at all.
     pub reason: String,
-}
-
-/// Derives [`ConnectionStatus`] from socket events. See the module docs.
-#[derive(Debug, Clone)]
-pub struct StatusTracker {
-    status: ConnectionStatus,
-    connected_at: Option<Millis>,
-    attempt: u32,
-    next_retry_at: Option<Millis>,
-    /// Why the transport went away, reported with the next status change.
-    loss: Option<String>,
-}
-
-impl Default for StatusTracker {
-    fn default() -> Self {
-        StatusTracker { status: ConnectionStatus::Connecting, connected_at: None, attempt: 0, next_retry_at: None, loss: None }
-    }
-}
-
-impl StatusTracker {
-    /// The current status.
-    pub fn status(&self) -> ConnectionStatus {
-        self.status
-    }
-
-    /// When the connection last opened (`None` if it never did).
-    pub fn connected_at(&self) -> Option<Millis> {
-        self.connected_at
-    }
-
-    /// The reconnect attempt that is scheduled or running (0 while open).
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
-
+    /// The reconnect attempt that is scheduled or running (0 while the socket is open).
+    pub attempt: u32,
     /// When the next reconnect runs, if one is scheduled.
-    pub fn next_retry_at(&self) -> Option<Millis> {
-        self.next_retry_at
+    pub next_retry_at: Option<Millis>,
+    /// When the status last became `open`.
+    pub connected_at: Option<Millis>,
+}
+
+/// What the derivation needs to know about the runtime at one moment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Inputs {
+    pub(crate) socket: ConnectionState,
+    pub(crate) all_joined: bool,
+    pub(crate) wanted: bool,
+    pub(crate) attempts: u32,
+    pub(crate) next_retry_at: Option<Millis>,
+}
+
+/// Keeps the reasons the socket and channels gave, and derives [`ConnectionInfo`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StatusDeriver {
+    info: ConnectionInfo,
+    /// Usable at least once since the application (re)opened.
+    was_open: bool,
+    /// Why it is not usable (the latest loss, refusal or timeout).
+    loss: Option<String>,
+    /// Why it cannot connect at all (until the application opens again).
+    failure: Option<String>,
+}
+
+impl StatusDeriver {
+    /// The current info.
+    pub(crate) fn info(&self) -> &ConnectionInfo {
+        &self.info
     }
 
-    /// Feeds one socket event; returns the status change it caused, if any.
-    pub fn observe(&mut self, event: &Event, now: Millis) -> Option<StatusChange> {
-        if self.status == ConnectionStatus::Closed {
+    /// The application (re)opens: failures are forgotten and the next usable state is a first one.
+    pub(crate) fn reopened(&mut self) {
+        self.failure = None;
+        self.was_open = false;
+    }
+
+    /// Remembers the reason an output or event gives.
+    pub(crate) fn observe(&mut self, output: &Output) {
+        let loss = match output {
+            Output::Close { reason, .. } if reason == "heartbeat timeout" => "no reply to the heartbeat (heartbeat timeout)".to_owned(),
+            Output::Close { reason, .. } if reason == "connect timeout" => "the WebSocket did not open in time".to_owned(),
+            Output::Event(Event::TransportClosed { code, reason }) if reason.is_empty() => format!("connection lost (code {code})"),
+            Output::Event(Event::TransportClosed { code, reason }) => format!("connection lost (code {code}: {reason})"),
+            Output::Event(Event::InvalidEndpoint(message)) => {
+                self.failure = Some(format!("invalid endpoint: {message}"));
+                return;
+            }
+            Output::Event(Event::ConnectFailed(message)) => {
+                self.failure = Some(message.clone());
+                return;
+            }
+            Output::Event(Event::Channel { event: ChannelEvent::JoinTimeout, .. }) => "the channel join timed out; retrying".to_owned(),
+            Output::Event(Event::Channel { event: ChannelEvent::JoinRefused(response), .. }) => {
+                format!("the channel join was refused: {}", describe(response))
+            }
+            Output::Event(Event::Channel { event: ChannelEvent::Errored(ErrorCause::Server(_)), .. }) => {
+                "the connection channel crashed; rejoining".to_owned()
+            }
+            _ => return,
+        };
+        self.loss = Some(loss);
+    }
+
+    /// Derives the info from `inputs`; returns the previous status when anything changed.
+    pub(crate) fn derive(&mut self, inputs: Inputs, now: Millis) -> Option<ConnectionStatus> {
+        let usable = inputs.socket == ConnectionState::Open && inputs.all_joined;
+        let (status, reason) = if !inputs.wanted {
+            (ConnectionStatus::Closed, "closed by the application".to_owned())
+        } else if let Some(failure) = &self.failure {
+            (ConnectionStatus::Closed, failure.clone())
+        } else if usable {
+            (ConnectionStatus::Open, "connected".to_owned())
+        } else {
+            let reason = self.loss.clone().unwrap_or_else(|| "connecting".to_owned());
+            (if self.was_open { ConnectionStatus::Reconnecting } else { ConnectionStatus::Connecting }, reason)
+        };
+        if status == ConnectionStatus::Open {
+            self.was_open = true;
+            self.loss = None;
+        }
+        let retrying = status != ConnectionStatus::Closed;
+        let attempt = match (inputs.socket, inputs.next_retry_at) {
+            _ if !retrying => 0,
+            (ConnectionState::Open, _) => 0,
+            (ConnectionState::Closed, Some(_)) => inputs.attempts.saturating_add(1),
+            _ => inputs.attempts,
+        };
+        let connected_at =
+            if status == ConnectionStatus::Open && self.info.status != ConnectionStatus::Open { Some(now) } else { self.info.connected_at };
+        let next = ConnectionInfo { status, reason, attempt, next_retry_at: inputs.next_retry_at.filter(|_| retrying), connected_at };
+        if next == self.info {
             return None;
         }
-        match event {
-            Event::State(ConnectionState::Open) => {
-                self.connected_at = Some(now);
-                self.attempt = 0;
-                self.next_retry_at = None;
-                self.loss = None;
-                self.set(ConnectionStatus::Open, "connected".to_owned())
-            }
-            Event::State(ConnectionState::Connecting) => {
-                self.next_retry_at = None;
-                None
-            }
-            Event::State(ConnectionState::Closed) => {
-                let reason = self.loss.take().unwrap_or_else(|| "connection lost".to_owned());
-                if self.connected_at.is_some() { self.set(ConnectionStatus::Reconnecting, reason) } else { None }
-            }
-            Event::TransportClosed { code, reason } => {
-                self.loss = Some(if reason.is_empty() {
-                    format!("connection lost (code {code})")
-                } else {
-                    format!("connection lost (code {code}: {reason})")
-                });
-                None
-            }
-            Event::ReconnectScheduled { attempt, at, .. } => {
-                self.attempt = *attempt;
-                self.next_retry_at = Some(*at);
-                None
-            }
-            Event::InvalidEndpoint(message) => {
-                self.next_retry_at = None;
-                self.set(ConnectionStatus::Closed, format!("invalid endpoint: {message}"))
-            }
-            Event::FrameError(_) | Event::Channel { .. } => None,
-        }
+        Some(std::mem::replace(&mut self.info, next).status)
     }
+}
 
-    /// The application closed the connection: the status becomes `closed` for good.
-    pub fn close(&mut self, reason: &str) -> Option<StatusChange> {
-        self.next_retry_at = None;
-        self.set(ConnectionStatus::Closed, reason.to_owned())
-    }
-
-    fn set(&mut self, to: ConnectionStatus, reason: String) -> Option<StatusChange> {
-        let from = std::mem::replace(&mut self.status, to);
-        (from != to).then_some(StatusChange { from, to, reason })
+fn describe(payload: &crate::phoenix::Payload) -> String {
+    match payload.as_json() {
+        Some(value) => crate::runtime::error::extract_code(value).unwrap_or_else(|| value.to_string()),
+        None => "a non-JSON response".to_owned(),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ConnectionStatus::*;
-
-    fn run(events: &[Event]) -> (StatusTracker, Vec<(ConnectionStatus, ConnectionStatus, String)>) {
-        let mut tracker = StatusTracker::default();
-        let changes = events
-            .iter()
-            .enumerate()
-            .filter_map(|(at, event)| tracker.observe(event, at as Millis))
-            .map(|change| (change.from, change.to, change.reason))
-            .collect();
-        (tracker, changes)
-    }
-
-    #[test]
-    fn first_failures_stay_connecting_until_the_first_open() {
-        let (tracker, changes) = run(&[
-            Event::State(ConnectionState::Connecting),
-            Event::TransportClosed { code: 1006, reason: String::new() },
-            Event::State(ConnectionState::Closed),
-            Event::ReconnectScheduled { attempt: 1, delay: 10, at: 13 },
-        ]);
-        assert!(changes.is_empty());
-        assert_eq!((tracker.status(), tracker.attempt(), tracker.next_retry_at()), (Connecting, 1, Some(13)));
-    }
-
-    #[test]
-    fn a_loss_after_open_is_reconnecting_with_the_close_reason_then_open_again() {
-        let (tracker, changes) = run(&[
-            Event::State(ConnectionState::Connecting),
-            Event::State(ConnectionState::Open),
-            Event::TransportClosed { code: 1006, reason: String::new() },
-            Event::State(ConnectionState::Closed),
-            Event::ReconnectScheduled { attempt: 1, delay: 10, at: 14 },
-            Event::State(ConnectionState::Connecting),
-            Event::State(ConnectionState::Open),
-        ]);
-        assert_eq!(
-            changes,
-            vec![
-                (Connecting, Open, "connected".to_owned()),
-                (Open, Reconnecting, "connection lost (code 1006)".to_owned()),
-                (Reconnecting, Open, "connected".to_owned()),
-            ]
-        );
-        assert_eq!((tracker.attempt(), tracker.next_retry_at(), tracker.connected_at()), (0, None, Some(6)));
-    }
-
-    #[test]
-    fn a_client_side_close_without_transport_event_has_a_generic_reason() {
-        let (_, changes) = run(&[Event::State(ConnectionState::Open), Event::State(ConnectionState::Closed)]);
-        assert_eq!(changes.last().map(|c| c.2.as_str()), Some("connection lost"));
-    }
-
-    #[test]
-    fn close_is_final() {
-        let mut tracker = StatusTracker::default();
-        assert!(tracker.observe(&Event::State(ConnectionState::Open), 1).is_some());
-        let change = tracker.close("disconnected by the application");
-        assert_eq!(change.map(|c| (c.from, c.to)), Some((Open, Closed)));
-        assert_eq!(tracker.observe(&Event::State(ConnectionState::Open), 2), None);
-        assert_eq!(tracker.close("again"), None, "no duplicate change");
-        assert_eq!(Closed.as_str(), "closed");
-    }
-
-    #[test]
-    fn an_invalid_endpoint_closes() {
-        let (tracker, changes) = run(&[Event::InvalidEndpoint("bad url".into())]);
-        assert_eq!(tracker.status(), Closed);
-        assert_eq!(changes, vec![(Connecting, Closed, "invalid endpoint: bad url".to_owned())]);
-    }
-}
+#[path = "status_tests.rs"]
+mod tests;

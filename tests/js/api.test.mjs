@@ -62,7 +62,7 @@ class FakeRaw {
     return { status: "open", url: this.url, roots: [] };
   }
   disconnect() {
-    this.onStatus("open", "closed", "disconnected by the application");
+    this.onStatus("open", "closed", "closed by the application");
     this.listeners.clear();
     this.stores.clear();
     return Promise.resolve();
@@ -75,7 +75,13 @@ class FakeRaw {
   }
 }
 
-const api = () => createApi(async () => ({ RawConnection: FakeRaw, rawStats: () => ({ liveHandles: FakeRaw.last?.listeners.size ?? 0 }) }));
+/** What the wasm side's `rawError(kind)` builds (the messages live in Rust). */
+const rawError = (kind) =>
+  kind === "unmounted"
+    ? { name: "Error", message: "Store is not connected (its root was unmounted)", kind }
+    : { name: "Error", message: "Disconnected", kind: "disconnected" };
+const api = () =>
+  createApi(async () => ({ RawConnection: FakeRaw, rawError, rawStats: () => ({ liveHandles: FakeRaw.last?.listeners.size ?? 0 }) }));
 
 test("MusubiCommandError keeps the reference fields, message and name-based is()", () => {
   const failed = new MusubiCommandError({ kind: "failed", command: "save", storeId: ["cart"], reply: { code: "invalid", reason: "x" } });
@@ -96,10 +102,15 @@ test("MusubiCommandError keeps the reference fields, message and name-based is()
   assert.ok(!MusubiCommandError.is(new Error("x")));
 });
 
-test("toError maps wasm rejections to stable errors", () => {
-  const error = toError({ name: "Error", message: "Unmounted" });
+test("toError maps wasm rejections to stable errors, complete as the wasm side built them", () => {
+  const error = toError({ name: "Error", message: "Unmounted", kind: "unmounted" });
   assert.ok(error instanceof Error);
   assert.equal(error.message, "Unmounted");
+  assert.equal(error.kind, "unmounted");
+  const command = toError({ name: "MusubiCommandError", message: "Command \"x\" failed: built in rust", kind: "failed", code: "c", command: "x", storeId: [], reply: { code: "other" } });
+  assert.ok(MusubiCommandError.is(command));
+  assert.equal(command.message, 'Command "x" failed: built in rust', "the message is taken, not derived again");
+  assert.equal(command.code, "c", "the code is taken, not derived again");
   const mountFailed = toError({ name: "Error", message: "Root mount failed: {}", reply: { reason: "unknown root" } });
   assert.deepEqual(mountFailed.reply, { reason: "unknown root" });
   const same = new TypeError("t");
@@ -207,9 +218,10 @@ test("unmount releases listeners, is idempotent, and later calls fail with stabl
   assert.equal(FakeRaw.last.listeners.size, 0);
   assert.equal(store.snapshot(), before, "the last snapshot stays readable");
   assert.equal(store.stale, false);
-  await assert.rejects(store.dispatchCommand("x"), { message: "Unmounted" });
+  // The reference message (PROTOCOL §4 item 12), with a typed kind.
+  await assert.rejects(store.dispatchCommand("x"), { message: /^Store is not connected/, kind: "unmounted" });
   assert.equal(typeof store.subscribe(() => {}), "function", "subscribing after unmount is a no-op");
-  assert.throws(() => store.child(["c"]), { message: "Unmounted" });
+  assert.throws(() => store.child(["c"]), { message: /^Store is not connected/, kind: "unmounted" });
 });
 
 test("disconnect releases everything once and later calls are rejected", async () => {
@@ -225,8 +237,8 @@ test("disconnect releases everything once and later calls are rejected", async (
   assert.equal(connection.status, "closed");
   assert.equal(connection.info().status, "closed");
   assert.equal(debugStats().liveHandles, 0);
-  await assert.rejects(store.dispatchCommand("x"), { message: "Disconnected" });
-  await assert.rejects(connection.mountStore({ module: "M", id: "r" }), { message: "Disconnected" });
+  await assert.rejects(store.dispatchCommand("x"), { message: "Disconnected", kind: "disconnected" });
+  await assert.rejects(connection.mountStore({ module: "M", id: "r" }), { message: "Disconnected", kind: "disconnected" });
 });
 
 test("mountStore validates its options", async () => {

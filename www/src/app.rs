@@ -80,8 +80,8 @@ fn ConnectionBar() -> impl IntoView {
     let state = connection.ready_state;
     let color = move || match state.get() {
         ConnectionReadyState::Open => "green",
-        ConnectionReadyState::Connecting => "yellow",
-        ConnectionReadyState::Closing | ConnectionReadyState::Closed => "red",
+        ConnectionReadyState::Connecting | ConnectionReadyState::Reconnecting => "yellow",
+        ConnectionReadyState::Closed => "red",
     };
     let label = move || format!("{:?}", state.get());
     let countdown = move || {

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use musubi_wasm::phoenix::frame::{Body, Payload, decode_server_text};
 use serde_json::{Value, json};
 
 use super::{Client, reply_frame};
@@ -71,6 +72,24 @@ impl Conn {
         frame[4].clone()
     }
 
+    /// The next frame, which must be a `patch` push, decoded with the client's own frame codec
+    /// (which keeps a payload deeper than `serde_json` reads as text, [`Payload::DeepJson`]).
+    pub async fn envelope_text(&mut self) -> TextEnvelope {
+        let frame_text = self.client.recv_text().await;
+        let frame = decode_server_text(&frame_text).unwrap();
+        assert_eq!(
+            (frame.join_ref.as_deref(), frame.msg_ref.as_deref(), frame.topic.as_str(), frame.event.as_str()),
+            (Some("1"), None, TOPIC, "patch"),
+            "{frame:?}"
+        );
+        let (envelope, kept_as_text) = match frame.body {
+            Body::Message(Payload::Json(envelope)) => (envelope.to_string(), false),
+            Body::Message(Payload::DeepJson(envelope)) => (envelope, true),
+            other => panic!("expected a JSON patch payload, got {other:?}"),
+        };
+        TextEnvelope { frame: frame_text, envelope, kept_as_text }
+    }
+
     /// Mounts; asserts the `ok` reply and returns the initial envelope.
     pub async fn mount(&mut self, module: &str, id: &str, params: Value) -> Value {
         let reply = self.request("mount", json!({"module": module, "id": id, "params": params})).await;
@@ -98,6 +117,17 @@ impl Conn {
     pub async fn expect_crash(&mut self) {
         assert_eq!(self.client.recv_json().await, json!(["1", "1", TOPIC, "phx_error", {}]));
     }
+}
+
+/// A `patch` push read by [`Conn::envelope_text`].
+#[derive(Debug)]
+pub struct TextEnvelope {
+    /// The raw text frame.
+    pub frame: String,
+    /// The envelope (the frame's payload) as JSON text.
+    pub envelope: String,
+    /// True when the codec kept the payload as text (too deep for `serde_json`).
+    pub kept_as_text: bool,
 }
 
 /// A client's view of one root: the tree, the version and the materialized streams.
@@ -194,4 +224,31 @@ pub async fn fresh_replica(address: SocketAddr, module: &str, id: &str, params: 
 
 pub fn reply_ok() -> (String, Value) {
     ("ok".to_owned(), json!({}))
+}
+
+/// The deepest bracket nesting of JSON text (strings skipped), counted without parsing it.
+pub fn text_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.checked_sub(1).expect("unbalanced JSON text"),
+            _ => {}
+        }
+    }
+    assert_eq!(depth, 0, "unbalanced JSON text");
+    deepest
 }

@@ -7,14 +7,16 @@
 /** A command that failed on the server (`kind: "failed"`) or got no reply in time (`"timeout"`). */
 export class MusubiCommandError extends Error {
   constructor(options) {
-    const { kind, command, storeId, reply, cause } = options ?? {};
-    super(commandMessage(kind, command, reply), cause === undefined ? undefined : { cause });
+    const { kind, command, storeId, reply, cause, message } = options ?? {};
+    // The client hands over `message` and `code` complete (built in Rust); an application that
+    // constructs one itself gets them derived the same way.
+    super(message ?? commandMessage(kind, command, reply), cause === undefined ? undefined : { cause });
     Object.defineProperty(this, "name", { value: "MusubiCommandError", enumerable: false, configurable: true, writable: false });
     this.kind = kind;
     this.command = command;
     this.storeId = Object.freeze([...(storeId ?? [])]);
     this.reply = reply;
-    this.code = extractCode(reply);
+    this.code = options != null && "code" in options ? options.code : extractCode(reply);
   }
 
   /** Name-based check that also works across bundles and realms. */
@@ -44,14 +46,15 @@ function safeStringify(value) {
   }
 }
 
-/** Turns a rejection from the wasm side (`{name, message, …}`) into an Error. */
+/** Turns a rejection from the wasm side (`{name, message, kind, …}`, complete) into an Error. */
 export function toError(value) {
   if (value instanceof Error) return value;
   if (value && typeof value === "object" && value.name === "MusubiCommandError") {
-    return new MusubiCommandError({ kind: value.kind, command: value.command, storeId: value.storeId, reply: value.reply });
+    return new MusubiCommandError(value);
   }
   if (value && typeof value === "object" && typeof value.message === "string") {
     const error = new Error(value.message);
+    if (typeof value.kind === "string") error.kind = value.kind;
     if ("reply" in value) error.reply = value.reply;
     return error;
   }
@@ -72,7 +75,6 @@ function callSafely(listener, argument) {
   }
 }
 
-const rejectWith = (message) => Promise.reject(new Error(message));
 const isAbortSignal = (value) => typeof value?.throwIfAborted === "function" && typeof value?.addEventListener === "function";
 const noop = () => {};
 
@@ -107,12 +109,16 @@ export function createApi(load) {
     const exports = await ready();
     signal?.throwIfAborted();
     const statusListeners = new Set();
+    const last = { status: "connecting", reason: "connecting" };
     const onStatus = (from, to, reason) => {
+      Object.assign(last, { status: to, reason });
       const change = Object.freeze({ from, to, reason });
       for (const entry of [...statusListeners]) callSafely(entry.listener, change);
     };
     const raw = new exports.RawConnection(url, options, onStatus);
-    const connection = makeConnection(raw, url, statusListeners);
+    // The errors of calls that never reach the runtime (made after disconnect or unmount).
+    const errorOf = (kind) => toError(exports.rawError(kind));
+    const connection = makeConnection(raw, url, statusListeners, errorOf, last);
     // The socket retries until it joins; an abort gives up and releases everything.
     let onAbort;
     const aborted = new Promise((_, reject) => {
@@ -146,11 +152,11 @@ export function createApi(load) {
   return { init, connect, debugStats };
 }
 
-function makeConnection(raw, url, statusListeners) {
-  const state = { raw, closed: false, closing: undefined, mounts: new Set() };
+function makeConnection(raw, url, statusListeners, errorOf, last) {
+  const state = { raw, closed: false, freed: false, closing: undefined, mounts: new Set(), errorOf };
 
   async function mountStore(options) {
-    if (state.closed) throw new Error("Disconnected");
+    if (state.closed) throw errorOf("disconnected");
     const { module, id, params } = options ?? {};
     if (typeof module !== "string" || module === "") throw new TypeError("mountStore(): module must be a non-empty string");
     if (typeof id !== "string" || id === "") throw new TypeError("mountStore(): id must be a non-empty string");
@@ -163,7 +169,7 @@ function makeConnection(raw, url, statusListeners) {
     } catch (error) {
       throw toError(error);
     }
-    if (state.closed) throw new Error("Disconnected");
+    if (state.closed) throw errorOf("disconnected");
     const mount = { number, unmounted: false, unmounting: undefined };
     state.mounts.add(mount);
     const store = makeStore(state, mount, Object.freeze([]));
@@ -187,14 +193,16 @@ function makeConnection(raw, url, statusListeners) {
       .catch(noop)
       .finally(() => {
         statusListeners.clear();
+        state.freed = true;
         raw.free();
       });
     return state.closing;
   }
 
   return Object.freeze({
+    // The runtime's status; once the module's side is released, the last one it reported.
     get status() {
-      return state.closed ? "closed" : raw.status();
+      return state.freed ? last.status : raw.status();
     },
     onStatusChange(listener) {
       if (typeof listener !== "function") throw new TypeError("onStatusChange(): listener must be a function");
@@ -204,8 +212,9 @@ function makeConnection(raw, url, statusListeners) {
       return () => void statusListeners.delete(entry);
     },
     info() {
-      if (state.closed) {
-        return Object.freeze({ status: "closed", url, connectedAt: null, reconnectAttempt: 0, nextRetryAt: null, roots: Object.freeze([]) });
+      if (state.freed) {
+        const { status, reason } = last;
+        return Object.freeze({ status, reason, url, connectedAt: null, reconnectAttempt: 0, nextRetryAt: null, roots: Object.freeze([]) });
       }
       return raw.info();
     },
@@ -241,8 +250,8 @@ function makeStore(state, mount, storeId) {
 
   const dispatchCommand = (name, payload) => {
     if (typeof name !== "string" || name === "") return Promise.reject(new TypeError("dispatchCommand(): name must be a non-empty string"));
-    if (state.closed) return rejectWith("Disconnected");
-    if (mount.unmounted) return rejectWith("Unmounted");
+    if (state.closed) return Promise.reject(state.errorOf("disconnected"));
+    if (mount.unmounted) return Promise.reject(state.errorOf("unmounted"));
     return state.raw.command(number, name, payload ?? {}).catch((error) => {
       throw toError(error);
     });
@@ -251,7 +260,7 @@ function makeStore(state, mount, storeId) {
   const child = (childId) => {
     const id = childId !== null && typeof childId === "object" && !Array.isArray(childId) ? childId.__musubi_store_id__ : childId;
     const checked = checkStoreId(id, "child()");
-    if (!live()) throw new Error(state.closed ? "Disconnected" : "Unmounted");
+    if (!live()) throw state.errorOf(state.closed ? "disconnected" : "unmounted");
     return makeStore(state, mount, checked);
   };
 

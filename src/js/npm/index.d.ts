@@ -35,19 +35,27 @@ export interface StoreSnapshot {
 /** Maps root store modules to their snapshot types, for typed `mountStore` calls. */
 export type StoreRegistry = Record<string, object>;
 
-/** Connection status shown to users. */
+/**
+ * Connection status shown to users, derived by the client's runtime (the Leptos hooks show the
+ * same): `open` only while the socket is open and the connection channel joined; `reconnecting`
+ * for the whole outage after it was open, including the wait between retries; `closed` after
+ * `disconnect()` or when it cannot connect at all (the reason says what to change).
+ */
 export type ConnectionStatus = "connecting" | "open" | "reconnecting" | "closed";
 
 /** One status transition. */
 export interface StatusChange {
   readonly from: ConnectionStatus;
   readonly to: ConnectionStatus;
-  /** Why, e.g. `"connected"`, `"connection lost (code 1006)"`, `"disconnected by the application"`. */
+  /** Why, e.g. `"connected"`, `"connection lost (code 1006)"`, `"closed by the application"`. */
   readonly reason: string;
 }
 
-/** Where a mounted root stands. */
-export type RootStatus = "mounting" | "live" | "stale" | "recovering";
+/**
+ * Where a mounted root stands. `failed`: it cannot be mounted (the server refused it, or its state
+ * nests deeper than the client holds); its `reason` says why, and mounting it again retries.
+ */
+export type RootStatus = "mounting" | "live" | "stale" | "recovering" | "failed";
 
 /** One mounted root, as listed by {@link Connection.info}. */
 export interface RootInfo {
@@ -56,11 +64,26 @@ export interface RootInfo {
   readonly status: RootStatus;
   readonly version: number;
   readonly owners: number;
+  /** Remount attempts since it was last live (timed-out remounts are retried with backoff). */
+  readonly attempt: number;
+  /** `Date.now()` at which the next remount runs, or `null`. */
+  readonly nextRetryAt: number | null;
+  /** Why it failed, or what its last remount ran into; `null` while all is well. */
+  readonly reason: string | null;
 }
+
+/**
+ * Why a call failed, on every `Error` the client rejects with (`error.kind`): e.g.
+ * `"not_connected"`, `"unmounted"`, `"disconnected"`, `"version_mismatch"`, `"mount_failed"`,
+ * `"too_deep"`, `"connect_failed"`.
+ */
+export type ErrorKind = string;
 
 /** A picture of the connection for diagnostics panels. */
 export interface ConnectionInfo {
   readonly status: ConnectionStatus;
+  /** Why the status is what it is (see {@link StatusChange.reason}). */
+  readonly reason: string;
   /** The endpoint URL given to {@link connect}. */
   readonly url: string;
   /** `Date.now()` of the last successful open, or `null`. */
@@ -169,6 +192,10 @@ export function init(wasm?: string | URL | Request | Response | BufferSource | W
 /** Options of {@link MusubiCommandError}'s constructor. */
 export interface MusubiCommandErrorOptions {
   kind: "failed" | "timeout";
+  /** The message (derived from `kind`, `command` and `reply` when absent). */
+  message?: string;
+  /** The code (derived from `reply` when absent). */
+  code?: string;
   command: string;
   storeId: StoreId;
   reply?: unknown;

@@ -83,6 +83,10 @@ impl Sim {
                 self.log(|| format!("socket: {event:?}"));
                 Ok(())
             }
+            RuntimeEvent::Connection { from, info } => {
+                self.log(|| format!("connection: {} -> {} ({})", from.as_str(), info.status.as_str(), info.reason));
+                Ok(())
+            }
         }
     }
 

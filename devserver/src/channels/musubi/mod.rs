@@ -27,6 +27,7 @@
 //! crashes are for tests: `POST /_test/crash?topic=…`. Every reply and envelope goes through the
 //! channel's [`ChannelHandle`] in the order it was produced (see [`page`] for why).
 
+pub mod deep;
 pub mod page;
 pub mod render;
 pub mod stores;

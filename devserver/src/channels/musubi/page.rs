@@ -12,6 +12,9 @@
 //! socket a reply precedes the envelope of the cycle it caused, and an `unmount` reply follows
 //! every envelope of that subscription.
 //!
+//! Test endpoints inject extra envelopes ([`PageRegistry::inject`], [`Fault`]) under the same
+//! lock, so they fall into each subscriber's sequence like any render cycle's.
+//!
 //! A page with no subscribers lingers for [`PAGE_LINGER`] (so a client recovering by unmount +
 //! remount, or a reloaded tab, finds the same state), then it is dropped.
 
@@ -24,6 +27,7 @@ use std::time::Duration;
 use musubi_wasm::phoenix::frame::{Payload, Reply};
 use serde_json::{Map, Value, json};
 
+use super::deep;
 use super::render::{self, PatchOp};
 use super::stores::{CommandOutcome, InvalidArgs, RootKind, RootStore, Timer};
 use crate::channels::{ChannelHandle, DeferredReply, Effect};
@@ -41,6 +45,9 @@ pub struct PageRegistry {
     next_subscriber: AtomicU64,
     mounts: AtomicU64,
     roots: AtomicU64,
+    /// Root id → levels: the next initial envelope of that root carries a deep chain
+    /// ([`PageRegistry::arm_deep_initial`]).
+    deep_initial: Mutex<HashMap<String, usize>>,
 }
 
 impl fmt::Debug for PageRegistry {
@@ -89,6 +96,16 @@ pub enum Fault {
     Gap,
     /// A correctly sequenced envelope whose op cannot apply; the subscriber's counter advances.
     Corrupt,
+    /// `ceil(levels / step)` valid, correctly sequenced envelopes that grow a chain of `levels`
+    /// objects under the root's field `deep`, `step` levels per envelope (see [`deep`]); each
+    /// advances the subscriber's counter. Only the clients hold the chain: the page's tree does
+    /// not, so a fresh mount has no `deep` and later diffs never touch it. `step` must be ≥ 1.
+    Deepen {
+        /// How deep the chain is in the end (objects under `deep`).
+        levels: usize,
+        /// How many levels each envelope adds.
+        step: usize,
+    },
 }
 
 /// How far a [`Fault::Gap`] envelope skips ahead.
@@ -111,7 +128,8 @@ impl fmt::Debug for Subscription {
 impl PageRegistry {
     /// Mounts `root_id` of `kind` for the channel behind `handle`: joins the page (starting it if
     /// needed), replies `ok {"root_id"}` through `reply`, then sends the initial envelope
-    /// (0 → 1, `replace ""`, the streams' current items). `Err` means the store's mount raised.
+    /// (0 → 1, `replace ""`, the streams' current items; with a deep chain in the tree if the root
+    /// id was armed by [`PageRegistry::arm_deep_initial`]). `Err` means the store's mount raised.
     pub fn mount(
         self: &Arc<Self>,
         kind: &'static RootKind,
@@ -134,9 +152,20 @@ impl PageRegistry {
         {
             let mut state = lock(&page.state);
             reply.send(Reply::ok(json!({"root_id": root_id})));
-            let ops = vec![render::replace_document(&state.tree).into_value()];
-            let initial = render::envelope(root_id, 0, 1, ops, state.store.stream_seed());
-            handle.send(patch(initial));
+            let armed = lock(&self.deep_initial).remove(root_id);
+            let deep_tree = armed.and_then(|levels| deep::with_chain(&state.tree, levels));
+            let initial = match deep_tree {
+                Some(tree) => {
+                    let ops = format!("[{{\"op\":\"replace\",\"path\":\"\",\"value\":{tree}}}]");
+                    let stream_ops = Value::Array(state.store.stream_seed()).to_string();
+                    deep_patch(deep::envelope(root_id, 0, &ops, &stream_ops))
+                }
+                None => {
+                    let ops = vec![render::replace_document(&state.tree).into_value()];
+                    patch(render::envelope(root_id, 0, 1, ops, state.store.stream_seed()))
+                }
+            };
+            handle.send(initial);
             state.subscribers.insert(id, Subscriber { handle, version: 1 });
         }
         drop(pages);
@@ -155,29 +184,50 @@ impl PageRegistry {
         self.roots.load(Ordering::Relaxed)
     }
 
-    /// Sends a faulty envelope to every subscriber of every page with this root id; returns how
-    /// many were sent.
+    /// Arms `root_id`: the next initial envelope sent for it (the next mount of that root id, on
+    /// any socket and page) replaces the whole document with the real tree plus a `deep` field
+    /// holding a chain of `levels` objects (see [`deep::with_chain`]). One-shot; arming again
+    /// before that mount changes the levels. The page's tree never holds the chain.
+    pub fn arm_deep_initial(&self, root_id: &str, levels: usize) {
+        lock(&self.deep_initial).insert(root_id.to_owned(), levels);
+    }
+
+    /// Sends the envelope(s) of `fault` to every subscriber of every page with this root id;
+    /// returns to how many subscribers.
     pub fn inject(&self, root_id: &str, fault: Fault) -> usize {
         let pages: Vec<Arc<Page>> = lock(&self.pages).values().filter(|page| page.key.root_id == root_id).cloned().collect();
         let mut sent = 0;
         for page in pages {
             let mut state = lock(&page.state);
-            for subscriber in state.subscribers.values_mut() {
-                let envelope = match fault {
-                    Fault::Gap => {
+            let subscribers = &mut state.subscribers;
+            match fault {
+                Fault::Gap => {
+                    for subscriber in subscribers.values_mut() {
                         let base = subscriber.version + GAP;
-                        render::envelope(root_id, base, base + 1, Vec::new(), Vec::new())
+                        subscriber.handle.send(patch(render::envelope(root_id, base, base + 1, Vec::new(), Vec::new())));
                     }
-                    Fault::Corrupt => {
+                }
+                Fault::Corrupt => {
+                    for subscriber in subscribers.values_mut() {
                         let base = subscriber.version;
                         subscriber.version += 1;
                         let op = PatchOp::Remove { path: "/no/such/deep/path".into() };
-                        render::envelope(root_id, base, base + 1, vec![op.into_value()], Vec::new())
+                        subscriber.handle.send(patch(render::envelope(root_id, base, base + 1, vec![op.into_value()], Vec::new())));
                     }
-                };
-                subscriber.handle.send(patch(envelope));
-                sent += 1;
+                }
+                Fault::Deepen { levels, step } => {
+                    // Each op's text is built once for all subscribers; only the versions differ.
+                    for op in deep::deepen_ops(levels, step) {
+                        let ops = format!("[{op}]");
+                        for subscriber in subscribers.values_mut() {
+                            let base = subscriber.version;
+                            subscriber.version += 1;
+                            subscriber.handle.send(deep_patch(deep::envelope(root_id, base, &ops, "[]")));
+                        }
+                    }
+                }
             }
+            sent += subscribers.len();
         }
         sent
     }
@@ -325,6 +375,12 @@ impl Drop for Subscription {
 /// A push of the `patch` event.
 fn patch(envelope: Value) -> Effect {
     Effect::Push { event: PATCH.into(), payload: Payload::Json(envelope) }
+}
+
+/// A push of the `patch` event whose envelope is JSON text, sent verbatim (it may nest deeper than
+/// a `Value` can safely hold).
+fn deep_patch(envelope: String) -> Effect {
+    Effect::Push { event: PATCH.into(), payload: Payload::DeepJson(envelope) }
 }
 
 /// `error {"reason": reason}`.
