@@ -136,6 +136,12 @@ pub enum SyncError {
 }
 
 impl SyncError {
+    /// True for failures a retry can cure (timeouts, a channel that went away); false for
+    /// answers (a refusal, a state the client cannot hold).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SyncError::MountTimeout | SyncError::NotConnected | SyncError::Disconnected | SyncError::JoinTimeout)
+    }
+
     /// A stable, machine-readable name for the error (`error.kind` in JS).
     ///
     /// ```

@@ -315,14 +315,23 @@ impl Runtime {
         };
         let joined = connection.joined;
         let channel = connection.channel;
+        // An owner whose mount resolved is given back first; with none left, the latest pending
+        // mount is cancelled (it settles with `Unmounted`), so every owner is accounted for.
+        let mut cancelled = None;
         let last = match connection.roots.get_mut(root_id) {
             None => None,
             Some(root) if root.owners > 1 => {
                 root.owners -= 1;
+                if usize::try_from(root.owners).unwrap_or(usize::MAX) < root.waiters.len() {
+                    cancelled = root.waiters.pop();
+                }
                 None
             }
             Some(_) => connection.roots.remove(root_id),
         };
+        if let Some(waiter) = cancelled {
+            self.settle(waiter, Err(SyncError::Unmounted));
+        }
         let Some(root) = last else {
             self.settle(request, Ok(Value::Null));
             return request;

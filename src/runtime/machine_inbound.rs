@@ -199,7 +199,7 @@ impl Runtime {
         // Owners that were not waiting (they hold the last good state) keep the root: a timeout is
         // retried with backoff, anything else is final.
         if self.root(topic, root_id).is_some() {
-            if *error == SyncError::MountTimeout {
+            if error.is_transient() {
                 self.schedule_remount(topic, root_id, error, now);
             } else {
                 self.fail_root(topic, root_id, error, now);

@@ -159,6 +159,10 @@ impl Replica {
         // Prune streams and uploads of stores that are not in the new index.
         let mut stream_owners: Vec<StoreKey> = stream_ops.iter().map(|op| op.store_id().key()).collect();
         if remount {
+            // A stream the fresh state no longer seeds changed too: it is empty now.
+            stream_owners.extend(self.streams.owners().filter(|owner| !streams.has_streams(owner)).cloned());
+            stream_owners.sort();
+            stream_owners.dedup();
             stream_owners.retain(|owner| !self.streams.same_for(&streams, owner));
         }
         let mut lost_streams: Vec<StoreKey> = Vec::new();

@@ -287,3 +287,18 @@ fn plain_subtrees_keep_their_identity_in_snapshots_across_versions() {
     assert!(!third.get("meta").zip(after.get("meta")).is_some_and(|(a, b)| a.same(b)), "the patched path is new");
     assert_eq!(third.get("meta").map(Node::to_json), Some(json!({"tags": [1, 2], "deep": {"x": 2}})));
 }
+
+#[test]
+fn regression_a_remount_without_a_streams_seed_empties_it_in_the_snapshot() {
+    // Found by the simulation (seed 1479): the fresh state left a stream unseeded, the root node
+    // was unchanged, and the cached snapshot kept the old items.
+    let mut replica = Replica::default();
+    let tree = json!({"__musubi_store_id__": [], "count": 1, "log": {"__musubi_stream__": "log"}});
+    let seed = json!([{"op": "insert", "store_id": [], "stream": "log", "item_key": "seed", "at": -1, "item": {"id": "seed"}}]);
+    replica.accept(&initial(tree.clone(), seed)).unwrap();
+    assert_eq!(replica.snapshot(&StoreId::root()).to_json()["log"], json!([{"id": "seed"}]));
+    replica.expect_initial();
+    let changes = replica.accept(&initial(tree, json!([]))).unwrap();
+    assert_eq!(replica.snapshot(&StoreId::root()).to_json()["log"], json!([]));
+    assert!(changes.notify.contains(&StoreId::root().key()), "the root store was announced");
+}

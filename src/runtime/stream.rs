@@ -175,6 +175,11 @@ impl Streams {
             })
     }
 
+    /// The stores that have (or had, until pruned) materialized streams.
+    pub fn owners(&self) -> impl Iterator<Item = &StoreKey> {
+        self.by_store.keys()
+    }
+
     /// True when the store has at least one materialized stream.
     pub fn has_streams(&self, owner: &StoreKey) -> bool {
         self.by_store.get(owner).is_some_and(|names| !names.is_empty())

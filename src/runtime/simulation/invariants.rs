@@ -13,6 +13,7 @@ use super::{Check, GHOST, HEARTBEAT_MS, MODULE, ROOT_IDS, Sim, TOPIC};
 use crate::phoenix::frame::{Frame, decode_client_text};
 use crate::phoenix::{ConnectionId, Output, WireMessage};
 use crate::runtime::error::CommandErrorKind;
+use crate::runtime::status::ConnectionStatus;
 use crate::runtime::tree::Node;
 use crate::runtime::{MountSpec, RootStatus, RuntimeEvent, StoreId, SyncError};
 
@@ -100,8 +101,10 @@ impl Sim {
         let kind = req.kind.clone();
         match kind {
             ReqKind::Connect | ReqKind::Disconnect => {
-                let allowed =
-                    matches!(&result, Ok(Value::Null) | Err(SyncError::JoinFailed(_) | SyncError::JoinTimeout | SyncError::Disconnected));
+                let allowed = matches!(
+                    &result,
+                    Ok(Value::Null) | Err(SyncError::JoinFailed(_) | SyncError::ConnectFailed(_) | SyncError::Disconnected)
+                );
                 ensure!(allowed, "unexpected connect/disconnect outcome {result:?}");
             }
             ReqKind::Mount(root) => {
@@ -129,7 +132,7 @@ impl Sim {
                                 | SyncError::Unmounted
                                 | SyncError::Disconnected
                                 | SyncError::JoinFailed(_)
-                                | SyncError::JoinTimeout
+                                | SyncError::ConnectFailed(_)
                                 | SyncError::NotConnected
                         );
                         ensure!(allowed, "unexpected mount error {error:?}");
@@ -190,6 +193,22 @@ impl Sim {
     pub(super) fn check_step(&mut self) -> Check {
         for root in ROOT_IDS.iter().chain([&GHOST]) {
             self.check_root(root)?;
+        }
+        self.check_status()
+    }
+
+    /// The connection status is truthful: `open` only on an open socket, `closed` only when the
+    /// application closed it or a permanent error is waiting for it to reopen.
+    fn check_status(&self) -> Check {
+        let info = self.rt.connection_info();
+        match info.status {
+            ConnectionStatus::Open => ensure!(self.rt.socket().is_connected(), "status open on a closed socket ({info:?})"),
+            ConnectionStatus::Closed => {
+                ensure!(self.reopen_at.is_some() || !self.rt.socket_wanted(), "status closed while nothing closed it ({info:?})")
+            }
+            ConnectionStatus::Connecting | ConnectionStatus::Reconnecting => {
+                ensure!(self.rt.socket_wanted(), "retrying although the application closed it ({info:?})")
+            }
         }
         Ok(())
     }

@@ -105,7 +105,7 @@ impl Sim {
                     self.s2c(client, ClientInput::Close(1006));
                 } else {
                     self.log(|| format!("server accepts connection {conn}"));
-                    let state = ServerConn { client, channel: None, late_next: false, dup_budget: 0, blackhole: false };
+                    let state = ServerConn { client, channel: None, late_next: false, dup_budget: 0, blackhole: false, ignore_joins: 0 };
                     self.server.conns.insert(conn, state);
                     self.s2c(client, ClientInput::Open);
                 }
@@ -155,6 +155,12 @@ impl Sim {
     fn drain(&mut self) -> Check {
         while let Some(output) = self.rt.poll_output() {
             match output {
+                Output::Connect { connection, .. } if self.fail_next_connect => {
+                    self.fail_next_connect = false;
+                    self.log(|| format!("client → connect {}: the WebSocket constructor throws", connection.get()));
+                    self.rt.handle_connect_error(connection, "SyntaxError: the subprotocol is invalid", self.now);
+                    self.reopen_at = Some(self.now + self.rng.u64(100..5_000));
+                }
                 Output::Connect { connection, .. } => {
                     self.stats.connects += 1;
                     self.ever_connected = true;
@@ -223,7 +229,7 @@ impl Sim {
     pub(super) fn inject_fault(&mut self) -> Check {
         let conn = self.current_server_conn();
         let joined = conn.and_then(|c| self.server.conns.get(&c)).and_then(|s| s.channel.clone());
-        match (self.rng.u32(..9), conn, joined) {
+        match (self.rng.u32(..11), conn, joined) {
             (0, Some(conn), _) => {
                 self.fault("drop");
                 let abrupt = self.rng.bool();
@@ -243,7 +249,7 @@ impl Sim {
             }
             (3, Some(_), Some(channel)) if !channel.roots.is_empty() => {
                 self.fault("bad-op");
-                let kind = self.rng.u8(..4);
+                let kind = self.rng.u8(..5);
                 self.server_change(Some(Corruption::BadOp(kind)))?;
             }
             (4, Some(conn), _) => {
@@ -282,6 +288,20 @@ impl Sim {
                 self.fault("blackhole");
                 if let Some(state) = self.server.conns.get_mut(&conn) {
                     state.blackhole = true;
+                }
+            }
+            (9, Some(conn), _) => {
+                self.fault("unanswered-joins");
+                let joins = self.rng.u32(1..4);
+                if let Some(state) = self.server.conns.get_mut(&conn) {
+                    state.ignore_joins += joins;
+                }
+            }
+            (10, _, _) if self.rng.u32(..4) == 0 => {
+                self.fault("constructor-throws");
+                self.fail_next_connect = true;
+                if let Some(conn) = conn {
+                    self.drop_conn(conn, true);
                 }
             }
             _ => {}

@@ -41,6 +41,8 @@ pub(super) struct ServerConn {
     pub(super) dup_budget: u32,
     /// Everything from the client is ignored and nothing is sent (a dead peer).
     pub(super) blackhole: bool,
+    /// How many of the next joins get no reply at all (everything else is answered).
+    pub(super) ignore_joins: u32,
 }
 
 /// (tree, snapshot) per version, per page server incarnation.
@@ -67,6 +69,15 @@ pub(super) enum Corruption {
     BadOp(u8),
 }
 
+/// Stands, in a frame's JSON, for a value nested deeper than the client holds; [`Sim::send`]
+/// swaps in the text (a `serde_json::Value` that deep would recurse on serialize and drop).
+pub(super) const TOO_DEEP: &str = "__sim_too_deep__";
+
+/// `{"next": … {"leaf": true}}`, `levels` objects deep, as JSON text.
+fn too_deep_text(levels: usize) -> String {
+    format!("{}{{\"leaf\":true}}{}", "{\"next\":".repeat(levels - 1), "}".repeat(levels - 1))
+}
+
 impl Sim {
     /// Sends a frame to the client of `conn` (duplicated while a duplicate fault lasts).
     pub(super) fn send(&mut self, conn: u64, frame: Value) {
@@ -79,7 +90,11 @@ impl Sim {
         if duplicate {
             state.dup_budget -= 1;
         }
-        let text = frame.to_string();
+        let mut text = frame.to_string();
+        let placeholder = format!("\"{TOO_DEEP}\"");
+        if text.contains(&placeholder) {
+            text = text.replace(&placeholder, &too_deep_text(crate::runtime::depth::MAX_DEPTH + 10));
+        }
         let join_ref = frame.get(0).and_then(Value::as_str).map(str::to_owned);
         if duplicate {
             self.log(|| format!("network duplicates {}", short(&text)));
@@ -120,6 +135,11 @@ impl Sim {
         ensure!(payload.is_object(), "client sent a non-object payload: {}", text());
         match frame.event.as_str() {
             "phx_join" => {
+                if let Some(state) = self.server.conns.get_mut(&conn).filter(|state| state.ignore_joins > 0) {
+                    state.ignore_joins -= 1;
+                    self.cover("join never answered");
+                    return Ok(());
+                }
                 self.maybe_stall(conn);
                 if self.now < self.server.refuse_joins_until {
                     self.cover("join refused");
@@ -294,7 +314,9 @@ impl Sim {
                             0 => json!({"op": "remove", "path": "/__sim__/missing/deep"}),
                             1 => json!({"op": "replace", "path": format!("/items/{}", items + 3), "value": 1}),
                             2 => json!({"op": "add", "path": "", "value": {}}),
-                            _ => json!({"op": "replace", "path": "count", "value": 1}),
+                            3 => json!({"op": "replace", "path": "count", "value": 1}),
+                            // A valid op whose result is deeper than the client holds.
+                            _ => json!({"op": "add", "path": "/__sim_deep__", "value": TOO_DEEP}),
                         });
                     }
                     None => {}

@@ -158,23 +158,21 @@ impl Sim {
     /// Unmounts a root the workload owns: usually one whose mount resolved, sometimes one whose
     /// mount is still pending (the owner is released at once; that mount settles later).
     pub(super) fn wl_unmount(&mut self) -> Check {
-        let pending: Vec<(String, u64)> =
-            self.pending_mounts.iter().flat_map(|(root, requests)| requests.iter().map(|r| (root.clone(), *r))).collect();
+        // The runtime's rule: an unmount gives back an owner whose mount resolved; with none
+        // left, it cancels the latest pending mount of that root (which settles `Unmounted`).
+        let pending: Vec<String> = self.pending_mounts.iter().filter(|(_, requests)| !requests.is_empty()).map(|(r, _)| r.clone()).collect();
         let owned: Vec<String> = self.ok_mounts.iter().filter(|(_, n)| **n > 0).map(|(r, _)| r.clone()).collect();
-        let root = if self.rng.u32(..4) == 0 && !pending.is_empty() {
-            let Some((root, request)) = self.rng.choice(pending) else { return Ok(()) };
-            if let Some(requests) = self.pending_mounts.get_mut(&root) {
-                requests.remove(&request);
+        let candidates = if self.rng.u32(..4) == 0 && !pending.is_empty() { pending } else { owned };
+        let Some(root) = self.rng.choice(candidates) else { return Ok(()) };
+        match self.ok_mounts.get_mut(&root) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => {
+                let latest = self.pending_mounts.get_mut(&root).and_then(|requests| requests.pop_last());
+                if let Some(request) = latest {
+                    self.released.insert(request);
+                }
             }
-            self.released.insert(request);
-            root
-        } else {
-            let Some(root) = self.rng.choice(owned) else { return Ok(()) };
-            if let Some(n) = self.ok_mounts.get_mut(&root) {
-                *n -= 1;
-            }
-            root
-        };
+        }
         let request = self.rt.unmount(TOPIC, &root, self.now);
         self.log(|| format!("wl unmount {root} → req {}", request.get()));
         self.track(request.get(), ReqKind::Unmount(root));
