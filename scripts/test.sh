@@ -90,7 +90,7 @@ if start_devserver; then
   echo "==> devserver at $server_url"
   export MUSUBI_TEST_SERVER="$server_url"
   export WASM_BINDGEN_TEST_TIMEOUT=60
-  step browser-tests wasm-pack test --headless --chrome --mode no-install -- --features leptos --test web --test sync_web --test leptos_web
+  step browser-tests wasm-pack test --headless --chrome --mode no-install -- --features leptos --test web --test sync_web --test leptos_web --test hardening_web
 else
   echo "    devserver did not start; see $LOGS/devserver.err"
   failed=$((failed + 1))

@@ -160,7 +160,8 @@ impl Sim {
     pub(super) fn wl_unmount(&mut self) -> Check {
         // The runtime's rule: an unmount gives back an owner whose mount resolved; with none
         // left, it cancels the latest pending mount of that root (which settles `Unmounted`).
-        let pending: Vec<String> = self.pending_mounts.iter().filter(|(_, requests)| !requests.is_empty()).map(|(r, _)| r.clone()).collect();
+        let pending: Vec<String> =
+            self.pending_mounts.iter().filter(|(_, requests)| !requests.is_empty()).map(|(r, _)| r.clone()).collect();
         let owned: Vec<String> = self.ok_mounts.iter().filter(|(_, n)| **n > 0).map(|(r, _)| r.clone()).collect();
         let candidates = if self.rng.u32(..4) == 0 && !pending.is_empty() { pending } else { owned };
         let Some(root) = self.rng.choice(candidates) else { return Ok(()) };
