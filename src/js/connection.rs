@@ -190,11 +190,10 @@ impl RawConnection {
         }
     }
 
-    /// True while the store's root shows its last good state (connection lost or recovering).
+    /// True while the store's root shows its last good state, not the server's current one
+    /// (connection lost, recovering, or failed).
     pub fn stale(&self, store: u32) -> bool {
-        self.handle(store)
-            .and_then(|handle| handle.root_status())
-            .is_some_and(|status| matches!(status, RootStatus::Stale | RootStatus::Recovering))
+        self.handle(store).and_then(|handle| handle.root_status()).is_some_and(RootStatus::is_stale)
     }
 
     /// Calls `listener` after every change of the store; returns the listener's number.

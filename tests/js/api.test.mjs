@@ -253,3 +253,26 @@ test("debugStats is all zeros before the module loads", () => {
   const { debugStats } = createApi(async () => ({}));
   assert.deepEqual(debugStats(), { memoryBytes: 0, liveHandles: 0, connections: 0, mounts: 0, stores: 0, subscriptions: 0, cachedObjects: 0 });
 });
+
+test("a trap inside the module turns the status closed with the reason, once, and later calls fail cleanly", async () => {
+  const { connect } = api();
+  const connection = await connect("/socket");
+  const { store } = await connection.mountStore({ module: "M", id: "r" });
+  const good = store.snapshot();
+  const seen = [];
+  connection.onStatusChange((change) => seen.push(change));
+  FakeRaw.last.snapshot = () => {
+    throw new WebAssembly.RuntimeError("unreachable");
+  };
+  assert.equal(store.snapshot(), good, "the UI keeps the last good state");
+  assert.equal(store.stale, true);
+  assert.equal(seen.length, 1);
+  assert.deepEqual([seen[0].from, seen[0].to], ["open", "closed"]);
+  assert.match(seen[0].reason, /reload the page/);
+  assert.equal(connection.status, "closed");
+  assert.equal(connection.info().status, "closed");
+  await assert.rejects(store.dispatchCommand("x"), { kind: "module_failed", message: /client module failed \(unreachable\); reload the page/ });
+  assert.throws(() => store.subscribe(() => {}) && store.child(["c"]), { kind: "module_failed" });
+  assert.equal(seen.length, 1, "reported once");
+  await connection.disconnect();
+});

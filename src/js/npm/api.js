@@ -61,6 +61,43 @@ export function toError(value) {
   return new Error(String(value));
 }
 
+/** The wasm side's calls that return promises (a failed module rejects them instead of throwing). */
+const ASYNC_CALLS = new Set(["connect", "mount", "unmount", "command", "disconnect"]);
+
+const isTrap = (error) => error instanceof WebAssembly.RuntimeError || (error instanceof RangeError && /call stack/i.test(error.message));
+
+/**
+ * Wraps the wasm side so that a trap inside it (a panic or a stack overflow kills the module for
+ * the whole page) is reported once, as status `closed` with the reason, and every later call fails
+ * with kind `module_failed` instead of touching a dead module. The client is built so that no
+ * input can trap it; this only keeps the status truthful if something still does.
+ */
+function guardModule(raw, onFailure) {
+  let failure;
+  return new Proxy(raw, {
+    get(target, property) {
+      const member = target[property];
+      if (typeof member !== "function") return member;
+      return (...args) => {
+        if (failure) {
+          if (property === "free") return undefined;
+          if (ASYNC_CALLS.has(property)) return Promise.reject(failure);
+          throw failure;
+        }
+        try {
+          return member.apply(target, args);
+        } catch (error) {
+          if (!isTrap(error)) throw error;
+          failure = Object.assign(new Error(`the client module failed (${error.message}); reload the page`), { kind: "module_failed", cause: error });
+          onFailure(failure);
+          if (ASYNC_CALLS.has(property)) return Promise.reject(failure);
+          throw failure;
+        }
+      };
+    },
+  });
+}
+
 /** Reports a listener's exception without stopping the other listeners. */
 function report(error) {
   if (typeof globalThis.reportError === "function") globalThis.reportError(error);
@@ -115,10 +152,14 @@ export function createApi(load) {
       const change = Object.freeze({ from, to, reason });
       for (const entry of [...statusListeners]) callSafely(entry.listener, change);
     };
-    const raw = new exports.RawConnection(url, options, onStatus);
+    const failed = { error: undefined };
+    const raw = guardModule(new exports.RawConnection(url, options, onStatus), (error) => {
+      failed.error = error;
+      onStatus(last.status, "closed", error.message);
+    });
     // The errors of calls that never reach the runtime (made after disconnect or unmount).
     const errorOf = (kind) => toError(exports.rawError(kind));
-    const connection = makeConnection(raw, url, statusListeners, errorOf, last);
+    const connection = makeConnection(raw, url, statusListeners, errorOf, last, failed);
     // The socket retries until it joins; an abort gives up and releases everything.
     let onAbort;
     const aborted = new Promise((_, reject) => {
@@ -152,7 +193,7 @@ export function createApi(load) {
   return { init, connect, debugStats };
 }
 
-function makeConnection(raw, url, statusListeners, errorOf, last) {
+function makeConnection(raw, url, statusListeners, errorOf, last, failed) {
   const state = { raw, closed: false, freed: false, closing: undefined, mounts: new Set(), errorOf };
 
   async function mountStore(options) {
@@ -202,7 +243,7 @@ function makeConnection(raw, url, statusListeners, errorOf, last) {
   return Object.freeze({
     // The runtime's status; once the module's side is released, the last one it reported.
     get status() {
-      return state.freed ? last.status : raw.status();
+      return state.freed || failed.error ? last.status : raw.status();
     },
     onStatusChange(listener) {
       if (typeof listener !== "function") throw new TypeError("onStatusChange(): listener must be a function");
@@ -212,7 +253,7 @@ function makeConnection(raw, url, statusListeners, errorOf, last) {
       return () => void statusListeners.delete(entry);
     },
     info() {
-      if (state.freed) {
+      if (state.freed || failed.error) {
         const { status, reason } = last;
         return Object.freeze({ status, reason, url, connectedAt: null, reconnectAttempt: 0, nextRetryAt: null, roots: Object.freeze([]) });
       }
@@ -230,8 +271,13 @@ function makeStore(state, mount, storeId) {
 
   const snapshot = () => {
     if (live()) {
-      const current = state.raw.snapshot(number);
-      if (current !== undefined) last = current;
+      try {
+        const current = state.raw.snapshot(number);
+        if (current !== undefined) last = current;
+      } catch (error) {
+        // A failed module: the UI keeps the last good state (the status says `closed`).
+        if (error.kind !== "module_failed") throw error;
+      }
     }
     return last;
   };
@@ -271,7 +317,12 @@ function makeStore(state, mount, storeId) {
     dispatchCommand,
     child,
     get stale() {
-      return live() && state.raw.stale(number);
+      try {
+        return live() && state.raw.stale(number);
+      } catch (error) {
+        if (error.kind !== "module_failed") throw error;
+        return true;
+      }
     },
   });
 }

@@ -75,7 +75,7 @@ export interface RootInfo {
 /**
  * Why a call failed, on every `Error` the client rejects with (`error.kind`): e.g.
  * `"not_connected"`, `"unmounted"`, `"disconnected"`, `"version_mismatch"`, `"mount_failed"`,
- * `"too_deep"`, `"connect_failed"`.
+ * `"too_deep"`, `"connect_failed"`, `"module_failed"` (a trap killed the module: reload the page).
  */
 export type ErrorKind = string;
 
@@ -155,8 +155,8 @@ export interface Store<T extends object = StoreSnapshot> {
   /** A handle to a child store of the same root (e.g. `store.child(["cards", "7"])`). */
   readonly child: <C extends object = StoreSnapshot>(storeId: StoreId) => Store<C>;
   /**
-   * True while the connection is lost or the root recovers: the snapshot is the last good state
-   * and commands reject with `"Store is not connected"` until the remount is done.
+   * True while the connection is lost, the root recovers or it failed: the snapshot is the last
+   * good state and commands reject with `"Store is not connected"` until the remount is done.
    */
   readonly stale: boolean;
 }
