@@ -16,6 +16,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::stats;
 use crate::runtime::Node;
 use crate::runtime::tree::ContainerSet;
+use crate::runtime::walk::{Frame, walk};
 
 /// JS values of converted containers, by node (see [`ContainerSet`]): an entry is valid while
 /// the replica or a snapshot still holds the node.
@@ -41,16 +42,19 @@ impl SnapshotCache {
     }
 
     fn convert(&mut self, node: &Node) -> JsValue {
-        convert(node, Some(&mut self.converted))
+        let mut cache = Some(std::mem::take(&mut self.converted));
+        let value = walk::<Converting>(&mut cache, node.clone());
+        self.converted = cache.unwrap_or_default();
+        value
     }
 }
 
 /// Converts `node` without caching (replies and other one-off values); objects are not frozen.
 pub(crate) fn to_js_fresh(node: &Node) -> JsValue {
-    convert(node, None)
+    walk::<Converting>(&mut None, node.clone())
 }
 
-/// A container being converted (kept on a heap stack: any depth is safe).
+/// A container being converted to JS.
 struct Converting {
     node: Node,
     next: usize,
@@ -63,68 +67,59 @@ enum ConvertingKind {
     Object(Vec<(Rc<str>, Node)>, js_sys::Array),
 }
 
-/// Converts `node` without recursion. With a cache, containers converted before are reused and new
-/// ones are frozen and remembered; without one, everything is built fresh and left unfrozen.
-fn convert(node: &Node, mut cache: Option<&mut ContainerSet<JsValue>>) -> JsValue {
-    let start = |node: &Node, cache: &Option<&mut ContainerSet<JsValue>>| -> Result<Converting, JsValue> {
-        if let Some(found) = cache.as_ref().and_then(|cache| cache.get(node)) {
+/// With a cache, containers converted before are reused and new ones are frozen and remembered;
+/// without one (`None`), everything is built fresh and left unfrozen.
+impl Frame for Converting {
+    type Child = Node;
+    type Output = JsValue;
+    type Context = Option<ContainerSet<JsValue>>;
+
+    fn start(cache: &mut Self::Context, node: Node) -> Result<Self, JsValue> {
+        if let Some(found) = cache.as_ref().and_then(|cache| cache.get(&node)) {
             return Err(found.clone());
         }
-        let kind = match node {
+        let kind = match &node {
             Node::Array(_) => ConvertingKind::Array(js_sys::Array::new()),
             Node::Object(map) => ConvertingKind::Object(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), js_sys::Array::new()),
             scalar => return Err(scalar_to_js(scalar)),
         };
-        Ok(Converting { node: node.clone(), next: 0, kind })
-    };
-    let mut open: Vec<Converting> = Vec::new();
-    let mut done = match start(node, &cache) {
-        Ok(frame) => {
-            open.push(frame);
-            None
-        }
-        Err(value) => return value,
-    };
-    loop {
-        if let Some(value) = done.take() {
-            let Some(frame) = open.last_mut() else { return value };
-            match &frame.kind {
-                ConvertingKind::Array(array) => {
-                    array.push(&value);
-                }
-                ConvertingKind::Object(entries, pairs) => {
-                    if let Some((key, _)) = frame.next.checked_sub(1).and_then(|at| entries.get(at)) {
-                        pairs.push(&js_sys::Array::of2(&JsValue::from_str(key), &value));
-                    }
-                }
-            }
-        }
-        let Some(frame) = open.last_mut() else { return JsValue::NULL };
-        let child = match &frame.kind {
-            ConvertingKind::Array(_) => frame.node.at(frame.next).cloned(),
-            ConvertingKind::Object(entries, _) => entries.get(frame.next).map(|(_, value)| value.clone()),
+        Ok(Converting { node, next: 0, kind })
+    }
+
+    fn next_child(&mut self) -> Option<Node> {
+        let child = match &self.kind {
+            ConvertingKind::Array(_) => self.node.at(self.next).cloned(),
+            ConvertingKind::Object(entries, _) => entries.get(self.next).map(|(_, value)| value.clone()),
         };
-        frame.next += 1;
-        match child {
-            Some(child) => match start(&child, &cache) {
-                Ok(frame) => open.push(frame),
-                Err(value) => done = Some(value),
-            },
-            None => {
-                let Some(frame) = open.pop() else { return JsValue::NULL };
-                let value: JsValue = match frame.kind {
-                    ConvertingKind::Array(array) => array.into(),
-                    ConvertingKind::Object(_, pairs) => js_sys::Object::from_entries(&pairs).map_or(JsValue::NULL, JsValue::from),
-                };
-                if let Some(cache) = cache.as_mut() {
-                    if let Some(object) = value.dyn_ref::<js_sys::Object>() {
-                        js_sys::Object::freeze(object);
-                    }
-                    cache.insert(&frame.node, value.clone());
+        self.next += 1;
+        child
+    }
+
+    fn take_child(&mut self, value: JsValue) {
+        match &self.kind {
+            ConvertingKind::Array(array) => {
+                array.push(&value);
+            }
+            ConvertingKind::Object(entries, pairs) => {
+                if let Some((key, _)) = self.next.checked_sub(1).and_then(|at| entries.get(at)) {
+                    pairs.push(&js_sys::Array::of2(&JsValue::from_str(key), &value));
                 }
-                done = Some(value);
             }
         }
+    }
+
+    fn finish(self, cache: &mut Self::Context) -> JsValue {
+        let value: JsValue = match self.kind {
+            ConvertingKind::Array(array) => array.into(),
+            ConvertingKind::Object(_, pairs) => js_sys::Object::from_entries(&pairs).map_or(JsValue::NULL, JsValue::from),
+        };
+        if let Some(cache) = cache.as_mut() {
+            if let Some(object) = value.dyn_ref::<js_sys::Object>() {
+                js_sys::Object::freeze(object);
+            }
+            cache.insert(&self.node, value.clone());
+        }
+        value
     }
 }
 

@@ -85,11 +85,12 @@ impl SyncError {
                 CommandErrorKind::Timeout => SyncError::CommandTimeout { command: command.command },
             },
             runtime::SyncError::VersionMismatch => SyncError::VersionMismatch { root_id: root_id.to_owned() },
-            runtime::SyncError::Unmounted => SyncError::Cancelled { reason: "unmounted".into() },
+            runtime::SyncError::Unmounted | runtime::SyncError::StoreUnmounted => SyncError::Cancelled { reason: "unmounted".into() },
             runtime::SyncError::Disconnected => SyncError::Cancelled { reason: "disconnected".into() },
-            runtime::SyncError::JoinTimeout | runtime::SyncError::MountTimeout | runtime::SyncError::UnmountTimeout => {
-                SyncError::WebSocketError { message: error.to_string() }
-            }
+            runtime::SyncError::JoinTimeout
+            | runtime::SyncError::MountTimeout
+            | runtime::SyncError::UnmountTimeout
+            | runtime::SyncError::ConnectFailed(_) => SyncError::WebSocketError { message: error.to_string() },
             other => SyncError::Protocol { message: other.to_string() },
         }
     }

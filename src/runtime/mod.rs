@@ -15,6 +15,7 @@ pub mod store_id;
 pub mod stream;
 pub mod tree;
 pub mod upload;
+pub(crate) mod walk;
 
 pub use error::{CommandError, CommandErrorKind, SyncError};
 pub use machine::{DEFAULT_TOPIC, Runtime, RuntimeEvent};

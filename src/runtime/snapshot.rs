@@ -13,6 +13,7 @@ use std::rc::Rc;
 use super::replica::Replica;
 use super::store_id::{STORE_ID_KEY, StoreId, StoreKey};
 use super::tree::{ArrayVec, Node, ObjectMap};
+use super::walk::{Frame, walk};
 
 /// Marker key of a stream.
 pub const STREAM_KEY: &str = "__musubi_stream__";
@@ -39,10 +40,10 @@ pub fn is_async(node: &Node) -> bool {
         && map.contains_key("reason")
 }
 
-/// One step of resolution: a finished node, or a container to walk.
-enum Step {
-    Done(Node),
-    Open(Resolving),
+/// What resolution starts from: a store's snapshot, or a field value of a store.
+enum Resolve {
+    Store(StoreId),
+    Value(Node, StoreKey),
 }
 
 /// A container being resolved (the walk keeps these on a heap stack, so any depth is safe).
@@ -65,9 +66,24 @@ enum ResolvingKind {
     Async { result: Option<Node>, status: Node, error: Node, data: Node },
 }
 
-impl Resolving {
-    /// The next child to resolve and the store it belongs to.
-    fn next_child(&mut self) -> Option<(Node, StoreKey)> {
+impl Frame for Resolving {
+    type Child = Resolve;
+    type Output = Node;
+    type Context = Replica;
+
+    fn start(replica: &mut Replica, child: Resolve) -> Result<Self, Node> {
+        match child {
+            Resolve::Store(id) => replica.start_store(&id),
+            Resolve::Value(value, owner) => replica.start(&value, &owner),
+        }
+    }
+
+    fn finish(self, replica: &mut Replica) -> Node {
+        replica.finish(self)
+    }
+
+    /// The next child to resolve, with the store it belongs to.
+    fn next_child(&mut self) -> Option<Resolve> {
         let child = match &mut self.kind {
             ResolvingKind::Object { entries, next, .. } | ResolvingKind::Store { entries, next, .. } => {
                 let child = entries.get(*next).map(|(_, value)| value.clone());
@@ -81,7 +97,7 @@ impl Resolving {
             ResolvingKind::Store { id, .. } => id.key(),
             _ => self.owner.clone(),
         };
-        Some((child, owner))
+        Some(Resolve::Value(child, owner))
     }
 
     /// Takes the resolved form of the child returned by the last [`Resolving::next_child`].
@@ -111,72 +127,36 @@ impl Replica {
     /// The snapshot of store `id`: `{"__musubi_store_id__": id, …resolved fields}`, or just the id
     /// when the store is not in the index. Cached until invalidated.
     pub fn snapshot(&mut self, id: &StoreId) -> Node {
-        match self.start_store(id) {
-            Step::Done(node) => node,
-            first => self.run(first),
-        }
+        walk::<Resolving>(self, Resolve::Store(id.clone()))
     }
 
     /// Resolves one field value of the store `owner`.
     pub fn resolve(&mut self, value: &Node, owner: &StoreKey) -> Node {
-        let first = self.start(value, owner);
-        self.run(first)
-    }
-
-    /// Walks from `first` until everything it opened is finished.
-    fn run(&mut self, first: Step) -> Node {
-        let mut open: Vec<Resolving> = Vec::new();
-        let mut done = match first {
-            Step::Done(node) => return node,
-            Step::Open(frame) => {
-                open.push(frame);
-                None
-            }
-        };
-        loop {
-            if let Some(node) = done.take() {
-                match open.last_mut() {
-                    None => return node,
-                    Some(frame) => frame.take_child(node),
-                }
-            }
-            let Some(frame) = open.last_mut() else { return Node::Null };
-            match frame.next_child() {
-                Some((child, owner)) => match self.start(&child, &owner) {
-                    Step::Open(child) => open.push(child),
-                    Step::Done(node) => done = Some(node),
-                },
-                None => done = open.pop().map(|frame| self.finish(frame)),
-            }
-        }
+        walk::<Resolving>(self, Resolve::Value(value.clone(), owner.clone()))
     }
 
     /// A store's cached snapshot, or the walk that builds it.
-    fn start_store(&mut self, id: &StoreId) -> Step {
+    fn start_store(&mut self, id: &StoreId) -> Result<Resolving, Node> {
         let key = id.key();
         if let Some(cached) = self.snapshots.get(&key) {
-            return Step::Done(cached.clone());
+            return Err(cached.clone());
         }
         let Some(node) = self.store(&key).map(|store| store.node.clone()) else {
             let only_id = Node::Object(Rc::new(ObjectMap::unit(STORE_ID_KEY.into(), id.to_node())));
             self.snapshots.insert(key, only_id.clone());
-            return Step::Done(only_id);
+            return Err(only_id);
         };
         let entries = node
             .as_object()
             .map(|map| map.iter().filter(|(field, _)| &***field != STORE_ID_KEY).map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
-        Step::Open(Resolving {
-            wire: node,
-            owner: key,
-            kind: ResolvingKind::Store { id: id.clone(), entries, next: 0, out: ObjectMap::new() },
-        })
+        Ok(Resolving { wire: node, owner: key, kind: ResolvingKind::Store { id: id.clone(), entries, next: 0, out: ObjectMap::new() } })
     }
 
     /// Resolves what needs no walk, or opens the container that does (§2.8 precedence).
-    fn start(&mut self, value: &Node, owner: &StoreKey) -> Step {
+    fn start(&mut self, value: &Node, owner: &StoreKey) -> Result<Resolving, Node> {
         if self.plain.get(value).is_some() {
-            return Step::Done(value.clone());
+            return Err(value.clone());
         }
         let kind = match value {
             Node::Object(map) => {
@@ -184,10 +164,10 @@ impl Replica {
                     return self.start_store(&child);
                 }
                 if let Some(stream) = marker_name(value, STREAM_KEY) {
-                    return Step::Done(self.streams().items_node(owner, stream));
+                    return Err(self.streams().items_node(owner, stream));
                 }
                 if marker_name(value, UPLOAD_KEY).is_some() {
-                    return Step::Done(value.clone());
+                    return Err(value.clone());
                 }
                 if is_async(value) {
                     let status = value.get("status").cloned().unwrap_or_default();
@@ -201,9 +181,9 @@ impl Replica {
                 }
             }
             Node::Array(_) => ResolvingKind::Array { out: ArrayVec::new(), unchanged: true },
-            scalar => return Step::Done(scalar.clone()),
+            scalar => return Err(scalar.clone()),
         };
-        Step::Open(Resolving { wire: value.clone(), owner: owner.clone(), kind })
+        Ok(Resolving { wire: value.clone(), owner: owner.clone(), kind })
     }
 
     /// Builds a finished container. A plain container whose children all resolved to themselves

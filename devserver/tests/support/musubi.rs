@@ -226,29 +226,8 @@ pub fn reply_ok() -> (String, Value) {
     ("ok".to_owned(), json!({}))
 }
 
-/// The deepest bracket nesting of JSON text (strings skipped), counted without parsing it.
+/// How deep JSON text nests, read with the client's own iterative parser (a `serde_json::Value`
+/// this deep would recurse on drop).
 pub fn text_depth(text: &str) -> usize {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for byte in text.bytes() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b'}' | b']' => depth = depth.checked_sub(1).expect("unbalanced JSON text"),
-            _ => {}
-        }
-    }
-    assert_eq!(depth, 0, "unbalanced JSON text");
-    deepest
+    musubi_wasm::runtime::depth::depth_of(&musubi_wasm::runtime::depth::parse_bounded(text, usize::MAX).expect("JSON text").0)
 }

@@ -121,7 +121,7 @@ impl Op {
 fn parse_musubi(map: &ObjectMap) -> Result<Op, PatchError> {
     let name = match map.get("op") {
         Some(Node::String(text)) => text.to_string(),
-        Some(other) => serde_json::to_string(other).unwrap_or_default(),
+        Some(other) => other.to_json_text(),
         None => "undefined".to_owned(),
     };
     let text = string_member(map, "path")?;

@@ -124,35 +124,14 @@ pub fn with_chain(tree: &Value, levels: usize) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
+    use musubi_wasm::runtime::depth::{depth_of, parse_bounded};
     use serde_json::json;
 
     use super::*;
 
-    /// The deepest bracket nesting of JSON text (strings skipped).
+    /// How deep JSON text nests, read with the client's own iterative parser.
     fn depth(text: &str) -> usize {
-        let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-        for byte in text.bytes() {
-            if in_string {
-                match byte {
-                    _ if escaped => escaped = false,
-                    b'\\' => escaped = true,
-                    b'"' => in_string = false,
-                    _ => {}
-                }
-                continue;
-            }
-            match byte {
-                b'"' => in_string = true,
-                b'{' | b'[' => {
-                    depth += 1;
-                    deepest = deepest.max(depth);
-                }
-                b'}' | b']' => depth -= 1,
-                _ => {}
-            }
-        }
-        assert_eq!(depth, 0, "unbalanced: {text}");
-        deepest
+        depth_of(&parse_bounded(text, usize::MAX).unwrap().0)
     }
 
     #[test]

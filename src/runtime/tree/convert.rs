@@ -1,0 +1,248 @@
+//! Conversions of [`Node`]s: from and to `serde_json` values, to JSON text, and serde support.
+//! Building from a `Value` recurses, but a `Value` is at most 128 levels deep (`serde_json`'s
+//! limit); everything that starts from a `Node` is iterative.
+
+use std::rc::Rc;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::{Number, Value};
+
+use super::{ArrayIter, ArrayVec, Node, ObjectIter, ObjectMap};
+use crate::runtime::walk::{Frame, walk};
+
+impl Node {
+    /// Converts a `serde_json` value (O(size)).
+    pub fn from_json(value: &Value) -> Node {
+        match value {
+            Value::Null => Node::Null,
+            Value::Bool(flag) => Node::Bool(*flag),
+            Value::Number(number) => Node::Number(number.clone()),
+            Value::String(text) => Node::String(text.as_str().into()),
+            Value::Array(items) => Node::Array(Rc::new(items.iter().map(Node::from_json).collect())),
+            Value::Object(map) => Node::Object(Rc::new(map.iter().map(|(k, v)| (Rc::from(k.as_str()), Node::from_json(v))).collect())),
+        }
+    }
+
+    /// Converts to a `serde_json` value (O(size), without recursion). A `Value` drops and
+    /// serializes recursively, so prefer [`Node::to_json_text`] for trees deeper than ~100 levels.
+    pub fn to_json(&self) -> Value {
+        walk::<OpenJson<'_>>(&mut (), self)
+    }
+
+    pub(super) fn scalar_to_json(&self) -> Value {
+        match self {
+            Node::Bool(flag) => Value::Bool(*flag),
+            Node::Number(number) => Value::Number(number.clone()),
+            Node::String(text) => Value::String(text.to_string()),
+            Node::Null | Node::Array(_) | Node::Object(_) => Value::Null,
+        }
+    }
+
+    /// The compact JSON text of this node (O(size), without recursion).
+    ///
+    /// ```
+    /// use musubi_wasm::runtime::tree::Node;
+    /// let node = Node::from_json(&serde_json::json!({"b": [1, "x\n"], "a": null}));
+    /// assert_eq!(node.to_json_text(), r#"{"a":null,"b":[1,"x\n"]}"#);
+    /// ```
+    pub fn to_json_text(&self) -> String {
+        enum Token<'a> {
+            Node(&'a Node),
+            Key(&'a str),
+            Text(&'static str),
+        }
+        let mut out = String::new();
+        let mut pending = vec![Token::Node(self)];
+        while let Some(token) = pending.pop() {
+            match token {
+                Token::Text(text) => out.push_str(text),
+                Token::Key(key) => {
+                    out.push_str(&Value::String(key.to_owned()).to_string());
+                    out.push(':');
+                }
+                Token::Node(Node::Array(items)) => {
+                    out.push('[');
+                    pending.push(Token::Text("]"));
+                    for (position, item) in items.iter().enumerate().rev() {
+                        pending.push(Token::Node(item));
+                        if position > 0 {
+                            pending.push(Token::Text(","));
+                        }
+                    }
+                }
+                Token::Node(Node::Object(map)) => {
+                    out.push('{');
+                    pending.push(Token::Text("}"));
+                    for (position, (key, value)) in map.iter().enumerate().collect::<Vec<_>>().into_iter().rev() {
+                        pending.push(Token::Node(value));
+                        pending.push(Token::Key(key));
+                        if position > 0 {
+                            pending.push(Token::Text(","));
+                        }
+                    }
+                }
+                Token::Node(scalar) => out.push_str(&scalar.scalar_to_json().to_string()),
+            }
+        }
+        out
+    }
+}
+
+/// A container being converted by [`Node::to_json`]: its remaining children and what is built.
+enum OpenJson<'a> {
+    Array(ArrayIter<'a>, Vec<Value>),
+    Object(ObjectIter<'a>, serde_json::Map<String, Value>, String),
+}
+
+impl<'a> Frame for OpenJson<'a> {
+    type Child = &'a Node;
+    type Output = Value;
+    type Context = ();
+
+    fn start(_: &mut (), node: &'a Node) -> Result<Self, Value> {
+        match node {
+            Node::Array(items) => Ok(OpenJson::Array(items.iter(), Vec::with_capacity(items.len()))),
+            Node::Object(map) => Ok(OpenJson::Object(map.iter(), serde_json::Map::new(), String::new())),
+            scalar => Err(scalar.scalar_to_json()),
+        }
+    }
+
+    fn next_child(&mut self) -> Option<&'a Node> {
+        match self {
+            OpenJson::Array(items, _) => items.next(),
+            OpenJson::Object(entries, _, key) => entries.next().map(|(field, value)| {
+                *key = field.to_string();
+                value
+            }),
+        }
+    }
+
+    fn take_child(&mut self, value: Value) {
+        match self {
+            OpenJson::Array(_, values) => values.push(value),
+            OpenJson::Object(_, map, key) => {
+                map.insert(std::mem::take(key), value);
+            }
+        }
+    }
+
+    fn finish(self, _: &mut ()) -> Value {
+        match self {
+            OpenJson::Array(_, values) => Value::Array(values),
+            OpenJson::Object(_, map, _) => Value::Object(map),
+        }
+    }
+}
+
+impl From<Value> for Node {
+    fn from(value: Value) -> Self {
+        Node::from_json(&value)
+    }
+}
+
+impl From<&str> for Node {
+    fn from(text: &str) -> Self {
+        Node::String(text.into())
+    }
+}
+
+impl From<i64> for Node {
+    fn from(number: i64) -> Self {
+        Node::Number(number.into())
+    }
+}
+
+impl From<bool> for Node {
+    fn from(flag: bool) -> Self {
+        Node::Bool(flag)
+    }
+}
+
+/// Serializes through serde, which recurses by design: fine for values (replica trees are bounded
+/// by [`crate::runtime::depth::MAX_DEPTH`]); the library itself writes trees with
+/// [`Node::to_json_text`].
+impl Serialize for Node {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Node::Null => serializer.serialize_unit(),
+            Node::Bool(flag) => serializer.serialize_bool(*flag),
+            Node::Number(number) => number.serialize(serializer),
+            Node::String(text) => serializer.serialize_str(text),
+            Node::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items.iter() {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Node::Object(map) => {
+                let mut out = serializer.serialize_map(Some(map.len()))?;
+                for (key, value) in map.iter() {
+                    out.serialize_entry(&**key, value)?;
+                }
+                out.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Node, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_bool<E>(self, flag: bool) -> Result<Node, E> {
+        Ok(Node::Bool(flag))
+    }
+
+    fn visit_i64<E>(self, number: i64) -> Result<Node, E> {
+        Ok(Node::Number(number.into()))
+    }
+
+    fn visit_u64<E>(self, number: u64) -> Result<Node, E> {
+        Ok(Node::Number(number.into()))
+    }
+
+    fn visit_f64<E>(self, number: f64) -> Result<Node, E> {
+        Ok(Number::from_f64(number).map_or(Node::Null, Node::Number))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Node, E> {
+        Ok(Node::String(text.into()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = ArrayVec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push_back(item);
+        }
+        Ok(Node::Array(Rc::new(items)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Node, A::Error> {
+        let mut map = ObjectMap::new();
+        while let Some((key, value)) = access.next_entry::<String, Node>()? {
+            map.insert(key.as_str().into(), value);
+        }
+        Ok(Node::Object(Rc::new(map)))
+    }
+}

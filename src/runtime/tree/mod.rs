@@ -1,0 +1,304 @@
+//! The replica's persistent JSON tree. Containers are immutable and shared: an update copies only
+//! the containers on the path it changes (each in O(log width) thanks to `imbl`), so unchanged
+//! subtrees keep their identity ([`Node::same`]) — which is how "did this store change?" is
+//! answered without comparing values.
+//!
+//! ```
+//! use musubi_wasm::runtime::tree::Node;
+//! let tree = Node::from_json(&serde_json::json!({"a": {"b": 1}, "c": [1, 2]}));
+//! let a = tree.get("a").cloned().unwrap_or(Node::Null);
+//! let updated = tree.with_key("c", Node::from(3));
+//! assert!(updated.get("a").is_some_and(|same| same.same(&a)), "untouched subtree shared");
+//! assert_eq!(updated.to_json(), serde_json::json!({"a": {"b": 1}, "c": 3}));
+//! ```
+
+use std::rc::Rc;
+
+use serde_json::Number;
+
+/// An object's entries, ordered by key.
+pub type ObjectMap = imbl::OrdMap<Rc<str>, Node>;
+/// An array's elements.
+pub type ArrayVec = imbl::Vector<Node>;
+/// An iterator over an array's elements.
+pub(crate) type ArrayIter<'a> = <&'a ArrayVec as IntoIterator>::IntoIter;
+/// An iterator over an object's entries, in key order.
+pub(crate) type ObjectIter<'a> = <&'a ObjectMap as IntoIterator>::IntoIter;
+
+mod convert;
+mod share;
+
+pub use share::share_unchanged;
+
+/// One JSON value of the replica. Cloning is O(1).
+#[derive(Clone, Debug, Default)]
+pub enum Node {
+    /// `null`
+    #[default]
+    Null,
+    /// `true` / `false`
+    Bool(bool),
+    /// A number.
+    Number(Number),
+    /// A string.
+    String(Rc<str>),
+    /// An array (shared; identity via [`Node::same`]).
+    Array(Rc<ArrayVec>),
+    /// An object (shared; identity via [`Node::same`]).
+    Object(Rc<ObjectMap>),
+}
+
+impl Node {
+    /// An empty object.
+    pub fn empty_object() -> Node {
+        Node::Object(Rc::default())
+    }
+
+    /// True when both are the same shared container, or equal scalars. O(1).
+    pub fn same(&self, other: &Node) -> bool {
+        match (self, other) {
+            (Node::Array(a), Node::Array(b)) => Rc::ptr_eq(a, b),
+            (Node::Object(a), Node::Object(b)) => Rc::ptr_eq(a, b),
+            (Node::Null, Node::Null) => true,
+            (Node::Bool(a), Node::Bool(b)) => a == b,
+            (Node::Number(a), Node::Number(b)) => a == b,
+            (Node::String(a), Node::String(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// The object's field `key`.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match self {
+            Node::Object(map) => map.get(key),
+            _ => None,
+        }
+    }
+
+    /// The array's element `index`.
+    pub fn at(&self, index: usize) -> Option<&Node> {
+        match self {
+            Node::Array(items) => items.get(index),
+            _ => None,
+        }
+    }
+
+    /// The object's map, if this is an object.
+    pub fn as_object(&self) -> Option<&ObjectMap> {
+        match self {
+            Node::Object(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    /// The array's elements, if this is an array.
+    pub fn as_array(&self) -> Option<&ArrayVec> {
+        match self {
+            Node::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Node::String(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// A copy of this object with `key` set (a non-object becomes an object with one key).
+    #[must_use]
+    pub fn with_key(&self, key: &str, value: Node) -> Node {
+        let mut map = self.as_object().cloned().unwrap_or_default();
+        map.insert(key.into(), value);
+        Node::Object(Rc::new(map))
+    }
+}
+
+/// A weak reference to a container node. While it is alive the container's address cannot be
+/// reused, so `(address, WeakNode)` identifies an immutable container without keeping it alive.
+#[derive(Debug, Clone)]
+pub enum WeakNode {
+    /// An array.
+    Array(std::rc::Weak<ArrayVec>),
+    /// An object.
+    Object(std::rc::Weak<ObjectMap>),
+}
+
+impl WeakNode {
+    /// True while the container is still held somewhere.
+    pub fn alive(&self) -> bool {
+        match self {
+            WeakNode::Array(weak) => weak.strong_count() > 0,
+            WeakNode::Object(weak) => weak.strong_count() > 0,
+        }
+    }
+}
+
+impl Node {
+    /// The address of a container and a weak reference pinning it (`None` for scalars).
+    pub fn container(&self) -> Option<(usize, WeakNode)> {
+        match self {
+            Node::Array(items) => Some((Rc::as_ptr(items) as *const () as usize, WeakNode::Array(Rc::downgrade(items)))),
+            Node::Object(map) => Some((Rc::as_ptr(map) as *const () as usize, WeakNode::Object(Rc::downgrade(map)))),
+            _ => None,
+        }
+    }
+
+    /// The address of a container (`None` for scalars); equal addresses of live nodes mean the
+    /// same container.
+    pub fn address(&self) -> Option<usize> {
+        match self {
+            Node::Array(items) => Some(Rc::as_ptr(items) as *const () as usize),
+            Node::Object(map) => Some(Rc::as_ptr(map) as *const () as usize),
+            _ => None,
+        }
+    }
+}
+
+/// A set of containers, by address, that stays valid without keeping them alive: entries of
+/// containers that were dropped are forgotten (amortized O(1) per insert).
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSet<V> {
+    entries: std::collections::HashMap<usize, (WeakNode, V)>,
+    live_after_prune: usize,
+}
+
+impl<V> ContainerSet<V> {
+    /// Below this many entries the set never prunes.
+    const PRUNE_FLOOR: usize = 64;
+
+    /// The value stored for `node`, if `node` is a container in the set.
+    pub fn get(&self, node: &Node) -> Option<&V> {
+        let address = node.address()?;
+        self.entries.get(&address).filter(|(weak, _)| weak.alive()).map(|(_, value)| value)
+    }
+
+    /// Stores `value` for container `node` (scalars are ignored). Returns true if it was new.
+    pub fn insert(&mut self, node: &Node, value: V) -> bool {
+        let Some((address, weak)) = node.container() else { return false };
+        let added = self.entries.insert(address, (weak, value)).is_none();
+        if self.entries.len() > self.live_after_prune.saturating_mul(2).max(Self::PRUNE_FLOOR) {
+            self.prune();
+        }
+        added
+    }
+
+    /// Forgets every entry whose container was dropped; returns how many went.
+    pub fn prune(&mut self) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|_, (weak, _)| weak.alive());
+        self.live_after_prune = self.entries.len();
+        before - self.entries.len()
+    }
+
+    /// How many entries there are (live or not yet pruned).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.live_after_prune = 0;
+    }
+}
+
+impl PartialEq for Node {
+    /// Structural equality, without recursion; shared containers short-circuit.
+    fn eq(&self, other: &Node) -> bool {
+        let mut pending: Vec<(&Node, &Node)> = vec![(self, other)];
+        while let Some((left, right)) = pending.pop() {
+            match (left, right) {
+                (Node::Array(a), Node::Array(b)) if !Rc::ptr_eq(a, b) => {
+                    if a.len() != b.len() {
+                        return false;
+                    }
+                    pending.extend(a.iter().zip(b.iter()));
+                }
+                (Node::Object(a), Node::Object(b)) if !Rc::ptr_eq(a, b) => {
+                    if a.len() != b.len() {
+                        return false;
+                    }
+                    for ((key_a, value_a), (key_b, value_b)) in a.iter().zip(b.iter()) {
+                        if key_a != key_b {
+                            return false;
+                        }
+                        pending.push((value_a, value_b));
+                    }
+                }
+                _ if left.same(right) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+impl Drop for Node {
+    /// Drops a tree of any depth without recursion: the children of every container this node
+    /// holds alone are moved onto a work list first, so each drop goes one level deep.
+    fn drop(&mut self) {
+        let mut pending: Vec<Node> = Vec::new();
+        release_children(self, &mut pending);
+        while let Some(mut node) = pending.pop() {
+            release_children(&mut node, &mut pending);
+        }
+    }
+}
+
+thread_local! {
+    /// Empty containers that stand in for the ones [`release_children`] takes apart.
+    static EMPTY_ARRAY: Rc<ArrayVec> = Rc::default();
+    static EMPTY_OBJECT: Rc<ObjectMap> = Rc::default();
+}
+
+/// Moves the children of a container that `node` holds alone (weak references, like the snapshot
+/// caches', do not count) onto `pending`, leaving an empty container behind.
+fn release_children(node: &mut Node, pending: &mut Vec<Node>) {
+    match node {
+        Node::Array(items) if Rc::strong_count(items) == 1 => {
+            let empty = EMPTY_ARRAY.try_with(Rc::clone).unwrap_or_default();
+            if let Ok(items) = Rc::try_unwrap(std::mem::replace(items, empty)) {
+                pending.extend(items);
+            }
+        }
+        Node::Object(map) if Rc::strong_count(map) == 1 => {
+            let empty = EMPTY_OBJECT.try_with(Rc::clone).unwrap_or_default();
+            if let Ok(map) = Rc::try_unwrap(std::mem::replace(map, empty)) {
+                pending.extend(map.into_iter().map(|(_, value)| value));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn container_sets_follow_identity_and_forget_dropped_containers() {
+        let mut set = ContainerSet::default();
+        let kept = Node::from_json(&json!({"a": [1]}));
+        assert!(set.insert(&kept, 1));
+        assert!(!set.insert(&kept, 2), "same container");
+        assert_eq!(set.get(&kept.clone()), Some(&2), "clones share the container");
+        assert_eq!(set.get(&Node::from_json(&json!({"a": [1]}))), None, "equal but not the same container");
+        assert!(!set.insert(&Node::from(1), 3), "scalars are not containers");
+        for n in 0..200 {
+            set.insert(&Node::from_json(&json!([n])), 0);
+        }
+        assert!(set.len() < 150, "dropped containers are pruned as the set grows ({})", set.len());
+        assert_eq!(set.get(&kept), Some(&2));
+        set.prune();
+        assert_eq!(set.len(), 1);
+    }
+}
