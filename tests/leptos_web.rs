@@ -10,7 +10,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use musubi_wasm::leptos::{
     CommandHandle, ConnectionReadyState, RootHandle, SyncConnection, SyncContext, SyncError, default_options, provide_sync_context,
-    use_command, use_root, use_store, use_stream, use_sync_connection,
+    use_command, use_event, use_root, use_store, use_stream, use_sync_connection,
 };
 use musubi_wasm::phoenix::backoff::Backoff;
 use musubi_wasm::runtime::{RootStatus, StoreId};
@@ -51,6 +51,15 @@ struct Probe {
     log: Signal<Vec<Entry>>,
     increment: CommandHandle,
     fail: CommandHandle,
+    set_label: CommandHandle,
+    /// The last `toast` event, and the label the store showed when each toast arrived.
+    toast: Signal<Option<Toast>>,
+    labels_at_toast: Rc<RefCell<Vec<String>>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+struct Toast {
+    text: String,
 }
 
 fn unique(name: &str) -> String {
@@ -68,14 +77,23 @@ fn mount_probe(auto_connect: bool, root_id: &str, start: i64) -> (impl Drop + us
         let context = provide_sync_context(&socket_url(), options, None, auto_connect);
         let connection = use_sync_connection();
         let root = use_root("Demo.CounterStore", root_id, json!({"start": start}));
+        let counter = use_store::<Counter>(&root, StoreId::root());
+        let labels_at_toast: Rc<RefCell<Vec<String>>> = Rc::default();
+        let seen = labels_at_toast.clone();
+        let toast = use_event::<Toast>(&root, StoreId::root(), "toast", move |_| {
+            seen.borrow_mut().push(counter.get_untracked().map(|c| c.label).unwrap_or_default());
+        });
         let probe = Probe {
             context,
             connection,
             root,
-            counter: use_store::<Counter>(&root, StoreId::root()),
+            counter,
             log: use_stream::<Entry>(&root, StoreId::root(), "log"),
             increment: use_command(&root, StoreId::root(), "increment"),
             fail: use_command(&root, StoreId::root(), "fail"),
+            set_label: use_command(&root, StoreId::root(), "set_label"),
+            toast,
+            labels_at_toast,
         };
         *sink.borrow_mut() = Some(probe);
         view! { <p>"probe"</p> }
@@ -182,4 +200,15 @@ async fn without_auto_connect_nothing_happens_until_open() {
 
 fn stale(root: &RootHandle) -> bool {
     root.status.get_untracked().is_some_and(RootStatus::is_stale)
+}
+
+#[wasm_bindgen_test]
+async fn use_event_delivers_push_events_after_their_state() {
+    let (_mounted, probe) = mount_probe(true, &unique("leptos-event"), 0);
+    wait_until("the initial state", 5_000, || count(&probe) == Some(0)).await;
+    assert_eq!(probe.toast.get_untracked(), None);
+    probe.set_label.dispatch(json!({"label": "Renamed"}));
+    wait_until("the toast", 5_000, || probe.toast.get_untracked().is_some()).await;
+    assert_eq!(probe.toast.get_untracked().unwrap().text, "Label set to \u{201c}Renamed\u{201d}");
+    assert_eq!(*probe.labels_at_toast.borrow(), vec!["Renamed".to_owned()], "once, with the new state already visible");
 }

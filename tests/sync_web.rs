@@ -176,3 +176,26 @@ async fn a_drop_keeps_the_stale_snapshot_visible_then_remounts() {
     store.command("increment", json!({})).await.unwrap();
     wait_until("count 10", 3_000, || field(&root, StoreId::root(), "count") == json!(10)).await;
 }
+
+#[wasm_bindgen_test]
+async fn push_events_reach_the_stores_listeners_once_after_their_state() {
+    let client = client();
+    let id = unique("events");
+    let root = mount(&client, "Demo.CounterStore", &id, json!({})).await;
+    let store = root.store(StoreId::root());
+    let seen: Rc<RefCell<Vec<(Value, Value)>>> = Rc::default();
+    let (sink, reader) = (seen.clone(), store.clone());
+    let subscription = store.on_event("toast", move |payload| {
+        let label = reader.get("label").map(|node| node.to_json()).unwrap_or(Value::Null);
+        sink.borrow_mut().push((payload.to_json(), label));
+    });
+    let _other = store.on_event("something-else", |_| panic!("only toasts were pushed"));
+    store.command("set_label", json!({"label": "Evented"})).await.unwrap();
+    wait_until("the toast", 3_000, || !seen.borrow().is_empty()).await;
+    assert_eq!(*seen.borrow(), vec![(json!({"text": "Label set to \u{201c}Evented\u{201d}"}), json!("Evented"))]);
+    drop(subscription);
+    store.command("set_label", json!({"label": "Again"})).await.unwrap();
+    wait_until("the label", 3_000, || field(&root, StoreId::root(), "label") == json!("Again")).await;
+    assert_eq!(seen.borrow().len(), 1, "no listener after the subscription was dropped");
+    root.unmount().await.unwrap();
+}

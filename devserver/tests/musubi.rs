@@ -37,7 +37,7 @@ async fn mount_replies_then_sends_the_exact_initial_envelope() {
         "ops": [{"op": "replace", "path": "", "value": {
             "__musubi_store_id__": [], "count": 5, "label": "Counter", "log": {"__musubi_stream__": "log"},
         }}],
-        "stream_ops": [], "upload_ops": [],
+        "stream_ops": [], "upload_ops": [], "events": [],
     });
     assert_eq!(conn.client.recv_json().await, json!(["1", null, TOPIC, "patch", envelope]));
     conn.client.expect_silence(100).await;
@@ -179,6 +179,8 @@ async fn command_replies_ok_error_and_reply_maps() {
     let envelope = conn.command_ok("c", json!([]), "set_label", json!({"label": "Clicks"}), json!({})).await;
     assert_eq!(envelope["ops"], json!([{"op": "replace", "path": "/label", "value": "Clicks"}]));
     assert_eq!((envelope["base_version"].clone(), envelope["version"].clone()), (json!(2), json!(3)));
+    // The same envelope carries the push event (Musubi 0.13), after the state it goes with.
+    assert_eq!(envelope["events"], json!([{"store_id": [], "name": "toast", "payload": {"text": "Label set to \u{201c}Clicks\u{201d}"}}]));
     // {:reply, map}: the map is the ok response (after the board's stats have loaded).
     conn.mount(BOARD, "b", json!({})).await;
     let loaded = json!([
@@ -261,7 +263,7 @@ async fn test_gap_skips_versions_without_advancing_them() {
     let gap_a = a.envelope().await;
     assert_eq!(
         gap_a,
-        json!({"type": "patch", "root_id": "g", "base_version": 7, "version": 8, "ops": [], "stream_ops": [], "upload_ops": []})
+        json!({"type": "patch", "root_id": "g", "base_version": 7, "version": 8, "ops": [], "stream_ops": [], "upload_ops": [], "events": []})
     );
     let gap_b = b.envelope().await;
     assert_eq!((gap_b["base_version"].clone(), gap_b["version"].clone()), (json!(6), json!(7)));
@@ -281,7 +283,7 @@ async fn test_corrupt_sends_an_unappliable_envelope_in_sequence() {
     assert_eq!(
         corrupt,
         json!({"type": "patch", "root_id": "x", "base_version": 1, "version": 2,
-               "ops": [{"op": "remove", "path": "/no/such/deep/path"}], "stream_ops": [], "upload_ops": []})
+               "ops": [{"op": "remove", "path": "/no/such/deep/path"}], "stream_ops": [], "upload_ops": [], "events": []})
     );
     let patch: json_patch::Patch = serde_json::from_value(corrupt["ops"].clone()).unwrap();
     assert!(json_patch::patch(&mut replica.tree.clone(), &patch).is_err());

@@ -30,6 +30,7 @@ async fn increment_replies_then_patches_count_and_inserts_a_log_item() {
         "stream_ops": [{"op": "insert", "stream": "log", "ref": "0", "store_id": [], "item_key": "log-1", "at": 0,
                         "item": {"id": "1", "text": "+1"}, "limit": 50}],
         "upload_ops": [],
+        "events": [],
     });
     assert_eq!(conn.client.recv_json().await, json!(["1", null, TOPIC, "patch", envelope]));
     replica.apply(&envelope);

@@ -32,12 +32,16 @@ use crate::runtime::{
 
 type StoreListener = dyn Fn();
 type EventListener = dyn Fn(&RuntimeEvent);
+type PushListener = dyn Fn(&Node);
 type StoreSlot = (Rc<str>, Rc<str>, StoreKey);
+/// A store and the name of the events it pushes.
+type PushSlot = (StoreSlot, Rc<str>);
 
 #[derive(Default)]
 struct SyncListeners {
     requests: HashMap<RequestId, oneshot::Sender<Result<Value, SyncError>>>,
     stores: HashMap<StoreSlot, Registry<StoreListener>>,
+    pushed: HashMap<PushSlot, Registry<PushListener>>,
     events: Registry<EventListener>,
 }
 
@@ -251,6 +255,28 @@ impl StoreHandle {
         self.client.request(|runtime, now| runtime.command(&topic, &root_id, &id, name, payload, now)).await
     }
 
+    /// Calls `callback` with the payload of every event named `name` this store pushes (Musubi
+    /// 0.13 push events): once per event, after the state that came with it is applied.
+    ///
+    /// ```no_run
+    /// # fn demo(store: musubi_wasm::browser::StoreHandle) {
+    /// let _sub = store.on_event("toast", |payload| log(payload.get("text")));
+    /// # fn log<T>(_: T) {}
+    /// # }
+    /// ```
+    pub fn on_event(&self, name: &str, callback: impl Fn(&Node) + 'static) -> Subscription {
+        let slot: PushSlot = ((self.topic.clone(), self.root_id.clone(), self.id.key()), name.into());
+        let key = self.client.shared.listeners.borrow_mut().pushed.entry(slot.clone()).or_default().insert(Rc::new(callback));
+        Subscription::new(&self.client.shared.listeners, move |listeners: &mut SyncListeners| {
+            if let Some(registry) = listeners.pushed.get_mut(&slot) {
+                registry.remove(key);
+                if registry.len() == 0 {
+                    listeners.pushed.remove(&slot);
+                }
+            }
+        })
+    }
+
     /// Calls `callback` whenever this store changes (node, streams or uploads) and when its root's
     /// status changes (e.g. it goes stale during an outage and live again after it).
     pub fn subscribe(&self, callback: impl Fn() + 'static) -> Subscription {
@@ -270,6 +296,7 @@ impl StoreHandle {
 /// Settles request futures and calls store and event listeners (no borrow held while they run).
 fn dispatch(listeners: &Rc<RefCell<SyncListeners>>, event: &RuntimeEvent) {
     let mut callbacks: Vec<Rc<StoreListener>> = Vec::new();
+    let mut pushed: Vec<(Rc<PushListener>, Node)> = Vec::new();
     let events = {
         let Ok(mut registry) = listeners.try_borrow_mut() else { return };
         match event {
@@ -285,6 +312,14 @@ fn dispatch(listeners: &Rc<RefCell<SyncListeners>>, event: &RuntimeEvent) {
                     }
                 }
             }
+            RuntimeEvent::PushEvents { topic, root_id, events } => {
+                for pushed_event in events {
+                    let slot = ((topic.clone(), root_id.clone(), pushed_event.store_id.key()), pushed_event.name.clone());
+                    if let Some(found) = registry.pushed.get(&slot) {
+                        pushed.extend(found.snapshot().into_iter().map(|listener| (listener, pushed_event.payload.clone())));
+                    }
+                }
+            }
 
             _ => {}
         }
@@ -292,6 +327,9 @@ fn dispatch(listeners: &Rc<RefCell<SyncListeners>>, event: &RuntimeEvent) {
     };
     for callback in callbacks {
         callback();
+    }
+    for (listener, payload) in pushed {
+        listener(&payload);
     }
     for callback in events {
         callback(event);

@@ -11,7 +11,7 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::convert::{SnapshotCache, from_js, object, value_to_js};
+use super::convert::{SnapshotCache, from_js, object, to_js_fresh, value_to_js};
 use super::options;
 use super::stats::{Counted, Kind};
 use crate::browser::{RootHandle, StoreHandle, Subscription, SyncClient, now};
@@ -210,6 +210,21 @@ impl RawConnection {
         Ok(number)
     }
 
+    /// Calls `listener(payload)` for every event named `name` the store pushes; returns the
+    /// listener's number (removed with `unsubscribe`).
+    pub fn on_event(&self, store: u32, name: String, listener: js_sys::Function) -> Result<u32, JsValue> {
+        let handle = self.handle(store).ok_or_else(|| plain_error(&SyncError::StoreUnmounted))?;
+        let subscription = handle.on_event(&name, move |payload| {
+            // The JS layer reports a listener's exception itself.
+            let _ = listener.call1(&JsValue::NULL, &to_js_fresh(payload));
+        });
+        let mut slot = self.live.try_borrow_mut().map_err(|_| busy())?;
+        let live = slot.as_mut().ok_or_else(|| plain_error(&SyncError::Disconnected))?;
+        let number = live.number();
+        live.listeners.insert(number, Listener { store, _subscription: subscription, _counted: Counted::new(Kind::Subscription) });
+        Ok(number)
+    }
+
     /// Removes a listener (idempotent).
     pub fn unsubscribe(&self, listener: u32) {
         let removed = self.live.try_borrow_mut().ok().and_then(|mut slot| slot.as_mut().and_then(|live| live.listeners.remove(&listener)));
@@ -344,6 +359,10 @@ fn log_line(event: &RuntimeEvent) -> Option<(&'static str, String, JsValue)> {
         },
         RuntimeEvent::RootStatus { root_id, status, .. } => ("root", format!("{root_id} {}", status.as_str()), JsValue::UNDEFINED),
         RuntimeEvent::Diagnostic { message, .. } => ("diagnostic", message.clone(), JsValue::UNDEFINED),
+        RuntimeEvent::PushEvents { root_id, events, .. } => {
+            let names: Vec<&str> = events.iter().map(|event| &*event.name).collect();
+            ("event", format!("{root_id}: {}", names.join(", ")), JsValue::UNDEFINED)
+        }
         RuntimeEvent::Settled { .. } | RuntimeEvent::StoresChanged { .. } => return None,
     };
     Some(line)

@@ -32,8 +32,8 @@ pub struct RootHandle {
     pub status: Signal<Option<RootStatus>>,
     id: StoredValue<String>,
     handle: StoredValue<Option<browser::RootHandle>, LocalStorage>,
-    ready: RwSignal<bool>,
-    context: SyncContext,
+    pub(crate) ready: RwSignal<bool>,
+    pub(crate) context: SyncContext,
 }
 
 impl RootHandle {
@@ -53,7 +53,7 @@ impl RootHandle {
         self.status.get().is_some_and(RootStatus::is_stale)
     }
 
-    fn store(&self, id: &StoreId) -> Option<StoreHandle> {
+    pub(crate) fn store(&self, id: &StoreId) -> Option<StoreHandle> {
         self.handle.try_with_value(|handle| handle.as_ref().map(|root| root.store(id.clone()))).flatten()
     }
 }

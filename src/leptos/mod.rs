@@ -4,7 +4,7 @@
 //! - [`use_sync_connection`] shows and drives it (`ready_state`, `open`, `close`,
 //!   `reconnect_attempt`, `next_retry_in`);
 //! - [`use_sync_context`] gives `last_error`;
-//! - [`use_root`], [`use_store`], [`use_stream`] and [`use_command`] mount roots and read stores
+//! - [`use_root`], [`use_store`], [`use_stream`], [`use_command`] and [`use_event`] mount roots and read stores
 //!   as typed Rust values, and send commands.
 //!
 //! ```no_run
@@ -36,9 +36,11 @@
 mod connection;
 mod context;
 mod error;
+mod event;
 mod hooks;
 
 pub use connection::{ConnectionReadyState, SyncConnection, use_sync_connection};
 pub use context::{SyncContext, SyncProvider, default_options, provide_sync_context, use_sync_context};
 pub use error::SyncError;
+pub use event::use_event;
 pub use hooks::{CommandHandle, RootHandle, use_command, use_root, use_store, use_stream};

@@ -23,6 +23,8 @@ pub struct Envelope {
     pub stream_ops: Vec<Node>,
     /// Upload ops (missing or null on the wire → empty).
     pub upload_ops: Vec<Node>,
+    /// Push events (Musubi 0.13; missing or null → none).
+    pub events: Vec<Node>,
     /// Set when the frame nested deeper than the client reads: parts below this depth were cut
     /// off, so the envelope can only be refused ([`crate::runtime::replica::AcceptError::TooDeep`]).
     pub truncated_at: Option<usize>,
@@ -47,7 +49,7 @@ fn list(node: &Node, key: &'static str, required: bool) -> Result<Vec<Node>, Env
     match node.get(key) {
         Some(Node::Array(items)) => Ok(items.iter().cloned().collect()),
         None | Some(Node::Null) if !required => Ok(Vec::new()),
-        _ => Err(EnvelopeError("ops and stream_ops must be arrays")),
+        _ => Err(EnvelopeError("ops, stream_ops, upload_ops and events must be arrays")),
     }
 }
 
@@ -68,6 +70,7 @@ impl Envelope {
             ops: list(payload, "ops", true)?,
             stream_ops: list(payload, "stream_ops", true)?,
             upload_ops: list(payload, "upload_ops", false)?,
+            events: list(payload, "events", false)?,
             truncated_at: None,
         })
     }

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 
 use super::envelope::Envelope;
 use super::error::{CommandError, SyncError};
+use super::push_event::PushEvent;
 use super::replica::AcceptError;
 use super::root::{MountSpec, PendingCommand, RequestId, Root, RootInfo, RootStatus};
 use super::status::{ConnectionInfo, ConnectionStatus, Inputs, StatusDeriver};
@@ -63,6 +64,16 @@ pub enum RuntimeEvent {
         root_id: Rc<str>,
         /// The changed stores.
         stores: Vec<StoreKey>,
+    },
+    /// Stores of a root pushed events (after the envelope that carried them was applied and its
+    /// `StoresChanged` reported): deliver each to the listeners of its `(store_id, name)`, once.
+    PushEvents {
+        /// Connection topic.
+        topic: Rc<str>,
+        /// Root id.
+        root_id: Rc<str>,
+        /// The events, in the envelope's order.
+        events: Vec<PushEvent>,
     },
     /// A root's status changed.
     RootStatus {
@@ -628,3 +639,7 @@ mod tests;
 #[cfg(test)]
 #[path = "machine_hardening_tests.rs"]
 mod hardening_tests;
+
+#[cfg(test)]
+#[path = "machine_event_tests.rs"]
+mod event_tests;

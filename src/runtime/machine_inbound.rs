@@ -272,7 +272,10 @@ impl Runtime {
                     }
                 }
                 if !changes.notify.is_empty() {
-                    self.emit(RuntimeEvent::StoresChanged { topic: topic.clone(), root_id, stores: changes.notify });
+                    self.emit(RuntimeEvent::StoresChanged { topic: topic.clone(), root_id: root_id.clone(), stores: changes.notify });
+                }
+                if !changes.events.is_empty() {
+                    self.emit(RuntimeEvent::PushEvents { topic: topic.clone(), root_id, events: changes.events });
                 }
             }
             // An initial state deeper than the client holds can never be shown: the root fails

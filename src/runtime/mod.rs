@@ -7,6 +7,7 @@ pub mod error;
 pub mod index;
 pub mod machine;
 pub mod patch;
+pub mod push_event;
 pub mod replica;
 pub mod root;
 pub mod snapshot;

@@ -11,6 +11,7 @@ use super::depth::{MAX_DEPTH, depth_of};
 use super::envelope::Envelope;
 use super::index::{IndexedStore, StoreIndex, build_index, stores_on_path, stores_within};
 use super::patch::{self, Mode, Op, PatchError};
+use super::push_event::{PushEvent, PushEventError};
 use super::store_id::StoreKey;
 use super::stream::{StreamOp, StreamOpError, Streams};
 use super::tree::{ContainerSet, Node, share_unchanged};
@@ -41,6 +42,9 @@ pub enum AcceptError {
     /// An upload op is malformed.
     #[error(transparent)]
     Upload(#[from] UploadOpError),
+    /// A push event is malformed.
+    #[error(transparent)]
+    Event(#[from] PushEventError),
     /// The envelope would make the tree (or a stream item) deeper than [`MAX_DEPTH`], or its frame
     /// was deeper than the client reads.
     #[error("state deeper than {limit} levels (an op reaches {depth})", limit = MAX_DEPTH)]
@@ -57,6 +61,8 @@ pub struct Changes {
     pub notify: Vec<StoreKey>,
     /// True when this was an initial envelope (the whole state was swapped).
     pub initial: bool,
+    /// The envelope's push events, to deliver now that its state is applied.
+    pub events: Vec<PushEvent>,
 }
 
 /// A root's replicated state.
@@ -135,7 +141,8 @@ impl Replica {
         let ops = envelope.ops.iter().map(|op| Op::parse(op, Mode::Musubi)).collect::<Result<Vec<_>, _>>()?;
         let stream_ops = envelope.stream_ops.iter().map(StreamOp::parse).collect::<Result<Vec<_>, _>>()?;
         let upload_ops = envelope.upload_ops.iter().map(UploadOp::parse).collect::<Result<Vec<_>, _>>()?;
-        check_depth(envelope, &ops, &stream_ops)?;
+        let events = envelope.events.iter().map(PushEvent::parse).collect::<Result<Vec<_>, _>>()?;
+        check_depth(envelope, &ops, &stream_ops, &events)?;
 
         // Work on O(1) copies; commit only when everything applied.
         let (mut tree, mut index) = if initial { (Node::Null, StoreIndex::new()) } else { (self.tree.clone(), self.index.clone()) };
@@ -198,7 +205,7 @@ impl Replica {
         self.streams = streams;
         self.uploads = uploads;
         self.version = envelope.version;
-        Ok(Changes { notify, initial })
+        Ok(Changes { notify, initial, events })
     }
 
     /// §2.12 notification rules, evaluated against the old index (`self`) and the new one.
@@ -275,7 +282,7 @@ impl Replica {
 
 /// Refuses an envelope whose ops or stream items would go deeper than [`MAX_DEPTH`]: a value at a
 /// path of `n` segments sits `n` containers down.
-fn check_depth(envelope: &Envelope, ops: &[Op], stream_ops: &[StreamOp]) -> Result<(), AcceptError> {
+fn check_depth(envelope: &Envelope, ops: &[Op], stream_ops: &[StreamOp], events: &[PushEvent]) -> Result<(), AcceptError> {
     if let Some(depth) = envelope.truncated_at {
         return Err(AcceptError::TooDeep { depth });
     }
@@ -287,7 +294,8 @@ fn check_depth(envelope: &Envelope, ops: &[Op], stream_ops: &[StreamOp]) -> Resu
         StreamOp::Insert { item, .. } => Some(depth_of(item)),
         _ => None,
     });
-    match values.chain(items).max() {
+    let payloads = events.iter().map(|event| depth_of(&event.payload));
+    match values.chain(items).chain(payloads).max() {
         Some(depth) if depth > MAX_DEPTH => Err(AcceptError::TooDeep { depth }),
         _ => Ok(()),
     }

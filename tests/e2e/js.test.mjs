@@ -155,3 +155,20 @@ e2e("React: after a dropped connection the badge goes reconnecting → open and 
   await waitForCount(page, before + 1);
   assert.equal(await page.locator("#problem").count(), 0, "no command failed");
 });
+
+e2e("a rename anywhere toasts on the Leptos, JS and React pages (push events)", async (t) => {
+  const leptos = await openPage(t, env.browser, env.baseUrl + "/");
+  await leptos.locator("#indicator.green").waitFor({ timeout: 10_000 });
+  const plain = await openExample(t, "/js/");
+  const react = await openExample(t, "/react/");
+  const label = `Evented ${Date.now()}`;
+  await react.fill("#label-input", label);
+  await react.click("#set-label");
+  const text = `Label set to “${label}”`;
+  for (const page of [leptos, plain, react]) {
+    await page.locator("#toast", { hasText: text }).waitFor({ timeout: 5_000 });
+    await page.locator("#label", { hasText: label }).waitFor({ timeout: 5_000 });
+  }
+  // Once each: the plain page notes every event it hears.
+  assert.equal(await plain.locator("#events li", { hasText: `event toast: ${text}` }).count(), 1);
+});

@@ -276,3 +276,22 @@ test("a trap inside the module turns the status closed with the reason, once, an
   assert.equal(seen.length, 1, "reported once");
   await connection.disconnect();
 });
+
+test("store.onEvent delivers payloads, validates its arguments and unsubscribes once", async () => {
+  const { connect } = api();
+  const connection = await connect("/socket");
+  const { store, unmount } = await connection.mountStore({ module: "M", id: "r" });
+  const raw = FakeRaw.last;
+  raw.on_event = (storeNumber, name, listener) => raw.subscribe(storeNumber, listener);
+  const seen = [];
+  const off = store.onEvent("toast", (payload) => seen.push(payload));
+  for (const { listener } of raw.listeners.values()) listener({ text: "saved" });
+  assert.deepEqual(seen, [{ text: "saved" }]);
+  assert.throws(() => store.onEvent("", () => {}), TypeError);
+  assert.throws(() => store.onEvent("toast", "nope"), TypeError);
+  off();
+  off();
+  assert.equal(raw.listeners.size, 0);
+  await unmount();
+  assert.equal(typeof store.onEvent("toast", () => {}), "function", "after unmount: a no-op");
+});

@@ -19,6 +19,15 @@ function note(line) {
   while ($("events").children.length > 50) $("events").lastElementChild.remove();
 }
 
+/** Shows a push event's text for four seconds (server text: textContent only). */
+let toastTimer;
+function showToast(text) {
+  $("toast").textContent = text;
+  $("toast").hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => ($("toast").hidden = true), 4_000);
+}
+
 /** Runs a command; a failure is shown in the event list rather than thrown. */
 function run(what, promise) {
   promise.catch((error) => {
@@ -107,6 +116,11 @@ async function main() {
   // The page lives as long as the connection, so the subscriptions are never released.
   counter.subscribe(() => renderCounter(counter));
   board.subscribe(() => renderBoard(board));
+  // Push events (Musubi 0.13): a rename anywhere toasts on every page showing the counter.
+  counter.onEvent("toast", ({ text }) => {
+    showToast(text);
+    note(`event toast: ${text}`);
+  });
   rerender();
 
   $("increment").addEventListener("click", () => run("increment", counter.dispatchCommand("increment", { by: 1 })));

@@ -32,6 +32,24 @@ function useStatusLog(connection) {
   return events;
 }
 
+/** The last push event named `name` of `store` (Musubi 0.13), cleared after four seconds. */
+function useEvent(store, name) {
+  const [last, setLast] = useState(undefined);
+  useEffect(() => {
+    let timer;
+    const off = store.onEvent(name, (payload) => {
+      setLast(payload);
+      clearTimeout(timer);
+      timer = setTimeout(() => setLast(undefined), 4_000);
+    });
+    return () => {
+      off();
+      clearTimeout(timer);
+    };
+  }, [store, name]);
+  return last;
+}
+
 function StatusBadge({ status }) {
   return <span id="status" className={`badge ${status}`}>{status}</span>;
 }
@@ -39,6 +57,12 @@ function StatusBadge({ status }) {
 function Counter({ store, run }) {
   const { count, label, log } = useSnapshot(store);
   const stale = useStale(store);
+  const toast = useEvent(store, "toast");
+  const [draft, setDraft] = useState("");
+  const rename = () => {
+    if (draft.trim()) run("set_label", store.dispatchCommand("set_label", { label: draft.trim() }));
+    setDraft("");
+  };
   return (
     <section id="counter" className={stale ? "panel stale" : "panel"}>
       <h2 id="label">{label}</h2>
@@ -46,6 +70,12 @@ function Counter({ store, run }) {
         <span id="count">{count}</span>
         <button id="increment" onClick={() => run("increment", store.dispatchCommand("increment", { by: 1 }))}>+1</button>
       </div>
+      <div className="row">
+        <input id="label-input" type="text" placeholder="New label" value={draft}
+          onChange={(event) => setDraft(event.target.value)} onKeyDown={(event) => event.key === "Enter" && rename()} />
+        <button id="set-label" onClick={rename}>Rename</button>
+      </div>
+      {toast && <div id="toast" className="toast" role="status">{toast.text}</div>}
       <ul id="log">{(log ?? []).map((entry) => <li key={entry.id}>{entry.text}</li>)}</ul>
     </section>
   );

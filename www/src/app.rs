@@ -2,7 +2,8 @@
 
 use leptos::prelude::*;
 use musubi_wasm::leptos::{
-    ConnectionReadyState, RootHandle, SyncProvider, use_command, use_root, use_store, use_stream, use_sync_connection, use_sync_context,
+    ConnectionReadyState, RootHandle, SyncProvider, use_command, use_event, use_root, use_store, use_stream, use_sync_connection,
+    use_sync_context,
 };
 use musubi_wasm::runtime::StoreId;
 use serde::Deserialize;
@@ -121,6 +122,12 @@ fn root_status(root: RootHandle) -> impl Fn() -> String {
     move || root.status.get().map_or_else(|| "mounting".to_owned(), |status| status.as_str().to_owned())
 }
 
+/// A push event of the counter.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+struct Toast {
+    text: String,
+}
+
 /// The counter, its label and its log stream.
 #[component]
 fn CounterPanel() -> impl IntoView {
@@ -130,7 +137,26 @@ fn CounterPanel() -> impl IntoView {
     let increment = use_command(&root, StoreId::root(), "increment");
     let set_label = use_command(&root, StoreId::root(), "set_label");
     let draft = RwSignal::new(String::new());
+    // Push events (Musubi 0.13): a rename anywhere toasts here for four seconds.
+    let toast = RwSignal::new(None::<String>);
+    let shown = RwSignal::new(0u32);
+    use_event::<Toast>(&root, StoreId::root(), "toast", move |event| {
+        toast.set(Some(event.text));
+        shown.update(|n| *n += 1);
+        let this = shown.get_untracked();
+        set_timeout(
+            move || {
+                if shown.get_untracked() == this {
+                    toast.set(None)
+                }
+            },
+            std::time::Duration::from_secs(4),
+        );
+    });
     view! {
+        <Show when=move || toast.get().is_some()>
+            <div id="toast" class="toast" role="status">{move || toast.get()}</div>
+        </Show>
         <section id="counter" class=panel_class(root)>
             <h2><span id="label">{move || counter.get().map(|c| c.label)}</span>" "
                 <small id=format!("status-{COUNTER}") class="status">{root_status(root)}</small></h2>

@@ -294,6 +294,19 @@ function makeStore(state, mount, storeId) {
     };
   };
 
+  const onEvent = (name, listener) => {
+    if (typeof name !== "string" || name === "") throw new TypeError("onEvent(): name must be a non-empty string");
+    if (typeof listener !== "function") throw new TypeError("onEvent(): listener must be a function");
+    if (!live()) return noop;
+    const subscription = state.raw.on_event(number, name, (payload) => callSafely(listener, payload));
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      if (live()) state.raw.unsubscribe(subscription);
+    };
+  };
+
   const dispatchCommand = (name, payload) => {
     if (typeof name !== "string" || name === "") return Promise.reject(new TypeError("dispatchCommand(): name must be a non-empty string"));
     if (state.closed) return Promise.reject(state.errorOf("disconnected"));
@@ -314,6 +327,7 @@ function makeStore(state, mount, storeId) {
     storeId,
     snapshot,
     subscribe,
+    onEvent,
     dispatchCommand,
     child,
     get stale() {

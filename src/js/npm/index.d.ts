@@ -147,6 +147,12 @@ export interface Store<T extends object = StoreSnapshot> {
    */
   readonly subscribe: (listener: () => void) => () => void;
   /**
+   * Calls `listener(payload)` for every event named `name` this store pushes (Musubi 0.13 push
+   * events): once per event, after the state that came with it is applied. Returns the
+   * unsubscribe function. Events are not replayed: an event sent while the page was away is gone.
+   */
+  readonly onEvent: <P = unknown>(name: string, listener: (payload: P) => void) => () => void;
+  /**
    * Sends a command. Resolves with the server's reply; the state change arrives right after.
    * Rejects with {@link MusubiCommandError} (failed / timeout) or an `Error` whose message is
    * `"Unmounted"`, `"Disconnected"`, `"Version mismatch"` or `"Store is not connected"`.

@@ -84,6 +84,12 @@ impl Sim {
                 self.log(|| format!("socket: {event:?}"));
                 Ok(())
             }
+            RuntimeEvent::PushEvents { root_id, events, .. } => {
+                let status = self.rt.root_status(TOPIC, &root_id);
+                ensure!(status == Some(RootStatus::Live), "events for {root_id} delivered while it is {status:?}");
+                self.log(|| format!("events for {root_id}: {events:?}"));
+                Ok(())
+            }
             RuntimeEvent::Connection { from, info } => {
                 self.log(|| format!("connection: {} -> {} ({})", from.as_str(), info.status.as_str(), info.reason));
                 Ok(())

@@ -251,6 +251,7 @@ impl Page {
         let tree = store.render();
         // Streams seeded by the store's mount: applied to its mirror; subscribers get seeds.
         store.take_stream_ops();
+        store.take_events();
         let timers = store.take_timers();
         let page = Arc::new(Page { key, state: Mutex::new(PageState { store, tree, subscribers: BTreeMap::new(), idle_generation: 0 }) });
         schedule(&page, timers);
@@ -262,12 +263,14 @@ impl Page {
     fn after_change(self: &Arc<Self>, state: &mut PageState) {
         let ops = state.store.update_tree(&mut state.tree);
         let stream_ops = state.store.take_stream_ops();
-        if !ops.is_empty() || !stream_ops.is_empty() {
+        let events = state.store.take_events();
+        if !ops.is_empty() || !stream_ops.is_empty() || !events.is_empty() {
             let ops: Vec<Value> = ops.into_iter().map(PatchOp::into_value).collect();
             for subscriber in state.subscribers.values_mut() {
                 let base = subscriber.version;
                 subscriber.version += 1;
-                let envelope = render::envelope(&self.key.root_id, base, base + 1, ops.clone(), stream_ops.clone());
+                let envelope =
+                    render::envelope_with_events(&self.key.root_id, base, base + 1, ops.clone(), stream_ops.clone(), events.clone());
                 subscriber.handle.send(patch(envelope));
             }
         }

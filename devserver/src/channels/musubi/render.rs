@@ -172,8 +172,21 @@ fn is_within(path: &str, node: &str) -> bool {
     path.strip_prefix(node).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// A `patch` envelope (PROTOCOL.md §2.7); `upload_ops` is always present and empty here.
+/// A `patch` envelope (PROTOCOL.md §2.7, with 0.13's `events`); `upload_ops` is always present
+/// and empty here.
 pub fn envelope(root_id: &str, base_version: u64, version: u64, ops: Vec<Value>, stream_ops: Vec<Value>) -> Value {
+    envelope_with_events(root_id, base_version, version, ops, stream_ops, Vec::new())
+}
+
+/// An envelope that also carries push events (`[{store_id, name, payload}]`).
+pub fn envelope_with_events(
+    root_id: &str,
+    base_version: u64,
+    version: u64,
+    ops: Vec<Value>,
+    stream_ops: Vec<Value>,
+    events: Vec<Value>,
+) -> Value {
     json!({
         "type": "patch",
         "root_id": root_id,
@@ -182,6 +195,7 @@ pub fn envelope(root_id: &str, base_version: u64, version: u64, ops: Vec<Value>,
         "ops": ops,
         "stream_ops": stream_ops,
         "upload_ops": [],
+        "events": events,
     })
 }
 

@@ -8,7 +8,7 @@
 //! | command | effect |
 //! |---|---|
 //! | `increment {by}` (integer, default 1) | `count += by`; log item `{"id": "<n>", "text": "+by"}` inserted at 0, limit 50 |
-//! | `set_label {label}` (string, required) | sets the label |
+//! | `set_label {label}` (string, required) | sets the label; when it changes, pushes the event `toast {"text": "Label set to “…”"}` |
 //! | `set_meta {key, value}` (`key` a string, required; `value` any JSON, default null) | sets `meta[key] = value` (any key, e.g. `__proto__`; `meta` appears once set) |
 //! | `fail` | reply `error {"reason": "demo failure"}` |
 //! | `slow {ms}` (integer 0..=60000, default 1000) | reply `ok {}` after `ms`, other messages are not held up |
@@ -43,6 +43,8 @@ struct CounterStore {
     log: Stream,
     logged: u64,
     meta: Map<String, Value>,
+    /// Push events for the next cycle.
+    events: Vec<Value>,
 }
 
 fn create(params: &Map<String, Value>) -> Result<Box<dyn RootStore>, String> {
@@ -56,6 +58,7 @@ fn create(params: &Map<String, Value>) -> Result<Box<dyn RootStore>, String> {
         log: Stream::new("log", 0, Vec::new()),
         logged: 0,
         meta: Map::new(),
+        events: Vec::new(),
     }))
 }
 
@@ -87,7 +90,13 @@ impl RootStore for CounterStore {
                 Ok(CommandOutcome::NoReply)
             }
             "set_label" => {
-                self.label = string_arg(payload, "label")?;
+                let label = string_arg(payload, "label")?;
+                if label != self.label {
+                    // A toast for everyone on the root (a Musubi 0.13 push event).
+                    let text = format!("Label set to \u{201c}{label}\u{201d}");
+                    self.events.push(json!({"store_id": [], "name": "toast", "payload": {"text": text}}));
+                    self.label = label;
+                }
                 Ok(CommandOutcome::NoReply)
             }
             "set_meta" => {
@@ -107,6 +116,10 @@ impl RootStore for CounterStore {
 
     fn take_stream_ops(&mut self) -> Vec<Value> {
         self.log.take_ops()
+    }
+
+    fn take_events(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.events)
     }
 
     fn stream_seed(&self) -> Vec<Value> {

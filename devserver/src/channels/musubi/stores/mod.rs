@@ -103,6 +103,11 @@ pub trait RootStore: Send {
         Vec::new()
     }
 
+    /// The push events (Musubi 0.13) queued since the last cycle: `{store_id, name, payload}`.
+    fn take_events(&mut self) -> Vec<Value> {
+        Vec::new()
+    }
+
     /// Inserts that give a fresh subscriber the current contents of every stream.
     fn stream_seed(&self) -> Vec<Value> {
         Vec::new()
