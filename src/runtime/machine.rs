@@ -33,8 +33,8 @@ use super::store_id::{StoreId, StoreKey};
 use super::tree::Node;
 use super::upload::UploadHandle;
 use crate::phoenix::{
-    ChannelEvent, ChannelId, CloseCause, ConnectionId, Event, Millis, Output, Payload, PushError, PushId, Reply, ReplyStatus, Socket,
-    SocketConfig,
+    ChannelEvent, ChannelId, CloseCause, ConnectionId, ConnectionState, Event, Millis, Output, Payload, PushError, PushId, Reply,
+    ReplyStatus, Socket, SocketConfig,
 };
 
 /// The default connection topic.
@@ -141,11 +141,19 @@ pub struct Runtime {
     socket_wanted: bool,
     /// The connection status shown to users.
     status: StatusDeriver,
+    /// The wire protocol (see [`wire`]).
+    wire: wire::Wire,
 }
 
 impl Runtime {
-    /// A runtime over a new socket with this configuration.
+    /// A runtime over a new socket with this configuration, detecting the wire protocol
+    /// ([`WireMode::Auto`]).
     pub fn new(config: SocketConfig) -> Self {
+        Runtime::with_wire(config, WireMode::Auto)
+    }
+
+    /// A runtime that speaks `wire` (see [`WireMode`]).
+    pub fn with_wire(config: SocketConfig, wire: WireMode) -> Self {
         Runtime {
             socket: Socket::new(config),
             connections: BTreeMap::new(),
@@ -155,6 +163,7 @@ impl Runtime {
             outputs: VecDeque::new(),
             socket_wanted: true,
             status: StatusDeriver::default(),
+            wire: wire.into(),
         }
     }
 
@@ -301,7 +310,7 @@ impl Runtime {
                 root.waiters.push(request);
                 connection.roots.insert(root_id.clone(), root);
                 if connection.joined {
-                    self.send_mount(&topic, &root_id, now);
+                    self.wire_mount(&topic, &root_id, now);
                 }
                 false
             }
@@ -324,8 +333,6 @@ impl Runtime {
             self.settle(request, Ok(Value::Null));
             return request;
         };
-        let joined = connection.joined;
-        let channel = connection.channel;
         // An owner whose mount resolved is given back first; with none left, the latest pending
         // mount is cancelled (it settles with `Unmounted`), so every owner is accounted for.
         let mut cancelled = None;
@@ -347,17 +354,9 @@ impl Runtime {
             self.settle(request, Ok(Value::Null));
             return request;
         };
-        self.fail_root_work(topic, root_id, root.waiters, &SyncError::Unmounted);
-        if joined {
-            match self.socket.push(channel, "unmount", Payload::Json(json!({"root_id": root_id})), now) {
-                Ok(push) => {
-                    self.pushes.insert(push, Purpose::Unmount { topic: topic.into(), request: Some(request) });
-                }
-                Err(_) => self.settle(request, Ok(Value::Null)),
-            }
-        } else {
-            self.settle(request, Ok(Value::Null));
-        }
+        let waiters = root.waiters.clone();
+        self.fail_root_work(topic, root_id, waiters, &SyncError::Unmounted);
+        self.wire_unmount(topic, root_id, &root, request, now);
         self.pump(now);
         request
     }
@@ -366,13 +365,12 @@ impl Runtime {
     /// command does **not** mean its patch has been applied yet (replies precede patches).
     pub fn command(&mut self, topic: &str, root_id: &str, store_id: &StoreId, name: &str, payload: Value, now: Millis) -> RequestId {
         let request = self.request_id();
-        let target = self.connections.get(topic).and_then(|c| c.roots.get(root_id).map(|root| (c.channel, c.joined, root.status)));
-        let Some((channel, true, RootStatus::Live)) = target else {
+        let target = self.connections.get(topic).and_then(|c| c.roots.get(root_id).map(|root| (c.joined, root.status)));
+        let Some((true, RootStatus::Live)) = target else {
             self.settle(request, Err(SyncError::NotConnected));
             return request;
         };
-        let body = json!({"root_id": root_id, "store_id": store_id.to_json(), "name": name, "payload": payload});
-        match self.socket.push(channel, "command", Payload::Json(body), now) {
+        match self.wire_command(topic, root_id, store_id, name, payload, now) {
             Ok(push) => {
                 let command = PendingCommand { request, name: name.to_owned(), store_id: store_id.clone() };
                 self.pushes.insert(push, Purpose::Command { topic: topic.into(), root_id: root_id.into(), command });
@@ -387,12 +385,13 @@ impl Runtime {
     /// [`SyncError::Disconnected`] and the roots are forgotten (the server stops them).
     pub fn disconnect(&mut self, topic: &str, now: Millis) -> RequestId {
         let request = self.request_id();
-        if let Some(connection) = self.connections.remove(topic) {
-            for waiter in connection.connect_waiters {
+        if let Some(mut connection) = self.connections.remove(topic) {
+            for waiter in std::mem::take(&mut connection.connect_waiters) {
                 self.settle(waiter, Err(SyncError::Disconnected));
             }
-            for (root_id, root) in connection.roots {
-                self.fail_root_work(topic, &root_id, root.waiters, &SyncError::Disconnected);
+            for (root_id, root) in connection.roots.iter_mut() {
+                let waiters = std::mem::take(&mut root.waiters);
+                self.fail_root_work(topic, root_id, waiters, &SyncError::Disconnected);
             }
             // Replies on the left channel concern nobody any more; pending unmounts are done
             // (the server stops every root of a channel that leaves).
@@ -405,7 +404,7 @@ impl Runtime {
                     self.settle(request, Ok(Value::Null));
                 }
             }
-            self.socket.leave(connection.channel, now);
+            self.wire_leave(&connection, now);
         }
         self.settle(request, Ok(Value::Null));
         self.pump(now);
@@ -526,39 +525,18 @@ impl Runtime {
     fn ensure_connection(&mut self, topic: &str, now: Millis) -> Rc<str> {
         let topic: Rc<str> = self.connections.get_key_value(topic).map_or_else(|| topic.into(), |(key, _)| key.clone());
         if !self.connections.contains_key(&topic) {
-            let channel = self.open_channel(&topic, now);
+            let channel = self.wire_open(&topic, now);
+            // Per root there is nothing to join: the topic is usable while the socket is open.
+            let joined = self.wire == wire::Wire::PerRoot && self.socket.is_connected();
             self.connections.insert(
                 topic.clone(),
-                Connection { channel, joined: false, connect_waiters: Vec::new(), roots: BTreeMap::new(), reopen_at: None },
+                Connection { channel, joined, connect_waiters: Vec::new(), roots: BTreeMap::new(), reopen_at: None },
             );
         }
         if self.socket_wanted {
             self.socket.connect(now);
         }
         topic
-    }
-
-    fn open_channel(&mut self, topic: &str, now: Millis) -> ChannelId {
-        let channel = self.socket.replace_channel(topic, json!({}), now);
-        // A fresh channel object can always join.
-        let _ = self.socket.join(channel, now);
-        channel
-    }
-
-    /// Pushes `mount` for a root's current generation.
-    fn send_mount(&mut self, topic: &Rc<str>, root_id: &Rc<str>, now: Millis) {
-        let Some(connection) = self.connections.get_mut(topic) else { return };
-        let channel = connection.channel;
-        let Some(root) = connection.roots.get_mut(root_id) else { return };
-        let body = json!({"module": root.spec.module, "id": &*root.spec.id, "params": root.spec.params});
-        root.mount_sent = true;
-        let generation = root.generation;
-        match self.socket.push(channel, "mount", Payload::Json(body), now) {
-            Ok(push) => {
-                self.pushes.insert(push, Purpose::Mount { topic: topic.clone(), root_id: root_id.clone(), generation });
-            }
-            Err(error) => self.mount_failed(topic, root_id, &inbound::mount_error(&Err(error)), false, now),
-        }
     }
 
     /// Fails a root's pending mount waiters and in-flight commands.
@@ -594,6 +572,9 @@ impl Runtime {
                     if let Event::InvalidEndpoint(message) | Event::ConnectFailed(message) = &event {
                         self.on_connect_failed(&SyncError::ConnectFailed(message.clone()));
                     }
+                    if let Event::State(state) = &event {
+                        self.wire_socket_state(*state);
+                    }
                     self.emit(RuntimeEvent::Socket(event));
                 }
             }
@@ -628,6 +609,11 @@ impl Runtime {
 #[path = "machine_inbound.rs"]
 mod inbound;
 
+#[path = "wire.rs"]
+mod wire;
+
+pub use wire::WireMode;
+
 #[cfg(test)]
 #[path = "harness.rs"]
 mod harness;
@@ -643,3 +629,7 @@ mod hardening_tests;
 #[cfg(test)]
 #[path = "machine_event_tests.rs"]
 mod event_tests;
+
+#[cfg(test)]
+#[path = "wire_tests.rs"]
+mod wire_tests;

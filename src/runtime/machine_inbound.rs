@@ -5,10 +5,6 @@
 use super::*;
 
 impl Runtime {
-    pub(super) fn topic_of(&self, channel: ChannelId) -> Option<Rc<str>> {
-        self.connections.iter().find(|(_, c)| c.channel == channel).map(|(topic, _)| topic.clone())
-    }
-
     pub(super) fn on_channel_event(&mut self, channel: ChannelId, event: ChannelEvent, now: Millis) {
         if let ChannelEvent::PushSettled { push, result } = event {
             if let Some(purpose) = self.pushes.remove(&push) {
@@ -16,10 +12,21 @@ impl Runtime {
             }
             return;
         }
-        let Some(topic) = self.topic_of(channel) else { return };
+        let topic = match self.channel_role(channel) {
+            Some(wire::ChannelRole::Connection(topic)) => topic,
+            Some(wire::ChannelRole::Root(topic, root_id)) => return self.on_root_channel_event(&topic, &root_id, event, now),
+            None => return,
+        };
         match event {
-            ChannelEvent::Joined(_) => self.on_joined(&topic, now),
-            ChannelEvent::JoinRefused(response) => self.on_join_failed(&topic, SyncError::JoinFailed(json_of(&response))),
+            ChannelEvent::Joined(_) => {
+                self.wire_detected(&topic, None, now);
+                self.on_joined(&topic, now);
+            }
+            ChannelEvent::JoinRefused(response) => {
+                if !self.wire_detected(&topic, Some(&response), now) {
+                    self.on_join_failed(&topic, SyncError::JoinFailed(json_of(&response)));
+                }
+            }
             // The channel rejoins on its schedule; whoever waits keeps waiting (or gives up).
             ChannelEvent::JoinTimeout => {
                 self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: "join timed out; retrying".to_owned() })
@@ -33,7 +40,7 @@ impl Runtime {
                     connection.reopen_at = Some(now.saturating_add(REOPEN_DELAY_MS));
                 }
             }
-            ChannelEvent::Message { event, payload } if event == "patch" => self.on_envelope(&topic, &payload, now),
+            ChannelEvent::Message { event, payload } if event == "patch" => self.on_envelope(&topic, None, &payload, now),
             ChannelEvent::Message { .. } | ChannelEvent::State(_) | ChannelEvent::PushSettled { .. } => {}
         }
     }
@@ -52,7 +59,7 @@ impl Runtime {
             self.settle(waiter, Ok(Value::Null));
         }
         for root_id in to_mount {
-            self.send_mount(topic, &root_id, now);
+            self.wire_mount(topic, &root_id, now);
         }
     }
 
@@ -107,7 +114,7 @@ impl Runtime {
         let Some(connection) = self.connections.get_mut(topic) else { return };
         if connection.reopen_at.is_some_and(|at| at <= now) {
             connection.reopen_at = None;
-            let channel = self.open_channel(topic, now);
+            let channel = self.wire_open(topic, now);
             if let Some(connection) = self.connections.get_mut(topic) {
                 connection.channel = channel;
             }
@@ -158,14 +165,7 @@ impl Runtime {
                             Some(other) if *other != *root_id => {
                                 self.mount_failed(&topic, &root_id, &SyncError::UnexpectedRootId(other), false, now)
                             }
-                            _ => {
-                                let timeout = self.socket.config().options.timeout_ms;
-                                if let Some(root) = self.root_mut(&topic, &root_id)
-                                    && root.replica.version() == 0
-                                {
-                                    root.initial_deadline = Some(now.saturating_add(timeout));
-                                }
-                            }
+                            _ => self.await_initial(&topic, &root_id, now),
                         }
                     }
                     // The server still runs an earlier mount of this id (e.g. one we gave up on):
@@ -176,7 +176,7 @@ impl Runtime {
                         if let Some(root) = self.root_mut(&topic, &root_id) {
                             root.retried_already_mounted = true;
                         }
-                        self.unmount_then_mount(&topic, &root_id, now);
+                        self.wire_remount(&topic, &root_id, now);
                     }
                     // The channel went away: the rejoin mounts again.
                     Err(PushError::ConnectionLost | PushError::ChannelErrored | PushError::ChannelClosed) => {}
@@ -210,27 +210,23 @@ impl Runtime {
     /// Settles a root's pending mount requests with `error` and removes the owners they added.
     pub(super) fn reject_mounts(&mut self, topic: &Rc<str>, root_id: &Rc<str>, error: &SyncError, server_may_have_it: bool, now: Millis) {
         let Some(connection) = self.connections.get_mut(topic) else { return };
-        let (channel, joined) = (connection.channel, connection.joined);
         let Some(root) = connection.roots.get_mut(root_id) else { return };
         let waiters = std::mem::take(&mut root.waiters);
         root.owners = root.owners.saturating_sub(u32::try_from(waiters.len()).unwrap_or(u32::MAX));
         let forget = !root.has_state() || root.owners == 0;
         let mounted_on_server = root.has_state() || server_may_have_it;
         if forget {
-            connection.roots.remove(root_id);
-            if joined
-                && mounted_on_server
-                && let Ok(push) = self.socket.push(channel, "unmount", Payload::Json(json!({"root_id": &**root_id})), now)
-            {
-                self.pushes.insert(push, Purpose::Unmount { topic: topic.clone(), request: None });
-            }
+            let root_channel = connection.roots.remove(root_id).and_then(|root| root.channel);
+            self.wire_release(topic, root_id, root_channel, mounted_on_server, now);
         }
         for waiter in waiters {
             self.settle(waiter, Err(error.clone()));
         }
     }
 
-    pub(super) fn on_envelope(&mut self, topic: &Rc<str>, payload: &Payload, now: Millis) {
+    /// An envelope for a root: named by its `root_id` on a connection channel, or the root of the
+    /// channel it came on (`root`, per-root wire; its `root_id` must then be `<module>:<id>`).
+    pub(super) fn on_envelope(&mut self, topic: &Rc<str>, root: Option<&Rc<str>>, payload: &Payload, now: Millis) {
         let parsed = match payload {
             Payload::Json(value) => Envelope::parse(&Node::from_json(value)),
             Payload::DeepJson(text) => Envelope::parse_text(text),
@@ -243,7 +239,18 @@ impl Runtime {
                 return;
             }
         };
-        let root_id = envelope.root_id.clone();
+        let root_id = match root {
+            Some(root_id) => {
+                let named = self.root(topic, root_id).is_some_and(|root| *envelope.root_id == *wire::wire_root_id(&root.spec));
+                if !named {
+                    let message = format!("ignored envelope for {} on the channel of {root_id}", envelope.root_id);
+                    self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message });
+                    return;
+                }
+                root_id.clone()
+            }
+            None => envelope.root_id.clone(),
+        };
         let Some(root) = self.root_mut(topic, &root_id) else {
             self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: format!("ignored envelope for unknown root {root_id}") });
             return;
@@ -321,17 +328,18 @@ impl Runtime {
             return;
         }
         if joined {
-            self.unmount_then_mount(topic, root_id, now);
+            self.wire_remount(topic, root_id, now);
         }
     }
 
-    /// Pushes a fire-and-forget `unmount` then a fresh `mount` (the server handles them in order).
-    pub(super) fn unmount_then_mount(&mut self, topic: &Rc<str>, root_id: &Rc<str>, now: Millis) {
-        let Some(channel) = self.connections.get(topic).map(|c| c.channel) else { return };
-        if let Ok(push) = self.socket.push(channel, "unmount", Payload::Json(json!({"root_id": &**root_id})), now) {
-            self.pushes.insert(push, Purpose::Unmount { topic: topic.clone(), request: None });
+    /// A mount was answered: its initial envelope is awaited until the push timeout.
+    pub(super) fn await_initial(&mut self, topic: &Rc<str>, root_id: &Rc<str>, now: Millis) {
+        let timeout = self.socket.config().options.timeout_ms;
+        if let Some(root) = self.root_mut(topic, root_id)
+            && root.replica.version() == 0
+        {
+            root.initial_deadline = Some(now.saturating_add(timeout));
         }
-        self.send_mount(topic, root_id, now);
     }
 }
 
@@ -365,7 +373,7 @@ impl Runtime {
                 root.retry_at = None;
             }
             if joined {
-                self.unmount_then_mount(topic, &root_id, now);
+                self.wire_remount(topic, &root_id, now);
             }
         }
     }
@@ -373,10 +381,9 @@ impl Runtime {
     /// A root that cannot be mounted: status `failed` with the reason, pending commands fail, and
     /// the server is told to drop whatever it mounted. The last good state stays readable.
     pub(super) fn fail_root(&mut self, topic: &Rc<str>, root_id: &Rc<str>, error: &SyncError, now: Millis) {
-        let Some(connection) = self.connections.get(topic) else { return };
-        let (channel, joined) = (connection.channel, connection.joined);
         let generation = self.fresh_generation();
         let Some(root) = self.root_mut(topic, root_id) else { return };
+        let root_channel = root.channel.take();
         root.generation = generation;
         root.mount_sent = false;
         root.retry_at = None;
@@ -386,9 +393,7 @@ impl Runtime {
         self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: format!("root {root_id} failed: {error}") });
         self.set_status(topic, root_id, RootStatus::Failed);
         self.fail_root_work(topic, root_id, Vec::new(), error);
-        if joined && let Ok(push) = self.socket.push(channel, "unmount", Payload::Json(json!({"root_id": &**root_id})), now) {
-            self.pushes.insert(push, Purpose::Unmount { topic: topic.clone(), request: None });
-        }
+        self.wire_release(topic, root_id, root_channel, true, now);
     }
 
     /// A new owner mounts a failed root: it starts over (now, if the channel is joined).
@@ -399,12 +404,12 @@ impl Runtime {
         let status = if root.replica.index().is_empty() { RootStatus::Mounting } else { RootStatus::Stale };
         self.set_status(topic, root_id, status);
         if joined {
-            self.send_mount(topic, root_id, now);
+            self.wire_mount(topic, root_id, now);
         }
     }
 }
 
-fn json_of(payload: &Payload) -> Value {
+pub(super) fn json_of(payload: &Payload) -> Value {
     match payload {
         Payload::Json(value) => value.clone(),
         Payload::Binary(bytes) => Value::Array(bytes.iter().map(|b| Value::from(*b)).collect()),

@@ -19,7 +19,7 @@ pub mod upload;
 pub(crate) mod walk;
 
 pub use error::{CommandError, CommandErrorKind, SyncError};
-pub use machine::{DEFAULT_TOPIC, Runtime, RuntimeEvent};
+pub use machine::{DEFAULT_TOPIC, Runtime, RuntimeEvent, WireMode};
 pub use root::{MountSpec, RequestId, RootInfo, RootStatus};
 pub use store_id::{StoreId, StoreKey};
 pub use tree::Node;

@@ -119,6 +119,8 @@ pub(crate) struct Root {
     pub(crate) retry_at: Option<Millis>,
     /// Why the root failed, or what its last attempt ran into.
     pub(crate) reason: Option<String>,
+    /// Its own channel (per-root wire only).
+    pub(crate) channel: Option<crate::phoenix::ChannelId>,
 }
 
 impl Root {
@@ -136,6 +138,7 @@ impl Root {
             attempt: 0,
             retry_at: None,
             reason: None,
+            channel: None,
         }
     }
 
