@@ -20,13 +20,14 @@ mkdir -p "$LOGS"
 passed=0
 failed=0
 failed_steps=()
-server_pid=""
+server_pids=()
 
 cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
+  for pid in "${server_pids[@]}"; do
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  server_pids=()
 }
 trap cleanup EXIT INT TERM
 
@@ -70,13 +71,16 @@ step docs env RUSTDOCFLAGS="-D warnings" cargo doc --quiet -p musubi-wasm --feat
 step host-tests cargo test --workspace
 step build-devserver cargo build -p musubi-devserver --quiet
 
-# One devserver for the browser tier, with a short idle timeout the heartbeat test relies on.
-# Sets server_pid and server_url in this shell (not in a subshell), so cleanup can stop it.
+# Devservers for the browser tier: one speaking both wires (with a short idle timeout the
+# heartbeat test relies on), one per-root only and one connection-channel only (for auto mode).
+# start_devserver NAME ARGS... sets server_url and records the pid in this shell (not in a
+# subshell), so cleanup can stop it.
 start_devserver() {
-  local out="$LOGS/devserver.out"
+  local name=$1 out="$LOGS/devserver-$1.out"
+  shift
   : >"$out"
-  "$TARGET_DIR/debug/musubi-devserver" --port 0 --test-endpoints --idle-timeout-ms 1500 >"$out" 2>"$LOGS/devserver.err" &
-  server_pid=$!
+  "$TARGET_DIR/debug/musubi-devserver" --port 0 --test-endpoints "$@" >"$out" 2>"$LOGS/devserver-$name.err" &
+  server_pids+=($!)
   for _ in $(seq 1 100); do
     server_url=$(sed -n 's/^listening on //p' "$out" | head -1)
     [ -n "$server_url" ] && return 0
@@ -86,18 +90,19 @@ start_devserver() {
 }
 
 server_url=""
-if start_devserver; then
-  echo "==> devserver at $server_url"
-  export MUSUBI_TEST_SERVER="$server_url"
+if start_devserver both --idle-timeout-ms 1500 && both_url=$server_url &&
+  start_devserver per-root --wire per-root && per_root_url=$server_url &&
+  start_devserver connection --wire connection && connection_url=$server_url; then
+  echo "==> devservers at $both_url (both wires), $per_root_url (per-root), $connection_url (connection)"
+  export MUSUBI_TEST_SERVER="$both_url" MUSUBI_TEST_SERVER_PER_ROOT="$per_root_url" MUSUBI_TEST_SERVER_CONNECTION="$connection_url"
   export WASM_BINDGEN_TEST_TIMEOUT=60
-  step browser-tests wasm-pack test --headless --chrome --mode no-install -- --features leptos --test web --test sync_web --test leptos_web --test hardening_web
+  step browser-tests wasm-pack test --headless --chrome --mode no-install -- --features leptos --test web --test sync_web --test leptos_web --test hardening_web --test wire_web
 else
-  echo "    devserver did not start; see $LOGS/devserver.err"
+  echo "    a devserver did not start; see $LOGS/devserver-*.err"
   failed=$((failed + 1))
   failed_steps+=("devserver")
 fi
 cleanup
-server_pid=""
 
 export MUSUBI_DEVSERVER_BIN="$TARGET_DIR/debug/musubi-devserver" MUSUBI_TEST_ARTIFACTS="$LOGS"
 step build-pkg scripts/build-pkg.sh

@@ -74,7 +74,7 @@ fn mount_probe(auto_connect: bool, root_id: &str, start: i64) -> (impl Drop + us
     let parent = document().body().unwrap();
     let handle = leptos::mount::mount_to(parent, move || {
         let options = default_options().with_reconnect(Backoff::exponential(400, 2_000).with_jitter(0.1));
-        let context = provide_sync_context(&socket_url(), options, None, auto_connect);
+        let context = provide_sync_context(&socket_url(), options, None, auto_connect, musubi_wasm::runtime::WireMode::Auto);
         let connection = use_sync_connection();
         let root = use_root("Demo.CounterStore", root_id, json!({"start": start}));
         let counter = use_store::<Counter>(&root, StoreId::root());

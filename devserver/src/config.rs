@@ -3,6 +3,20 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Which Musubi wire modes the `musubi:*` topics speak (`--wire`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum WireMode {
+    /// Musubi 0.6.1 only: every `musubi:*` topic is the connection channel.
+    Connection,
+    /// Musubi 0.12+ only: `musubi:connection:<module>:<id>` topics are root channels, any other
+    /// `musubi:*` join is an unmatched topic.
+    PerRoot,
+    /// Both: `musubi:connection:<module>:<id>` topics are root channels, every other `musubi:*`
+    /// topic is the connection channel.
+    #[default]
+    Both,
+}
+
 /// Everything that changes how the server behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -12,6 +26,8 @@ pub struct ServerConfig {
     pub test_endpoints: bool,
     /// Serve this directory at `/` (with `index.html` for directories), e.g. a demo page.
     pub static_dir: Option<PathBuf>,
+    /// The Musubi wire modes spoken on `musubi:*` topics (default: both).
+    pub wire: WireMode,
 }
 
 impl ServerConfig {
@@ -21,6 +37,6 @@ impl ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { idle_timeout: Self::DEFAULT_IDLE_TIMEOUT, test_endpoints: false, static_dir: None }
+        ServerConfig { idle_timeout: Self::DEFAULT_IDLE_TIMEOUT, test_endpoints: false, static_dir: None, wire: WireMode::default() }
     }
 }

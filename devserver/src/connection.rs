@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::channels::{self, Channel, ChannelContext, ChannelHandle, Crash, Deferred, Effect, JoinError, JoinRequest, SocketInfo};
+use crate::config::WireMode;
 use crate::hub::{Control, Hub};
 
 /// How long a closing connection waits for the client's close frame.
@@ -26,11 +27,11 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 const CLOSE_INVALID_FRAME: u16 = 1011;
 
 /// Runs one upgraded WebSocket until it closes, is dropped by the idle timeout, or is closed by
-/// the hub.
-pub async fn run(ws: WebSocket, hub: Arc<Hub>, socket: SocketInfo, idle_timeout: Duration) {
+/// the hub; `wire` decides how `musubi:*` topics are routed (see [`channels::route`]).
+pub async fn run(ws: WebSocket, hub: Arc<Hub>, socket: SocketInfo, idle_timeout: Duration, wire: WireMode) {
     let (registration, mut control) = hub.register();
     let (deferred_tx, mut deferred) = mpsc::unbounded_channel();
-    let mut connection = Connection { ws, hub, socket, channels: HashMap::new(), next_join_id: 0, deferred_tx };
+    let mut connection = Connection { ws, hub, socket, wire, channels: HashMap::new(), next_join_id: 0, deferred_tx };
     let idle = tokio::time::sleep(idle_timeout);
     tokio::pin!(idle);
     let exit = loop {
@@ -81,6 +82,7 @@ struct Connection {
     ws: WebSocket,
     hub: Arc<Hub>,
     socket: SocketInfo,
+    wire: WireMode,
     channels: HashMap<String, JoinedChannel>,
     next_join_id: u64,
     deferred_tx: mpsc::UnboundedSender<Deferred>,
@@ -142,7 +144,7 @@ impl Connection {
             // Duplicate join: the old channel is terminated and closed with its own join_ref.
             self.send_frame(control_frame(old.join_ref, topic.clone(), PHX_CLOSE)).await?;
         }
-        let Some(join) = channels::route(&topic) else {
+        let Some(join) = channels::route(&topic, self.wire) else {
             return self.send_frame(Frame::reply(None, msg_ref, topic, unmatched_topic())).await;
         };
         let join_ref = join_ref.or_else(|| msg_ref.clone());
@@ -247,6 +249,9 @@ impl Connection {
     }
 
     async fn finish(mut self, exit: Exit) {
+        // The channels end with the transport (their roots unsubscribe now, not after the close
+        // handshake).
+        self.channels.clear();
         let Exit::Close { code, reason } = exit else { return };
         let close = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
         if self.ws.send(close).await.is_err() {

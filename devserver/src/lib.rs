@@ -2,8 +2,9 @@
 //!
 //! A small Rust reference server for the `musubi-wasm` client's tests and demos. It speaks
 //! Phoenix Channels v2 (PROTOCOL.md §1) at `/socket/websocket`, routes topics to a test channel
-//! (`echo:*`) and to the Musubi connection channel with demo stores (`musubi:*`, PROTOCOL.md §2),
-//! and, when enabled, exposes fault-injection endpoints under `/_test/`.
+//! (`echo:*`) and to Musubi with demo stores (`musubi:*`): the 0.6.1 connection channel
+//! (PROTOCOL.md §2) and/or the 0.12+ per-root channels (§6), as [`WireMode`] says, and, when
+//! enabled, exposes fault-injection endpoints under `/_test/`.
 //!
 //! The frame codec is the client crate's own ([`musubi_wasm::phoenix::frame`]), used in the
 //! server direction, so both ends share one implementation of the wire format.
@@ -23,7 +24,7 @@ pub mod hub;
 pub mod server;
 pub mod test_endpoints;
 
-pub use config::ServerConfig;
+pub use config::{ServerConfig, WireMode};
 pub use server::app;
 
 /// Serves the devserver on an already bound listener until the process ends (or an I/O error).

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-use musubi_devserver::ServerConfig;
+use clap::{Parser, ValueEnum};
+use musubi_devserver::{ServerConfig, WireMode};
 
 /// Reference server for musubi-wasm tests and demos: Phoenix Channels v2 + test channels.
 #[derive(Debug, Parser)]
@@ -27,6 +27,29 @@ struct Cli {
     /// Serve this directory at / (index.html for directories).
     #[arg(long, value_name = "PATH")]
     static_dir: Option<PathBuf>,
+    /// Musubi wire modes on musubi:* topics: `connection` (0.6.1, one `musubi:connection` channel
+    /// per socket), `per-root` (0.12+, one `musubi:connection:<module>:<id>` channel per root) or
+    /// `both` (per-root for topics of that form, the connection channel for the rest).
+    #[arg(long, value_enum, default_value_t = Wire::Both)]
+    wire: Wire,
+}
+
+/// The values of `--wire`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Wire {
+    Connection,
+    PerRoot,
+    Both,
+}
+
+impl From<Wire> for WireMode {
+    fn from(wire: Wire) -> WireMode {
+        match wire {
+            Wire::Connection => WireMode::Connection,
+            Wire::PerRoot => WireMode::PerRoot,
+            Wire::Both => WireMode::Both,
+        }
+    }
 }
 
 #[tokio::main]
@@ -36,6 +59,7 @@ async fn main() -> ExitCode {
         idle_timeout: Duration::from_millis(cli.idle_timeout_ms),
         test_endpoints: cli.test_endpoints,
         static_dir: cli.static_dir,
+        wire: cli.wire.into(),
     };
     let listener = match tokio::net::TcpListener::bind((cli.host.as_str(), cli.port)).await {
         Ok(listener) => listener,

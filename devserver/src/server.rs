@@ -81,6 +81,6 @@ async fn socket_endpoint(
     let upgrade = if asked_for_protocols { upgrade.protocols([PHOENIX_SUBPROTOCOL]) } else { upgrade };
     let socket = SocketInfo { auth_token, params };
     let hub = Arc::clone(&state.hub);
-    let idle_timeout = state.config.idle_timeout;
-    upgrade.on_upgrade(move |ws| connection::run(ws, hub, socket, idle_timeout))
+    let (idle_timeout, wire) = (state.config.idle_timeout, state.config.wire);
+    upgrade.on_upgrade(move |ws| connection::run(ws, hub, socket, idle_timeout, wire))
 }

@@ -12,6 +12,12 @@
 //! | `POST /_test/deep_initial?root_id=R&levels=N` | R's next initial envelope carries a chain of N levels under `deep` → `{"armed": true}` |
 //! | `GET /_test/stats` | counters → `{"sockets", "connects", "refused", "heartbeats", "mounts", "roots"}` |
 //!
+//! All of them work in both Musubi wire modes. `T` names one channel: the connection channel's
+//! topic (all of that socket's roots) or a root channel's `musubi:connection:<module>:<id>` (that
+//! root only). `R` is always the client's plain root id (`demo-counter`, also for a per-root
+//! subscriber of `musubi:connection:Demo.CounterStore:demo-counter`); every subscriber of R, in
+//! either mode, gets the envelopes with its own `root_id` string and version sequence.
+//!
 //! The deep endpoints let browser tests deliver trees far deeper than the client accepts
 //! (`MAX_DEPTH` levels) through *valid* envelopes. The devserver never holds those trees as
 //! `serde_json::Value`s (which recurse on serialize and drop): they are built as text with loops

@@ -27,7 +27,7 @@ use super::socket::page_location;
 use crate::phoenix::{ConnectionState, Event, Millis, SocketConfig, SocketOptions};
 use crate::runtime::status::ConnectionInfo;
 use crate::runtime::{
-    DEFAULT_TOPIC, MountSpec, Node, RequestId, RootInfo, RootStatus, Runtime, RuntimeEvent, StoreId, StoreKey, SyncError,
+    DEFAULT_TOPIC, MountSpec, Node, RequestId, RootInfo, RootStatus, Runtime, RuntimeEvent, StoreId, StoreKey, SyncError, WireMode,
 };
 
 type StoreListener = dyn Fn();
@@ -57,13 +57,26 @@ pub struct SyncClient {
 }
 
 impl SyncClient {
-    /// Creates the client for `endpoint` (the socket connects with the first mount).
+    /// Creates the client for `endpoint` (the socket connects with the first mount). It detects
+    /// whether the server speaks the connection channel or per-root channels
+    /// ([`WireMode::Auto`]).
     pub fn connect(endpoint: &str, options: SocketOptions) -> SyncClient {
+        SyncClient::with_wire(endpoint, options, WireMode::Auto)
+    }
+
+    /// Creates the client for `endpoint`, speaking `wire`.
+    ///
+    /// ```no_run
+    /// use musubi_wasm::browser::SyncClient;
+    /// use musubi_wasm::runtime::WireMode;
+    /// let client = SyncClient::with_wire("/socket", Default::default(), WireMode::PerRoot);
+    /// ```
+    pub fn with_wire(endpoint: &str, options: SocketOptions, wire: WireMode) -> SyncClient {
         let mut config = SocketConfig::with_options(endpoint, options);
         config.page = page_location();
         let listeners: Rc<RefCell<SyncListeners>> = Rc::default();
         let sink = listeners.clone();
-        let driver = Driver::new(Runtime::new(config), move |event: RuntimeEvent| dispatch(&sink, &event));
+        let driver = Driver::new(Runtime::with_wire(config, wire), move |event: RuntimeEvent| dispatch(&sink, &event));
         SyncClient { shared: Rc::new(SyncShared { driver, listeners }) }
     }
 
@@ -102,6 +115,11 @@ impl SyncClient {
     /// [`RuntimeEvent::Connection`].
     pub fn connection_info(&self) -> ConnectionInfo {
         self.shared.driver.core().map(|runtime| runtime.connection_info().clone()).unwrap_or_default()
+    }
+
+    /// The wire protocol in use (`None` until auto mode has heard the server).
+    pub fn wire(&self) -> Option<WireMode> {
+        self.shared.driver.core().and_then(|runtime| runtime.wire())
     }
 
     /// The roots mounted on `topic`.

@@ -16,7 +16,7 @@ use super::options;
 use super::stats::{Counted, Kind};
 use crate::browser::{RootHandle, StoreHandle, Subscription, SyncClient, now};
 use crate::phoenix::{ChannelEvent, Event, Millis};
-use crate::runtime::{MountSpec, RootStatus, RuntimeEvent, StoreId, StoreKey, SyncError};
+use crate::runtime::{MountSpec, RootStatus, RuntimeEvent, StoreId, StoreKey, SyncError, WireMode};
 
 /// What the status listener and the logger need; shared with the runtime's event listener.
 struct Observer {
@@ -100,7 +100,7 @@ impl RawConnection {
     pub fn new(url: String, options: JsValue, on_status: js_sys::Function) -> Result<RawConnection, JsValue> {
         let options = options::read(&options)?;
         let observer = Rc::new(RefCell::new(Observer { on_status, logger: options.logger.clone() }));
-        let client = SyncClient::connect(&url, options.socket);
+        let client = SyncClient::with_wire(&url, options.socket, options.wire);
         if let Some(logger) = options.logger.clone() {
             client.on_frame(Some(move |outgoing: bool, frame: &str| {
                 let kind = if outgoing { "push" } else { "receive" };
@@ -252,7 +252,7 @@ impl RawConnection {
         self.client().map_or("closed", |(client, _)| client.connection_info().status.as_str()).to_owned()
     }
 
-    /// `{status, reason, url, connectedAt, reconnectAttempt, nextRetryAt, roots}`.
+    /// `{status, wire, reason, url, connectedAt, reconnectAttempt, nextRetryAt, roots}`.
     pub fn info(&self) -> JsValue {
         let connection = self.client().map(|(client, _)| client.connection_info()).unwrap_or_default();
         let roots = js_sys::Array::new();
@@ -270,8 +270,10 @@ impl RawConnection {
                 ]));
             }
         }
+        let wire = self.client().and_then(|(client, _)| client.wire()).map_or(JsValue::NULL, |wire| JsValue::from_str(wire_name(wire)));
         object(&[
             ("status", JsValue::from_str(connection.status.as_str())),
+            ("wire", wire),
             ("reason", JsValue::from_str(&connection.reason)),
             ("url", JsValue::from_str(&self.url)),
             ("connectedAt", self.wall_time(connection.connected_at)),
@@ -366,6 +368,15 @@ fn log_line(event: &RuntimeEvent) -> Option<(&'static str, String, JsValue)> {
         RuntimeEvent::Settled { .. } | RuntimeEvent::StoresChanged { .. } => return None,
     };
     Some(line)
+}
+
+/// The JS name of a wire mode.
+fn wire_name(wire: WireMode) -> &'static str {
+    match wire {
+        WireMode::Connection => "connection",
+        WireMode::PerRoot => "per-root",
+        WireMode::Auto => "auto",
+    }
 }
 
 /// A rejection value the JS layer turns into `MusubiCommandError` or `Error`, complete:

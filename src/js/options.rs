@@ -1,4 +1,5 @@
-//! Reads the JS `connect()` options into [`SocketOptions`], the connection topic and the logger.
+//! Reads the JS `connect()` options into [`SocketOptions`], the connection topic, the wire mode
+//! and the logger.
 //! Unknown fields are ignored; a field of the wrong type is a `TypeError` naming it.
 
 use std::rc::Rc;
@@ -9,18 +10,20 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::convert::from_js;
 use crate::phoenix::backoff::Backoff;
 use crate::phoenix::{AuthToken, Params, SocketOptions};
-use crate::runtime::DEFAULT_TOPIC;
+use crate::runtime::{DEFAULT_TOPIC, WireMode};
 
 /// The parsed options of one connection.
 pub(crate) struct ConnectOptions {
     pub(crate) socket: SocketOptions,
     pub(crate) topic: String,
+    pub(crate) wire: WireMode,
     pub(crate) logger: Option<js_sys::Function>,
 }
 
 /// Reads `options` (an object, `undefined` or `null`).
 pub(crate) fn read(options: &JsValue) -> Result<ConnectOptions, JsValue> {
-    let mut parsed = ConnectOptions { socket: SocketOptions::default(), topic: DEFAULT_TOPIC.to_owned(), logger: None };
+    let mut parsed =
+        ConnectOptions { socket: SocketOptions::default(), topic: DEFAULT_TOPIC.to_owned(), wire: WireMode::Auto, logger: None };
     if options.is_undefined() || options.is_null() {
         return Ok(parsed);
     }
@@ -57,6 +60,13 @@ pub(crate) fn read(options: &JsValue) -> Result<ConnectOptions, JsValue> {
         parsed.topic = topic;
     } else if !topic.is_undefined() {
         return Err(type_error("topic must be a string"));
+    }
+
+    let wire = field("wire");
+    if let Some(text) = wire.as_string() {
+        parsed.wire = WireMode::parse(&text).ok_or_else(|| type_error("wire must be \"connection\", \"per-root\" or \"auto\""))?;
+    } else if !wire.is_undefined() {
+        return Err(type_error("wire must be \"connection\", \"per-root\" or \"auto\""));
     }
 
     if let Some(interval) = milliseconds(&field("heartbeatIntervalMs"), "heartbeatIntervalMs")? {

@@ -12,7 +12,7 @@ use crate::browser::{Subscription, SyncClient, now};
 use crate::phoenix::backoff::Backoff;
 use crate::phoenix::{Event, SocketOptions};
 use crate::runtime::status::ConnectionInfo;
-use crate::runtime::{DEFAULT_TOPIC, RootStatus, RuntimeEvent};
+use crate::runtime::{DEFAULT_TOPIC, RootStatus, RuntimeEvent, WireMode};
 
 /// The Leptos defaults: phoenix.js timings, and reconnects with exponential backoff from 1 s to
 /// 30 s with ±20 % jitter (seeded from the clock, so tabs do not retry in lockstep).
@@ -123,10 +123,11 @@ impl SyncContext {
 ///
 /// ```no_run
 /// use musubi_wasm::leptos::{default_options, provide_sync_context};
-/// let context = provide_sync_context("/socket", default_options(), None, true);
+/// use musubi_wasm::runtime::WireMode;
+/// let context = provide_sync_context("/socket", default_options(), None, true, WireMode::Auto);
 /// ```
-pub fn provide_sync_context(url: &str, options: SocketOptions, topic: Option<String>, auto_connect: bool) -> SyncContext {
-    let client = SyncClient::connect(url, options);
+pub fn provide_sync_context(url: &str, options: SocketOptions, topic: Option<String>, auto_connect: bool, wire: WireMode) -> SyncContext {
+    let client = SyncClient::with_wire(url, options, wire);
     let topic = topic.unwrap_or_else(|| DEFAULT_TOPIC.to_owned());
     let (client_for_cleanup, topic_for_cleanup) = (client.clone(), topic.clone());
     let errors = RwSignal::new(None);
@@ -214,7 +215,7 @@ impl SyncContext {
 /// ```
 pub fn use_sync_context() -> SyncContext {
     use_context::<SyncContext>().unwrap_or_else(|| {
-        let context = provide_sync_context("/socket", default_options(), None, false);
+        let context = provide_sync_context("/socket", default_options(), None, false, WireMode::Auto);
         context.report(SyncError::Protocol { message: "use_sync_context() called outside a <SyncProvider>".into() });
         context
     })
@@ -248,9 +249,12 @@ pub fn SyncProvider(
     /// The connection channel topic (default `musubi:connection`).
     #[prop(optional, into)]
     topic: Option<String>,
+    /// The wire protocol (default [`WireMode::Auto`]: detected).
+    #[prop(optional)]
+    wire: Option<WireMode>,
     /// The components that use the connection.
     children: Children,
 ) -> impl IntoView {
-    provide_sync_context(&url, options.unwrap_or_else(default_options), topic, auto_connect);
+    provide_sync_context(&url, options.unwrap_or_else(default_options), topic, auto_connect, wire.unwrap_or_default());
     children()
 }

@@ -633,3 +633,7 @@ mod event_tests;
 #[cfg(test)]
 #[path = "wire_tests.rs"]
 mod wire_tests;
+
+#[cfg(test)]
+#[path = "wire_trace_tests.rs"]
+mod wire_trace_tests;

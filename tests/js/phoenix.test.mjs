@@ -246,3 +246,54 @@ test("leave ends with phx_close", async (t) => {
   assert.equal(reply.status, "ok");
   await waitFor("the channel to close", () => closed && channel.state === "closed");
 });
+
+test("per-root mode: join is mount, commands patch the root with push events, leave unmounts", async (t) => {
+  const socket = await connect(t);
+  const id = `js-${process.pid}-${Date.now()}`;
+  const rootId = `Demo.CounterStore:${id}`;
+  const channel = socket.channel(`musubi:connection:${rootId}`, { module: "Demo.CounterStore", id, params: {} });
+  const patches = [];
+  channel.on("patch", (envelope) => patches.push(envelope));
+  const rootsBefore = (await testEndpoint("GET", "stats")).roots;
+
+  const joined = await settle(channel.join(), "per-root join");
+  assert.deepEqual(joined, { status: "ok", response: { root_id: rootId } });
+  await waitFor("the initial envelope", () => patches.length === 1);
+  assert.deepEqual(patches[0], {
+    type: "patch",
+    root_id: rootId,
+    base_version: 0,
+    version: 1,
+    ops: [{ op: "replace", path: "", value: { __musubi_store_id__: [], count: 0, label: "Counter", log: { __musubi_stream__: "log" } } }],
+    stream_ops: [],
+    upload_ops: [],
+    events: [],
+  });
+  assert.equal((await testEndpoint("GET", "stats")).roots, rootsBefore + 1);
+
+  // The reply comes before the patch it causes.
+  let patchesAtReply;
+  const increment = channel.push("command", { name: "increment", payload: { by: 2 }, store_id: [] });
+  increment.receive("ok", () => (patchesAtReply = patches.length));
+  assert.deepEqual(await settle(increment, "increment"), { status: "ok", response: {} });
+  assert.equal(patchesAtReply, 1, "no patch before the reply");
+  await waitFor("the increment's envelope", () => patches.length === 2);
+  const { ops, stream_ops, ...rest } = patches[1];
+  assert.deepEqual(rest, { type: "patch", root_id: rootId, base_version: 1, version: 2, upload_ops: [], events: [] });
+  assert.deepEqual(ops, [{ op: "replace", path: "/count", value: 2 }]);
+  assert.equal(stream_ops.length, 1);
+
+  const label = await request(channel, "command", { name: "set_label", payload: { label: "From JS" }, store_id: [] });
+  assert.deepEqual(label, { status: "ok", response: {} });
+  await waitFor("the set_label envelope", () => patches.length === 3);
+  assert.deepEqual(patches[2].ops, [{ op: "replace", path: "/label", value: "From JS" }]);
+  assert.deepEqual(patches[2].events, [{ store_id: [], name: "toast", payload: { text: "Label set to \u201cFrom JS\u201d" } }]);
+  assert.deepEqual([patches[2].base_version, patches[2].version], [2, 3]);
+
+  const unknown = await request(channel, "command", { name: "nope", payload: {}, store_id: [] });
+  assert.deepEqual(unknown, { status: "error", response: { reason: "unknown command" } });
+
+  assert.deepEqual(await settle(channel.leave(), "leave"), { status: "ok", response: {} });
+  assert.equal(channel.state, "closed");
+  assert.equal((await testEndpoint("GET", "stats")).roots, rootsBefore);
+});

@@ -95,7 +95,9 @@ async function main() {
       .catch((error) => note(`drop failed: ${error.message}`));
   });
 
-  const connection = await connect("/socket");
+  // `?wire=connection|per-root` picks the wire protocol; by default it is detected.
+  const wire = new URLSearchParams(location.search).get("wire") ?? "auto";
+  const connection = await connect("/socket", { wire });
   let rerender = () => {}; // set once the roots are mounted (the stale marks follow the status)
   connection.onStatusChange(({ from, to, reason }) => {
     showStatus(to);
@@ -103,7 +105,7 @@ async function main() {
     rerender();
   });
   showStatus(connection.status);
-  note(`connected to ${connection.info().url}`);
+  note(`connected to ${connection.info().url} (wire: ${connection.info().wire ?? "detecting"})`);
   const [{ store: counter }, { store: board }] = await Promise.all([
     connection.mountStore({ module: "Demo.CounterStore", id: "demo-counter" }),
     connection.mountStore({ module: "Demo.BoardStore", id: "demo-board" }),

@@ -137,7 +137,8 @@ function App({ connection, counter, board }) {
 const root = createRoot(document.getElementById("app"));
 root.render(<StatusBadge status="connecting" />);
 try {
-  const connection = await connect("/socket");
+  // `?wire=connection|per-root` picks the wire protocol; by default it is detected.
+  const connection = await connect("/socket", { wire: new URLSearchParams(location.search).get("wire") ?? "auto" });
   const [counter, board] = await Promise.all([
     connection.mountStore({ module: "Demo.CounterStore", id: "demo-counter" }),
     connection.mountStore({ module: "Demo.BoardStore", id: "demo-board" }),

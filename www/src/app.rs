@@ -5,7 +5,7 @@ use musubi_wasm::leptos::{
     ConnectionReadyState, RootHandle, SyncProvider, use_command, use_event, use_root, use_store, use_stream, use_sync_connection,
     use_sync_context,
 };
-use musubi_wasm::runtime::StoreId;
+use musubi_wasm::runtime::{StoreId, WireMode};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -52,11 +52,17 @@ struct Stats {
     cards: u64,
 }
 
+/// `?wire=connection|per-root` picks the wire protocol; by default it is detected.
+fn wire_from_query() -> WireMode {
+    let search = web_sys::window().and_then(|window| window.location().search().ok()).unwrap_or_default();
+    search.trim_start_matches('?').split('&').find_map(|pair| pair.strip_prefix("wire=")).and_then(WireMode::parse).unwrap_or_default()
+}
+
 /// The whole page.
 #[component]
 pub fn App() -> impl IntoView {
     view! {
-        <SyncProvider url="/socket">
+        <SyncProvider url="/socket" wire=wire_from_query()>
             <h1>"musubi-wasm — live server state in Leptos"</h1>
             <p>
                 "Two roots mounted from the devserver over Phoenix Channels, read as typed Rust structs. "

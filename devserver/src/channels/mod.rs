@@ -2,7 +2,8 @@
 //!
 //! A channel kind is a module with a `join` function (see [`JoinFn`]) and a type implementing
 //! [`Channel`]. Adding a kind means adding a module and one line to [`ROUTES`]; the connection
-//! task does not change. State shared by all sockets of the server is reached through
+//! task does not change. A prefix may lead to several kinds, chosen by the topic's shape and the
+//! server's [`WireMode`] (`musubi:*`: the connection channel or a root channel). State shared by all sockets of the server is reached through
 //! [`JoinRequest::hub`].
 //!
 //! Channels never touch the WebSocket: they record [`Effect`]s on a [`ChannelContext`], and the
@@ -21,6 +22,7 @@ use musubi_wasm::phoenix::frame::{Payload, Reply, WireMessage};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
+use crate::config::WireMode;
 use crate::hub::Hub;
 
 /// What a channel may know about the socket it is joined on.
@@ -62,12 +64,21 @@ pub type Joined = (Box<dyn Channel>, Value);
 /// The join function of one channel kind.
 pub type JoinFn = fn(JoinRequest<'_>) -> Result<Joined, JoinError>;
 
-/// Topic prefix → channel kind. The first matching prefix wins.
-pub const ROUTES: &[(&str, JoinFn)] = &[("echo:", echo::join), ("musubi:", musubi::join)];
+/// Picks the join function for a topic under a prefix; `None` means "unmatched topic".
+pub type RouteFn = fn(&str, WireMode) -> Option<JoinFn>;
 
-/// Finds the join function for `topic`; `None` means "unmatched topic".
-pub fn route(topic: &str) -> Option<JoinFn> {
-    ROUTES.iter().find(|(prefix, _)| topic.starts_with(prefix)).map(|(_, join)| *join)
+/// Topic prefix → how the channel kind is chosen. The first matching prefix wins.
+pub const ROUTES: &[(&str, RouteFn)] = &[("echo:", echo_route), ("musubi:", musubi::route)];
+
+/// Finds the join function for `topic` under `wire`; `None` means "unmatched topic".
+pub fn route(topic: &str, wire: WireMode) -> Option<JoinFn> {
+    let (_, route) = ROUTES.iter().find(|(prefix, _)| topic.starts_with(prefix))?;
+    route(topic, wire)
+}
+
+/// `echo:*` is always the echo channel.
+fn echo_route(_topic: &str, _wire: WireMode) -> Option<JoinFn> {
+    Some(echo::join)
 }
 
 /// The channel process crashed (Phoenix: the channel exits abnormally). The text is logged.

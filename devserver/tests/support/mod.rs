@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code)]
 
 pub mod musubi;
+pub mod per_root;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,7 +26,7 @@ pub const TOKEN_PROTOCOLS: &str = "phoenix, base64url.bearer.phx.dXNlci00Mg";
 
 /// Test endpoints on, a long idle timeout (tests of the idle timeout set their own).
 pub fn config() -> ServerConfig {
-    ServerConfig { idle_timeout: Duration::from_secs(30), test_endpoints: true, static_dir: None }
+    ServerConfig { idle_timeout: Duration::from_secs(30), test_endpoints: true, ..ServerConfig::default() }
 }
 
 /// Starts a server in this runtime on 127.0.0.1:0 and returns its address.

@@ -82,6 +82,8 @@ export type ErrorKind = string;
 /** A picture of the connection for diagnostics panels. */
 export interface ConnectionInfo {
   readonly status: ConnectionStatus;
+  /** The wire protocol in use (`null` until `"auto"` has heard the server). */
+  readonly wire: "connection" | "per-root" | null;
   /** Why the status is what it is (see {@link StatusChange.reason}). */
   readonly reason: string;
   /** The endpoint URL given to {@link connect}. */
@@ -103,6 +105,12 @@ export type ConnectParams = Record<string, Json>;
 
 /** Options of {@link connect}. Every field is optional; defaults follow phoenix.js. */
 export interface ConnectOptions {
+  /**
+   * The wire protocol: `"connection"` (Musubi 0.6.1: one connection channel), `"per-root"`
+   * (Musubi 0.12+: one channel per root) or `"auto"` (the default: the connection channel when
+   * the server has one, else per-root channels; decided once, at the first join).
+   */
+  wire?: "connection" | "per-root" | "auto";
   /** Query params, or a function evaluated at every (re)connect. */
   params?: ConnectParams | (() => ConnectParams);
   /** Auth token sent in the `Sec-WebSocket-Protocol` header (never in the URL). */

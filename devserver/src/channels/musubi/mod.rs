@@ -1,9 +1,18 @@
-//! `musubi:*` — the Musubi v0.6.1 connection channel (PROTOCOL.md §2) hosting the demo stores.
+//! `musubi:*` — the Musubi wire modes hosting the demo stores: the v0.6.1 connection channel
+//! (PROTOCOL.md §2, this module) and the 0.12+ per-root channels ([`root_channel`], PROTOCOL.md
+//! §6). [`route`] picks one by the topic and the server's [`WireMode`]: under `connection` every
+//! `musubi:*` topic is the connection channel; under `per-root` only
+//! `musubi:connection:<module>:<id>` topics are joinable (root channels), every other one is an
+//! unmatched topic; under `both` (the default) topics of that form are root channels and the rest
+//! the connection channel. Both kinds subscribe to the same page servers ([`page`]), keyed by the
+//! client's plain id, so a root mounted in one mode shares its state with the same id mounted in
+//! the other.
 //!
-//! Join: the payload must be an object (else the join crashes); the reply is `{}`. The channel
-//! keeps this connection's roots (root id → [`Subscription`]); mounting a root subscribes it to
-//! a page server shared by every socket that mounts the same module and id (see [`page`]).
-//! Leaving the channel, a crash or a transport close drops the channel and with it every root.
+//! The connection channel's join: the payload must be an object (else the join crashes); the
+//! reply is `{}`. The channel keeps this connection's roots (root id → [`Subscription`]);
+//! mounting a root subscribes it to a page server shared by every socket that mounts the same
+//! module and id (see [`page`]). Leaving the channel, a crash or a transport close drops the
+//! channel and with it every root.
 //!
 //! Events (object payloads only; anything else, or an unknown event, crashes the channel). Each
 //! check fails with an error reply `{"reason": …}`, the first failing one wins:
@@ -30,6 +39,7 @@
 pub mod deep;
 pub mod page;
 pub mod render;
+pub mod root_channel;
 pub mod stores;
 pub mod stream;
 
@@ -39,10 +49,22 @@ use std::sync::Arc;
 use musubi_wasm::phoenix::frame::{Payload, Reply};
 use serde_json::{Map, Value, json};
 
-use self::page::{PageRegistry, Subscription, error_reply};
-use super::{Channel, ChannelContext, ChannelHandle, Crash, DeferredReply, JoinError, JoinRequest, Joined};
+use self::page::{Mount, PageRegistry, Subscription, error_reply};
+use super::{Channel, ChannelContext, ChannelHandle, Crash, DeferredReply, JoinError, JoinFn, JoinRequest, Joined};
+use crate::config::WireMode;
 
-/// Joins a `musubi:*` topic: an empty connection (no roots yet).
+/// The channel kind of a `musubi:*` topic under `wire`; `None` means "unmatched topic".
+pub fn route(topic: &str, wire: WireMode) -> Option<JoinFn> {
+    let per_root = root_channel::is_root_topic(topic);
+    match wire {
+        WireMode::Connection => Some(join),
+        WireMode::PerRoot => per_root.then_some(root_channel::join as JoinFn),
+        WireMode::Both if per_root => Some(root_channel::join),
+        WireMode::Both => Some(join),
+    }
+}
+
+/// Joins the connection channel: an empty connection (no roots yet).
 pub fn join(request: JoinRequest<'_>) -> Result<Joined, JoinError> {
     let Payload::Json(Value::Object(_)) = request.payload else {
         return Err(JoinError::Crashed("musubi join payload must be a JSON object".into()));
@@ -83,20 +105,14 @@ impl MusubiChannel {
     fn mount(&mut self, payload: &Map<String, Value>, reply: DeferredReply) -> Result<(), Crash> {
         let Some(module) = non_empty_string(payload, "module") else { return refuse(reply, "missing required field") };
         let Some(root_id) = non_empty_string(payload, "id") else { return refuse(reply, "missing root id") };
-        let no_params = Map::new();
-        let params = match payload.get("params") {
-            None => &no_params,
-            Some(Value::Object(params)) => params,
-            Some(_) => return refuse(reply, "params must be a map"),
-        };
+        let Some(params) = mount_params(payload) else { return refuse(reply, "params must be a map") };
         if self.roots.contains_key(root_id) {
             return refuse(reply, "root already mounted");
         }
         let Some(kind) = stores::declared_root(module) else { return refuse(reply, "unknown root") };
-        let subscription = self
-            .registry
-            .mount(kind, root_id, params, self.handle.clone(), reply)
-            .map_err(|why| Crash::new(format!("mount of {module} {root_id:?} raised: {why}")))?;
+        let mount = Mount { handle: self.handle.clone(), root_id: root_id.to_owned(), reply: Some(reply) };
+        let subscription =
+            self.registry.mount(kind, root_id, &params, mount).map_err(|why| Crash::new(mount_raised(module, root_id, &why)))?;
         self.roots.insert(root_id.to_owned(), subscription);
         Ok(())
     }
@@ -122,23 +138,58 @@ impl MusubiChannel {
         let Some(name) = non_empty_string(payload, "name") else { return refuse(reply, "missing required field") };
         let Some(root_id) = non_empty_string(payload, "root_id") else { return refuse(reply, "missing required field") };
         let Some(subscription) = self.roots.get(root_id) else { return refuse(reply, "unknown root") };
-        let segments = store_id_segments(payload)?;
-        let Some(store_id) = string_segments(segments) else { return refuse(reply, "unknown store") };
-        subscription.command(&store_id, name, payload.get("payload"), reply);
-        Ok(())
+        run_command(subscription, name, payload, reply)
     }
 
     /// PROTOCOL.md §3.2–§3.6, as far as a connection without declared uploads goes.
     fn upload(&self, event: &str, payload: &Map<String, Value>, reply: DeferredReply) -> Result<(), Crash> {
-        let required: &[&str] = if event == "allow_upload" { &["root_id", "name"] } else { &["root_id", "name", "ref"] };
-        if required.iter().any(|field| non_empty_string(payload, field).is_none()) {
+        let root_id = non_empty_string(payload, "root_id");
+        let (Some(root_id), true) = (root_id, has_upload_fields(event, payload)) else {
             return refuse(reply, "missing required field");
-        }
-        let root_id = non_empty_string(payload, "root_id").unwrap_or_default();
+        };
         let Some(subscription) = self.roots.get(root_id) else { return refuse(reply, "unknown root") };
-        let exists = string_segments(store_id_segments(payload)?).is_some_and(|store_id| subscription.has_store(&store_id));
-        refuse(reply, if exists { "unknown upload" } else { "unknown store" })
+        refuse_upload(subscription, payload, reply)
     }
+}
+
+// ---- shared by the connection channel and the root channels ---------------------------------
+
+/// The mount `params` (default `{}`); `None` if they are not an object (`params must be a map`).
+fn mount_params(payload: &Map<String, Value>) -> Option<Map<String, Value>> {
+    match payload.get("params") {
+        None => Some(Map::new()),
+        Some(Value::Object(params)) => Some(params.clone()),
+        Some(_) => None,
+    }
+}
+
+/// How a store's raising mount is logged.
+fn mount_raised(module: &str, id: &str, why: &str) -> String {
+    format!("mount of {module} {id:?} raised: {why}")
+}
+
+/// A command on a mounted root, once `name` (and on the connection channel `root_id`) passed:
+/// `store_id` (default `[]`; not an array crashes the channel) → `unknown store`, then the page
+/// runs it (see [`Subscription::command`]).
+fn run_command(subscription: &Subscription, name: &str, payload: &Map<String, Value>, reply: DeferredReply) -> Result<(), Crash> {
+    let segments = store_id_segments(payload)?;
+    let Some(store_id) = string_segments(segments) else { return refuse(reply, "unknown store") };
+    subscription.command(&store_id, name, payload.get("payload"), reply);
+    Ok(())
+}
+
+/// True if an upload event has the fields it needs besides `root_id` (`name`, and `ref` after
+/// `allow_upload`).
+fn has_upload_fields(event: &str, payload: &Map<String, Value>) -> bool {
+    let required: &[&str] = if event == "allow_upload" { &["name"] } else { &["name", "ref"] };
+    required.iter().all(|field| non_empty_string(payload, field).is_some())
+}
+
+/// An upload event on a mounted root: `unknown store`, else `unknown upload` (no demo store
+/// declares one).
+fn refuse_upload(subscription: &Subscription, payload: &Map<String, Value>, reply: DeferredReply) -> Result<(), Crash> {
+    let exists = string_segments(store_id_segments(payload)?).is_some_and(|store_id| subscription.has_store(&store_id));
+    refuse(reply, if exists { "unknown upload" } else { "unknown store" })
 }
 
 /// A non-empty string field.

@@ -2,7 +2,9 @@
 //!
 //! A [`PageRegistry`] (one per server) maps (module, root id, params key) to a page: the
 //! authoritative store state plus the last rendered wire tree. Every root mounted on any socket
-//! is a *subscriber* of its page with its own version counter. A change (command, timer) runs
+//! is a *subscriber* of its page with its own version counter and its own `root_id` string: the
+//! client's plain id on a connection channel, `<module>:<id>` on a per-root channel (the page key
+//! always holds the plain id, so both wire modes share one page). A change (command, timer) runs
 //! one render cycle under the page's lock: the store patches the tree, and every subscriber gets
 //! one envelope with the same ops and its own `base_version → version`, sent through its
 //! channel's [`ChannelHandle`]. Because each cycle is fanned out atomically, every subscriber's
@@ -84,6 +86,8 @@ struct PageState {
 /// One mounted root on one socket.
 struct Subscriber {
     handle: ChannelHandle,
+    /// The `root_id` of this subscriber's envelopes.
+    root_id: String,
     /// The version of the last envelope sent to this subscriber.
     version: u64,
 }
@@ -111,8 +115,21 @@ pub enum Fault {
 /// How far a [`Fault::Gap`] envelope skips ahead.
 const GAP: u64 = 5;
 
-/// A root mounted on a connection channel; dropping it unsubscribes (unmount, leave, crash,
-/// transport close).
+/// How a newly mounted root hears from its page.
+#[derive(Debug)]
+pub struct Mount {
+    /// The channel the reply and the envelopes go to.
+    pub handle: ChannelHandle,
+    /// The `root_id` of the reply and of every envelope: the client's plain id (connection
+    /// channel) or `<module>:<id>` (root channel).
+    pub root_id: String,
+    /// Where `ok {"root_id"}` goes; `None` when the caller replies itself before any effect sent
+    /// through `handle` is carried out (a join's reply).
+    pub reply: Option<DeferredReply>,
+}
+
+/// A root mounted on a connection or root channel; dropping it unsubscribes (unmount, leave,
+/// crash, transport close).
 pub struct Subscription {
     registry: Arc<PageRegistry>,
     page: Arc<Page>,
@@ -126,19 +143,20 @@ impl fmt::Debug for Subscription {
 }
 
 impl PageRegistry {
-    /// Mounts `root_id` of `kind` for the channel behind `handle`: joins the page (starting it if
-    /// needed), replies `ok {"root_id"}` through `reply`, then sends the initial envelope
-    /// (0 → 1, `replace ""`, the streams' current items; with a deep chain in the tree if the root
-    /// id was armed by [`PageRegistry::arm_deep_initial`]). `Err` means the store's mount raised.
+    /// Mounts the client's root `id` of `kind` for `mount.handle`'s channel: joins the page
+    /// (starting it if needed), replies `ok {"root_id"}` through `mount.reply` (if any), then
+    /// sends the initial envelope (0 → 1, `replace ""`, the streams' current items; with a deep
+    /// chain in the tree if `id` was armed by [`PageRegistry::arm_deep_initial`]). `Err` means
+    /// the store's mount raised (nothing was mounted).
     pub fn mount(
         self: &Arc<Self>,
         kind: &'static RootKind,
-        root_id: &str,
+        id: &str,
         params: &Map<String, Value>,
-        handle: ChannelHandle,
-        reply: DeferredReply,
+        mount: Mount,
     ) -> Result<Subscription, String> {
-        let key = PageKey { module: kind.module, root_id: root_id.to_owned(), params: (kind.params_key)(params)? };
+        let Mount { handle, root_id, reply } = mount;
+        let key = PageKey { module: kind.module, root_id: id.to_owned(), params: (kind.params_key)(params)? };
         let mut pages = lock(&self.pages);
         let page = match pages.get(&key) {
             Some(page) => Arc::clone(page),
@@ -148,30 +166,32 @@ impl PageRegistry {
                 page
             }
         };
-        let id = self.next_subscriber.fetch_add(1, Ordering::Relaxed);
+        let subscriber = self.next_subscriber.fetch_add(1, Ordering::Relaxed);
         {
             let mut state = lock(&page.state);
-            reply.send(Reply::ok(json!({"root_id": root_id})));
-            let armed = lock(&self.deep_initial).remove(root_id);
+            if let Some(reply) = reply {
+                reply.send(Reply::ok(json!({"root_id": root_id})));
+            }
+            let armed = lock(&self.deep_initial).remove(id);
             let deep_tree = armed.and_then(|levels| deep::with_chain(&state.tree, levels));
             let initial = match deep_tree {
                 Some(tree) => {
                     let ops = format!("[{{\"op\":\"replace\",\"path\":\"\",\"value\":{tree}}}]");
                     let stream_ops = Value::Array(state.store.stream_seed()).to_string();
-                    deep_patch(deep::envelope(root_id, 0, &ops, &stream_ops))
+                    deep_patch(deep::envelope(&root_id, 0, &ops, &stream_ops))
                 }
                 None => {
                     let ops = vec![render::replace_document(&state.tree).into_value()];
-                    patch(render::envelope(root_id, 0, 1, ops, state.store.stream_seed()))
+                    patch(render::envelope(&root_id, 0, 1, ops, state.store.stream_seed()))
                 }
             };
             handle.send(initial);
-            state.subscribers.insert(id, Subscriber { handle, version: 1 });
+            state.subscribers.insert(subscriber, Subscriber { handle, root_id, version: 1 });
         }
         drop(pages);
         self.mounts.fetch_add(1, Ordering::Relaxed);
         self.roots.fetch_add(1, Ordering::Relaxed);
-        Ok(Subscription { registry: Arc::clone(self), page, id })
+        Ok(Subscription { registry: Arc::clone(self), page, id: subscriber })
     }
 
     /// Mounts accepted so far.
@@ -184,16 +204,17 @@ impl PageRegistry {
         self.roots.load(Ordering::Relaxed)
     }
 
-    /// Arms `root_id`: the next initial envelope sent for it (the next mount of that root id, on
-    /// any socket and page) replaces the whole document with the real tree plus a `deep` field
+    /// Arms `root_id` (a client's plain id): the next initial envelope sent for it (the next mount
+    /// of that root id, on any socket and page, in either wire mode) replaces the whole document with the real tree plus a `deep` field
     /// holding a chain of `levels` objects (see [`deep::with_chain`]). One-shot; arming again
     /// before that mount changes the levels. The page's tree never holds the chain.
     pub fn arm_deep_initial(&self, root_id: &str, levels: usize) {
         lock(&self.deep_initial).insert(root_id.to_owned(), levels);
     }
 
-    /// Sends the envelope(s) of `fault` to every subscriber of every page with this root id;
-    /// returns to how many subscribers.
+    /// Sends the envelope(s) of `fault` to every subscriber of every page with this root id (a
+    /// client's plain id; each subscriber's envelopes carry its own `root_id` string); returns to
+    /// how many subscribers.
     pub fn inject(&self, root_id: &str, fault: Fault) -> usize {
         let pages: Vec<Arc<Page>> = lock(&self.pages).values().filter(|page| page.key.root_id == root_id).cloned().collect();
         let mut sent = 0;
@@ -204,7 +225,8 @@ impl PageRegistry {
                 Fault::Gap => {
                     for subscriber in subscribers.values_mut() {
                         let base = subscriber.version + GAP;
-                        subscriber.handle.send(patch(render::envelope(root_id, base, base + 1, Vec::new(), Vec::new())));
+                        let envelope = render::envelope(&subscriber.root_id, base, base + 1, Vec::new(), Vec::new());
+                        subscriber.handle.send(patch(envelope));
                     }
                 }
                 Fault::Corrupt => {
@@ -212,7 +234,8 @@ impl PageRegistry {
                         let base = subscriber.version;
                         subscriber.version += 1;
                         let op = PatchOp::Remove { path: "/no/such/deep/path".into() };
-                        subscriber.handle.send(patch(render::envelope(root_id, base, base + 1, vec![op.into_value()], Vec::new())));
+                        let envelope = render::envelope(&subscriber.root_id, base, base + 1, vec![op.into_value()], Vec::new());
+                        subscriber.handle.send(patch(envelope));
                     }
                 }
                 Fault::Deepen { levels, step } => {
@@ -222,7 +245,7 @@ impl PageRegistry {
                         for subscriber in subscribers.values_mut() {
                             let base = subscriber.version;
                             subscriber.version += 1;
-                            subscriber.handle.send(deep_patch(deep::envelope(root_id, base, &ops, "[]")));
+                            subscriber.handle.send(deep_patch(deep::envelope(&subscriber.root_id, base, &ops, "[]")));
                         }
                     }
                 }
@@ -270,7 +293,7 @@ impl Page {
                 let base = subscriber.version;
                 subscriber.version += 1;
                 let envelope =
-                    render::envelope_with_events(&self.key.root_id, base, base + 1, ops.clone(), stream_ops.clone(), events.clone());
+                    render::envelope_with_events(&subscriber.root_id, base, base + 1, ops.clone(), stream_ops.clone(), events.clone());
                 subscriber.handle.send(patch(envelope));
             }
         }
