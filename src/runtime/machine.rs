@@ -573,7 +573,7 @@ impl Runtime {
                         self.on_connect_failed(&SyncError::ConnectFailed(message.clone()));
                     }
                     if let Event::State(state) = &event {
-                        self.wire_socket_state(*state);
+                        self.wire_socket_state(*state, now);
                     }
                     self.emit(RuntimeEvent::Socket(event));
                 }

@@ -240,20 +240,28 @@ impl Runtime {
 
     /// The socket's state changed. Per root there is no connection channel to join: a topic is
     /// usable while the socket is open, and `connect()` settles when it opens.
-    pub(super) fn wire_socket_state(&mut self, state: ConnectionState) {
+    pub(super) fn wire_socket_state(&mut self, state: ConnectionState, now: Millis) {
         if self.wire != Wire::PerRoot {
             return;
         }
         let open = state == ConnectionState::Open;
         let mut waiters = Vec::new();
-        for connection in self.connections.values_mut() {
+        let mut to_mount = Vec::new();
+        for (topic, connection) in self.connections.iter_mut() {
             connection.joined = open;
             if open {
                 waiters.append(&mut connection.connect_waiters);
+                // Roots mounted before the socket first opened join now (the others' channels
+                // rejoin by themselves).
+                let pending = connection.roots.iter().filter(|(_, root)| !root.mount_sent && root.status != RootStatus::Failed);
+                to_mount.extend(pending.map(|(root_id, _)| (topic.clone(), root_id.clone())));
             }
         }
         for waiter in waiters {
             self.settle(waiter, Ok(Value::Null));
+        }
+        for (topic, root_id) in to_mount {
+            self.wire_mount(&topic, &root_id, now);
         }
     }
 

@@ -259,3 +259,16 @@ fn auto_speaks_the_connection_channel_when_the_server_has_one() {
     assert_eq!(wire.rt.wire(), Some(WireMode::Connection));
     assert!(matches!(wire.settled(connect), Some(Err(SyncError::JoinFailed(_)))));
 }
+
+#[test]
+fn a_mount_before_the_socket_opens_joins_once_it_does() {
+    let mut wire = Wire::new();
+    wire.rt = Runtime::with_wire(SocketConfig::new("ws://h/socket"), WireMode::PerRoot);
+    let request = wire.rt.mount(TOPIC, spec("early"), 0);
+    wire.drain();
+    assert_eq!(wire.count("phx_join"), 0, "nothing to send before the socket is open");
+    wire.open();
+    assert_eq!(wire.count_on(&root_topic("early"), "phx_join"), 1);
+    wire.accept_join("early", page("t"));
+    assert_eq!(wire.settled(request), Some(Ok(Value::Null)));
+}

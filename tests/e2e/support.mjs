@@ -13,10 +13,10 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 const BIN = path.resolve(ROOT, process.env.MUSUBI_DEVSERVER_BIN ?? "target/debug/musubi-devserver");
 export const ARTIFACTS = path.resolve(ROOT, process.env.MUSUBI_TEST_ARTIFACTS ?? "target/test-logs");
 
-/** Starts the devserver on port 0 → `{ child, url }` once it prints its address. */
-export function startDevserver() {
+/** Starts the devserver on port 0 (with `args`, e.g. `["--wire", "per-root"]`) → `{ child, url }` once it prints its address. */
+export function startDevserver(args = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ["--port", "0", "--test-endpoints", "--static-dir", path.join(ROOT, "www/dist")], {
+    const child = spawn(BIN, ["--port", "0", "--test-endpoints", "--static-dir", path.join(ROOT, "www/dist"), ...args], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     const timer = setTimeout(() => reject(new Error("devserver did not start")), 10_000);
@@ -45,12 +45,12 @@ export async function requireServed(baseUrl, paths) {
 /**
  * For one test file: starts an own devserver and Chromium before its tests and stops both after
  * them. Returns `{ baseUrl, browser }`, filled in once the tests run. `paths` must be served
- * (e.g. built examples), `browserArgs` are extra Chromium flags.
+ * (e.g. built examples), `browserArgs` are extra Chromium flags, `serverArgs` extra devserver flags.
  */
-export function devserverAndBrowser({ paths = [], browserArgs = [] } = {}) {
+export function devserverAndBrowser({ paths = [], browserArgs = [], serverArgs = [] } = {}) {
   const env = { baseUrl: undefined, browser: undefined, server: undefined };
   before(async () => {
-    ({ child: env.server, url: env.baseUrl } = await startDevserver());
+    ({ child: env.server, url: env.baseUrl } = await startDevserver(serverArgs));
     if (paths.length > 0) await requireServed(env.baseUrl, paths);
     env.browser = await launchBrowser(browserArgs);
   });
