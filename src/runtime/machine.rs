@@ -525,9 +525,7 @@ impl Runtime {
     fn ensure_connection(&mut self, topic: &str, now: Millis) -> Rc<str> {
         let topic: Rc<str> = self.connections.get_key_value(topic).map_or_else(|| topic.into(), |(key, _)| key.clone());
         if !self.connections.contains_key(&topic) {
-            let channel = self.wire_open(&topic, now);
-            // Per root there is nothing to join: the topic is usable while the socket is open.
-            let joined = self.wire == wire::Wire::PerRoot && self.socket.is_connected();
+            let (channel, joined) = self.wire_open(&topic, now);
             self.connections.insert(
                 topic.clone(),
                 Connection { channel, joined, connect_waiters: Vec::new(), roots: BTreeMap::new(), reopen_at: None },

@@ -114,7 +114,7 @@ impl Runtime {
         let Some(connection) = self.connections.get_mut(topic) else { return };
         if connection.reopen_at.is_some_and(|at| at <= now) {
             connection.reopen_at = None;
-            let channel = self.wire_open(topic, now);
+            let (channel, _) = self.wire_open(topic, now);
             if let Some(connection) = self.connections.get_mut(topic) {
                 connection.channel = channel;
             }

@@ -99,15 +99,16 @@ impl Runtime {
         }
     }
 
-    /// Opens what a new connection topic needs: its connection channel (none per root).
-    pub(super) fn wire_open(&mut self, topic: &str, now: Millis) -> ChannelId {
+    /// Opens what a connection topic needs: its connection channel, joined once answered; or,
+    /// per root, nothing to join (the topic is usable while the socket is open).
+    pub(super) fn wire_open(&mut self, topic: &str, now: Millis) -> (ChannelId, bool) {
         match self.wire {
-            Wire::PerRoot => ChannelId::NONE,
+            Wire::PerRoot => (ChannelId::NONE, self.socket.is_connected()),
             Wire::Connection | Wire::Detecting => {
                 let channel = self.socket.replace_channel(topic, json!({}), now);
                 // A fresh channel object can always join.
                 let _ = self.socket.join(channel, now);
-                channel
+                (channel, false)
             }
         }
     }
