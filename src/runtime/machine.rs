@@ -503,7 +503,7 @@ impl Runtime {
                 Output::Event(Event::Channel { channel, event }) => self.on_channel_event(channel, event, now),
                 Output::Event(event) => {
                     if let Event::InvalidEndpoint(message) | Event::ConnectFailed(message) = &event {
-                        self.on_connect_failed(&SyncError::ConnectFailed(message.clone()));
+                        self.on_connect_failed(&SyncError::ConnectFailed(message.clone()), now);
                     }
                     if let Event::State(state) = &event {
                         self.wire_socket_state(*state, now);
@@ -531,10 +531,10 @@ impl Runtime {
 
     /// The socket cannot connect at all: whoever waits for a join, and first mounts, fail now
     /// (roots with state stay readable, stale, until the application opens again).
-    fn on_connect_failed(&mut self, error: &SyncError) {
+    fn on_connect_failed(&mut self, error: &SyncError, now: Millis) {
         let topics: Vec<Rc<str>> = self.connections.keys().cloned().collect();
         for topic in topics {
-            self.on_join_failed(&topic, error.clone());
+            self.on_join_failed(&topic, error.clone(), now);
         }
     }
 }

@@ -24,7 +24,7 @@ impl Runtime {
             }
             ChannelEvent::JoinRefused(response) => {
                 if !self.wire_detected(&topic, Some(&response), now) {
-                    self.on_join_failed(&topic, SyncError::JoinFailed(json_of(&response)));
+                    self.on_join_failed(&topic, SyncError::JoinFailed(json_of(&response)), now);
                 }
             }
             // The channel rejoins on its schedule; whoever waits keeps waiting (or gives up).
@@ -65,21 +65,23 @@ impl Runtime {
 
     /// The join was refused or timed out: connect waiters and first mounts fail; roots that have
     /// state keep it and remount once a later rejoin succeeds.
-    pub(super) fn on_join_failed(&mut self, topic: &Rc<str>, error: SyncError) {
+    pub(super) fn on_join_failed(&mut self, topic: &Rc<str>, error: SyncError, now: Millis) {
         let Some(connection) = self.connections.get_mut(topic) else { return };
         let waiters = std::mem::take(&mut connection.connect_waiters);
         let first_mounts: Vec<Rc<str>> = connection.roots.iter().filter(|(_, root)| !root.has_state()).map(|(id, _)| id.clone()).collect();
         let mut failed = Vec::new();
         for root_id in first_mounts {
             if let Some(root) = connection.roots.remove(&root_id) {
-                failed.push((root_id, root.waiters));
+                failed.push((root_id, root.waiters, root.channel));
             }
         }
         for waiter in waiters {
             self.settle(waiter, Err(error.clone()));
         }
-        for (root_id, waiters) in failed {
+        for (root_id, waiters, root_channel) in failed {
             self.fail_root_work(topic, &root_id, waiters, &error);
+            // A forgotten root's own channel goes too, or it would keep rejoining (per root).
+            self.wire_release(topic, &root_id, root_channel, false, now);
         }
     }
 

@@ -13,7 +13,8 @@
 //!
 //! [`WireMode::Auto`] (the default) joins the connection channel first: a server that answers
 //! `unmatched topic` has no connection channel, so the runtime switches to per-root channels for
-//! good (it costs one join round trip, once, on such servers; none on others).
+//! good; a successful join settles on the connection channel. Any other refusal decides nothing.
+//! It costs one join round trip, once, on per-root servers; none on others.
 
 use super::*;
 use crate::phoenix::ErrorCause;
@@ -266,16 +267,23 @@ impl Runtime {
         }
     }
 
-    /// Auto mode heard its first join answer: the connection channel joined (0.6.1), or the
-    /// server has no such topic (0.12+) and every root moves to its own channel, for good.
+    /// Auto mode heard a join answer: the connection channel joined (0.6.1), or the server has no
+    /// such topic (0.12+) and every root moves to its own channel, for good. Other refusals decide
+    /// nothing (the join is retried).
     pub(super) fn wire_detected(&mut self, topic: &Rc<str>, refusal: Option<&Payload>, now: Millis) -> bool {
         if self.wire != Wire::Detecting {
             return false;
         }
         let unmatched = refusal.and_then(Payload::as_json).and_then(|r| r.get("reason")).and_then(Value::as_str) == Some("unmatched topic");
-        if refusal.is_none() || !unmatched {
-            self.wire = Wire::Connection;
-            return false;
+        match (refusal, unmatched) {
+            // A successful join: the server has a connection channel.
+            (None, _) => {
+                self.wire = Wire::Connection;
+                return false;
+            }
+            // Any other refusal (e.g. `unauthorized` while the server restarts) decides nothing.
+            (Some(_), false) => return false,
+            (Some(_), true) => {}
         }
         self.wire = Wire::PerRoot;
         self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: "no connection channel: one channel per root".to_owned() });
@@ -335,8 +343,11 @@ impl Runtime {
                 }
             }
             ChannelEvent::Closed(cause) => {
+                // The channel is gone for good: the root needs a fresh one (at its retry, or when
+                // the socket next opens).
                 if let Some(root) = self.root_mut(topic, root_id) {
                     root.channel = None;
+                    root.mount_sent = false;
                 }
                 if matches!(cause, CloseCause::Server) {
                     self.on_root_lost(topic, root_id);

@@ -249,15 +249,21 @@ fn auto_speaks_the_connection_channel_when_the_server_has_one() {
     assert_eq!(wire.rt.wire(), Some(WireMode::Connection));
     wire.mount("r", page("t"));
     assert_eq!(wire.count("mount"), 1);
-    // Any other refusal is an answer of a connection-channel server, not a detection.
+    // Any other refusal decides nothing: found by the simulation (seed 197), where a restarting
+    // per-root server first refused the join with `unauthorized`.
     let mut wire = Wire::new();
     let connect = wire.rt.connect(TOPIC, 0);
-    wire.drain();
+    let mount = wire.mount_pending("r");
     wire.open();
     let join = wire.last_on(TOPIC, "phx_join");
     wire.reply(&join, "error", json!({"reason": "unauthorized"}));
-    assert_eq!(wire.rt.wire(), Some(WireMode::Connection));
+    assert_eq!(wire.rt.wire(), None, "still detecting");
     assert!(matches!(wire.settled(connect), Some(Err(SyncError::JoinFailed(_)))));
+    assert!(matches!(wire.settled(mount), Some(Err(SyncError::JoinFailed(_)))));
+    wire.advance(1_000);
+    let rejoin = wire.last_on(TOPIC, "phx_join");
+    wire.reply(&rejoin, "error", json!({"reason": "unmatched topic"}));
+    assert_eq!(wire.rt.wire(), Some(WireMode::PerRoot), "the next answer decides");
 }
 
 #[test]
@@ -271,4 +277,39 @@ fn a_mount_before_the_socket_opens_joins_once_it_does() {
     assert_eq!(wire.count_on(&root_topic("early"), "phx_join"), 1);
     wire.accept_join("early", page("t"));
     assert_eq!(wire.settled(request), Some(Ok(Value::Null)));
+}
+
+#[test]
+fn regression_a_root_whose_channel_the_server_closed_is_remounted_after_a_drop() {
+    // Found by the simulation (seed 155): the server closed the root's channel, the retry fell
+    // while the socket was down, and nothing ever joined the root again.
+    let mut wire = Wire::per_root();
+    wire.mount_per_root("r", page("t"));
+    let join = wire.last_on(&root_topic("r"), "phx_join");
+    wire.server(json!([join.join_ref, join.join_ref, root_topic("r"), "phx_close", {}]));
+    assert_eq!(wire.rt.root_status(TOPIC, "r"), Some(RootStatus::Stale));
+    wire.drop_transport();
+    wire.advance(5_000);
+    wire.open();
+    assert_eq!(wire.count_on(&root_topic("r"), "phx_join"), 2, "joined again once the socket is back");
+    wire.accept_join("r", page("back"));
+    assert_eq!(wire.rt.root_status(TOPIC, "r"), Some(RootStatus::Live));
+}
+
+#[test]
+fn regression_a_forgotten_first_mount_leaves_its_channel() {
+    // Found by the simulation (seed 233): a first mount failed with the connection (the WebSocket
+    // constructor threw); its root channel stayed and rejoined on the next socket: an orphan.
+    let mut wire = Wire::per_root();
+    let request = wire.rt.mount(TOPIC, spec("r"), 0);
+    wire.drain();
+    let connection = wire.connection.unwrap();
+    wire.rt.handle_connect_error(connection, "SyntaxError", wire.now);
+    wire.drain();
+    assert!(matches!(wire.settled(request), Some(Err(SyncError::ConnectFailed(_)))));
+    assert_eq!(wire.rt.root_status(TOPIC, "r"), None);
+    wire.rt.open(wire.now);
+    wire.drain();
+    wire.open();
+    assert_eq!(wire.count_on(&root_topic("r"), "phx_join"), 1, "no rejoin of the forgotten root");
 }

@@ -38,15 +38,21 @@ impl Sim {
             "heartbeat" => ensure!(frame.topic == "phoenix" && frame.join_ref.is_none() && frame.msg_ref.is_some(), "bad heartbeat {text}"),
             "phx_join" => {
                 ensure!(frame.join_ref.is_some() && frame.join_ref == frame.msg_ref, "join_ref must equal ref in a join: {text}");
-                for root in ROOT_IDS.iter().chain([&GHOST]) {
+                // A connection channel join remounts every root; a root channel's only its own.
+                let joined_root = Sim::root_of_topic(&frame.topic);
+                for root in ROOT_IDS.iter().chain([&GHOST]).filter(|root| joined_root.is_none_or(|joined| joined == **root)) {
                     let status = self.rt.root_status(TOPIC, root);
                     ensure!(status != Some(RootStatus::Live), "a join was sent while {root} is live: {text}");
                 }
-                self.client_join_ref = frame.join_ref.clone();
+                if let Some(join_ref) = frame.join_ref.clone() {
+                    self.client_join_refs.insert(frame.topic.clone(), join_ref);
+                }
             }
             _ => ensure!(frame.join_ref.is_some() && frame.msg_ref.is_some(), "channel message without join_ref/ref: {text}"),
         }
-        ensure!(frame.topic == TOPIC || frame.topic == "phoenix", "unexpected topic: {text}");
+        let root_topic =
+            Sim::root_of_topic(&frame.topic).is_some_and(|root| self.per_root && ROOT_IDS.iter().chain([&GHOST]).any(|id| *id == root));
+        ensure!(frame.topic == TOPIC || frame.topic == "phoenix" || root_topic, "unexpected topic: {text}");
         Ok(frame)
     }
 
@@ -144,12 +150,15 @@ impl Sim {
                         ensure!(allowed, "unexpected mount error {error:?}");
                         if let SyncError::MountFailed(reply) = error {
                             let reason = reply["reason"].as_str().unwrap_or_default();
-                            let join_ref = self.client_join_ref.clone();
+                            let join_ref = self.client_join_ref(&root);
                             if self.frame_join_ref.as_ref().is_some_and(|frame| *frame != join_ref) {
                                 // The answer to a mount pushed on an earlier channel (before a
                                 // `disconnect`) settled this newer mount of the same id.
                                 let detail = format!("mount of {root} failed with the reply to an older push: {reply}");
                                 self.known_issue("stale mount outcome applied to a newer root", detail)?;
+                            } else if self.per_root && reason == "unauthorized" {
+                                // Per root a join is the mount: a refused join fails it.
+                                self.cover("root join refused");
                             } else if reason == "root already mounted" {
                                 let orphan = self.gave_up.contains(&(join_ref.unwrap_or_default(), root.clone()));
                                 ensure!(orphan, "mount of {root} refused: {reply}");
@@ -288,7 +297,7 @@ impl Sim {
 
     /// A live root at version v shows exactly what a page server of the current channel sent at v.
     fn check_live_against_history(&self, root: &str, version: u64, tree: &Node, snapshot: &Node) -> Check {
-        let (Some(conn), Some(join_ref)) = (self.client_conn, self.client_join_ref.clone()) else {
+        let (Some(conn), Some(join_ref)) = (self.client_conn, self.client_join_ref(root)) else {
             return Err(format!("{root} is live without a joined channel"));
         };
         let key = (conn.get(), join_ref.clone(), root.to_owned());
@@ -321,11 +330,16 @@ impl Sim {
         let current = self.client_conn.map(ConnectionId::get);
         let conns: Vec<u64> = self.server.conns.keys().copied().collect();
         ensure!(conns.iter().all(|c| Some(*c) == current), "{when}: server still holds connections {conns:?} (client is on {current:?})");
-        let channel = current.and_then(|c| self.server.conns.get(&c)).and_then(|s| s.channel.clone());
+        let channels = current.and_then(|c| self.server.conns.get(&c)).map(|s| s.channels.clone()).unwrap_or_default();
         for root in ROOT_IDS.iter().chain([&GHOST]) {
             let Some(status) = self.rt.root_status(TOPIC, root) else { continue };
+            // Per root a refused (re)join fails the root for good (§6.1); mounting it again (the
+            // probe below does) starts over.
+            if status == RootStatus::Failed && self.per_root && self.refused_roots.contains(*root) {
+                continue;
+            }
             ensure!(status == RootStatus::Live, "{when}: {root} is {status:?}, not live");
-            let Some(page) = channel.as_ref().and_then(|c| c.roots.get(*root)) else {
+            let Some(page) = channels.get(&self.topic_for(root)).and_then(|c| c.roots.get(*root)) else {
                 return Err(format!("{when}: {root} is live but not mounted on the server"));
             };
             ensure!(!page.broken, "{when}: {root} never recovered from a broken envelope");
@@ -345,7 +359,7 @@ impl Sim {
             let log = self.rt.read(TOPIC, root, &StoreId::root(), "log").map(|n| n.to_json()).unwrap_or_default();
             ensure!(log == db.snapshot(&[])["log"], "{when}: {root} log stream differs: {log}");
         }
-        if let Some(channel) = channel {
+        for channel in channels.values() {
             for (root, page) in &channel.roots {
                 if self.rt.root_status(TOPIC, root).is_none() {
                     let detail = format!("{root} (version {}) is mounted on the server but unknown to the client", page.version);
@@ -403,7 +417,7 @@ impl Sim {
         for (root, request) in probes {
             let result = self.requests.get(&request).and_then(|r| r.result.clone());
             if result != Some(Ok(Value::Null)) {
-                let join_ref = self.client_join_ref.clone().unwrap_or_default();
+                let join_ref = self.client_join_ref(root).unwrap_or_default();
                 let orphan = self.gave_up.contains(&(join_ref, root.to_owned()));
                 ensure!(orphan, "liveness: probe mount of {root} ended with {result:?}");
                 self.known_issue("root cannot be mounted again", format!("probe mount of {root}: {result:?}"))?;

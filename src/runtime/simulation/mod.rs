@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::phoenix::{ConnectionId, Millis, SocketConfig, SocketOptions};
-use crate::runtime::{DEFAULT_TOPIC, Runtime};
+use crate::runtime::{DEFAULT_TOPIC, Runtime, WireMode};
 
 const TOPIC: &str = DEFAULT_TOPIC;
 const MODULE: &str = "Sim.PageStore";
@@ -94,7 +94,14 @@ struct Sim {
     s2c_floor: BTreeMap<u64, Millis>,
 
     client_conn: Option<ConnectionId>,
-    client_join_ref: Option<String>,
+    /// The join_ref of the client's current join per channel topic (the connection channel, or
+    /// per root its own channel).
+    client_join_refs: BTreeMap<String, String>,
+    /// Roots whose per-root join the server refused at least once.
+    refused_roots: BTreeSet<String>,
+    /// The schedule speaks the per-root wire (the runtime detects it: the server has no connection
+    /// channel); else the connection channel.
+    per_root: bool,
     ever_connected: bool,
 
     server: Server,
@@ -126,14 +133,15 @@ struct Sim {
 
 impl Sim {
     /// A schedule from `seed`; `tracing` records a trace, `strict` fails on matching known issues.
-    fn new(seed: u64, tracing: bool, strict: Option<String>) -> Self {
+    fn new(seed: u64, tracing: bool, strict: Option<String>, per_root: bool) -> Self {
         let mut rng = fastrand::Rng::with_seed(seed);
+        let wire = if per_root { WireMode::Auto } else { WireMode::Connection };
         let options = SocketOptions { seed: rng.u64(..), ..SocketOptions::default() };
         let fault_rate = [0.0, 0.04, 0.08, 0.15, 0.25][rng.usize(..5)];
         Sim {
             rng,
             now: 0,
-            rt: Runtime::new(SocketConfig::with_options("ws://sim/socket", options)),
+            rt: Runtime::with_wire(SocketConfig::with_options("ws://sim/socket", options), wire),
             tracing,
             trace: Vec::new(),
             strict,
@@ -144,7 +152,9 @@ impl Sim {
             c2s_floor: BTreeMap::new(),
             s2c_floor: BTreeMap::new(),
             client_conn: None,
-            client_join_ref: None,
+            client_join_refs: BTreeMap::new(),
+            refused_roots: BTreeSet::new(),
+            per_root,
             ever_connected: false,
             server: Server::default(),
             requests: BTreeMap::new(),
@@ -245,6 +255,26 @@ impl Sim {
 
     // ---- quiescence ----
 
+    /// The channel topic a root's frames travel on.
+    fn topic_for(&self, root: &str) -> String {
+        if self.per_root { format!("{TOPIC}:{MODULE}:{root}") } else { TOPIC.to_owned() }
+    }
+
+    /// The root a per-root channel topic is for.
+    fn root_of_topic(topic: &str) -> Option<&str> {
+        topic.strip_prefix(TOPIC)?.strip_prefix(':')?.strip_prefix(MODULE)?.strip_prefix(':')
+    }
+
+    /// How the server names a root in envelopes and join replies.
+    fn wire_root_id(&self, root: &str) -> String {
+        if self.per_root { format!("{MODULE}:{root}") } else { root.to_owned() }
+    }
+
+    /// The join_ref of the client's current join of the channel `root` travels on.
+    fn client_join_ref(&self, root: &str) -> Option<String> {
+        self.client_join_refs.get(&self.topic_for(root)).cloned()
+    }
+
     /// The application opens the connection again after a permanent connect error (as it would
     /// after fixing its configuration).
     fn reopen(&mut self) -> Check {
@@ -286,9 +316,20 @@ struct Failure {
     trace: Vec<String>,
 }
 
+/// Which wire a seed's schedule speaks: even seeds the connection channel, odd seeds per-root
+/// channels (detected by the runtime), so every run splits its schedules between the two.
+fn per_root(seed: u64) -> bool {
+    seed % 2 == 1
+}
+
 /// Runs one schedule, turning a panic of the runtime into a failure.
 fn run_schedule(seed: u64, tracing: bool, strict: Option<String>) -> Result<Stats, Failure> {
-    let mut sim = Sim::new(seed, tracing, strict);
+    run_schedule_on(seed, tracing, strict, per_root(seed))
+}
+
+/// Runs one schedule on the given wire.
+fn run_schedule_on(seed: u64, tracing: bool, strict: Option<String>, per_root: bool) -> Result<Stats, Failure> {
+    let mut sim = Sim::new(seed, tracing, strict, per_root);
     let outcome = catch_unwind(AssertUnwindSafe(|| sim.run()));
     let message = match outcome {
         Ok(Ok(())) => return Ok(sim.stats),
@@ -316,16 +357,19 @@ fn report(seed: u64, failure: &Failure) -> String {
     out
 }
 
-/// Seeds that once found a bug, replayed on every run: 3472 (three mounts timed out while an
-/// unmount had already given one owner back), 1479 (a remount that no longer seeded a stream kept
-/// its items in the cached snapshot), 203 and 251 (faults that outlived quiescence in the model).
+/// Seeds that once found a bug (on the connection channel), replayed on every run on both wires:
+/// 3472 (three mounts timed out while an unmount had already given one owner back), 1479 (a
+/// remount that no longer seeded a stream kept its items in the cached snapshot), 203 and 251
+/// (faults that outlived quiescence in the model).
 const REGRESSION_SEEDS: [u64; 4] = [3472, 1479, 203, 251];
 
 #[test]
 fn simulation_regression_seeds() {
     for seed in REGRESSION_SEEDS {
-        if let Err(failure) = run_schedule(seed, true, Some("1".to_owned())) {
-            panic!("{}", report(seed, &failure));
+        for per_root in [false, true] {
+            if let Err(failure) = run_schedule_on(seed, true, Some("1".to_owned()), per_root) {
+                panic!("(per_root: {per_root}) {}", report(seed, &failure));
+            }
         }
     }
 }
@@ -339,7 +383,7 @@ fn simulation() {
         match run_schedule(seed, true, strict.clone()) {
             Ok(stats) => {
                 if std::env::var("MUSUBI_SIM_TRACE").is_ok_and(|v| v == "1") {
-                    let mut sim = Sim::new(seed, true, strict.clone());
+                    let mut sim = Sim::new(seed, true, strict.clone(), per_root(seed));
                     let _ = sim.run();
                     eprintln!("{}", sim.trace.join("\n"));
                 }
@@ -411,7 +455,7 @@ fn simulation_replays_identically() {
     }
     for seed in 0..25 {
         let trace = |seed| {
-            let mut sim = Sim::new(seed, true, None);
+            let mut sim = Sim::new(seed, true, None, per_root(seed));
             let outcome = sim.run();
             (outcome, normalized(std::mem::take(&mut sim.trace)))
         };

@@ -3,6 +3,8 @@
 //! the faults (transport drops, duplicates, gaps, bad ops, late replies, crashes, closes, server
 //! restarts, black holes).
 
+use std::collections::BTreeMap;
+
 use serde_json::json;
 
 use super::server::{Corruption, ServerConn};
@@ -105,7 +107,14 @@ impl Sim {
                     self.s2c(client, ClientInput::Close(1006));
                 } else {
                     self.log(|| format!("server accepts connection {conn}"));
-                    let state = ServerConn { client, channel: None, late_next: false, dup_budget: 0, blackhole: false, ignore_joins: 0 };
+                    let state = ServerConn {
+                        client,
+                        channels: BTreeMap::new(),
+                        late_next: false,
+                        dup_budget: 0,
+                        blackhole: false,
+                        ignore_joins: 0,
+                    };
                     self.server.conns.insert(conn, state);
                     self.s2c(client, ClientInput::Open);
                 }
@@ -165,7 +174,7 @@ impl Sim {
                     self.stats.connects += 1;
                     self.ever_connected = true;
                     self.client_conn = Some(connection);
-                    self.client_join_ref = None;
+                    self.client_join_refs.clear();
                     self.log(|| format!("client → connect {}", connection.get()));
                     self.c2s(connection.get(), Delivery::Accept { conn: connection.get(), client: connection });
                 }
@@ -186,7 +195,7 @@ impl Sim {
         let failed = std::mem::take(&mut self.failed_mounts);
         for (root, timed_out) in failed {
             if timed_out && self.rt.root_status(TOPIC, &root).is_none() {
-                let join_ref = self.client_join_ref.clone().unwrap_or_default();
+                let join_ref = self.client_join_ref(&root).unwrap_or_default();
                 self.gave_up.insert((join_ref, root.clone()));
             }
             // A failed mount must not leave an owner behind that nobody can release.
@@ -228,7 +237,16 @@ impl Sim {
     /// Injects a random fault (some need a connection or a joined channel).
     pub(super) fn inject_fault(&mut self) -> Check {
         let conn = self.current_server_conn();
-        let joined = conn.and_then(|c| self.server.conns.get(&c)).and_then(|s| s.channel.clone());
+        let state = conn.and_then(|c| self.server.conns.get(&c));
+        let topics: Vec<String> = state.map(|s| s.channels.keys().cloned().collect()).unwrap_or_default();
+        let mounted = state.is_some_and(|s| s.channels.values().any(|c| !c.roots.is_empty()));
+        // The channel a crash or close hits: the connection channel, or per root a random one.
+        let topic = if self.per_root {
+            (!topics.is_empty()).then(|| self.rng.usize(..topics.len())).and_then(|at| topics.get(at).cloned())
+        } else {
+            topics.into_iter().find(|topic| topic == TOPIC)
+        };
+        let joined = topic.and_then(|topic| state.and_then(|s| s.channels.get(&topic).cloned()).map(|channel| (topic, channel)));
         match (self.rng.u32(..11), conn, joined) {
             (0, Some(conn), _) => {
                 self.fault("drop");
@@ -242,12 +260,12 @@ impl Sim {
                     state.dup_budget += budget;
                 }
             }
-            (2, Some(_), Some(channel)) if !channel.roots.is_empty() => {
+            (2, Some(_), Some(_)) if mounted => {
                 self.fault("gap");
                 let skip = self.rng.u64(1..4);
                 self.server_change(Some(Corruption::Gap(skip)))?;
             }
-            (3, Some(_), Some(channel)) if !channel.roots.is_empty() => {
+            (3, Some(_), Some(_)) if mounted => {
                 self.fault("bad-op");
                 let kind = self.rng.u8(..5);
                 self.server_change(Some(Corruption::BadOp(kind)))?;
@@ -258,20 +276,20 @@ impl Sim {
                     state.late_next = true;
                 }
             }
-            (5, Some(conn), Some(channel)) => {
+            (5, Some(conn), Some((topic, channel))) => {
                 self.fault("crash");
                 let payload = if self.rng.bool() { json!({}) } else { json!({"reason": "channel_crash"}) };
                 if let Some(state) = self.server.conns.get_mut(&conn) {
-                    state.channel = None;
+                    state.channels.remove(&topic);
                 }
-                self.send(conn, json!([channel.join_ref, channel.join_ref, TOPIC, "phx_error", payload]));
+                self.send(conn, json!([channel.join_ref, channel.join_ref, topic, "phx_error", payload]));
             }
-            (6, Some(conn), Some(channel)) => {
+            (6, Some(conn), Some((topic, channel))) => {
                 self.fault("close");
                 if let Some(state) = self.server.conns.get_mut(&conn) {
-                    state.channel = None;
+                    state.channels.remove(&topic);
                 }
-                self.send(conn, json!([channel.join_ref, channel.join_ref, TOPIC, "phx_close", {}]));
+                self.send(conn, json!([channel.join_ref, channel.join_ref, topic, "phx_close", {}]));
             }
             (7, _, _) => {
                 self.fault("restart");

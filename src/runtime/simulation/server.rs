@@ -1,6 +1,8 @@
-//! The server side of the wire protocol (PROTOCOL.md §1, §2): connections, channels and page
+//! The server side of the wire protocol (PROTOCOL.md §1, §2, §6): connections, channels and page
 //! servers, heartbeats, joins, leaves, `mount`, `unmount`, `command`, and the broadcast of
-//! render cycles (with optional corruption) to every page server of a root.
+//! render cycles (with optional corruption) to every page server of a root. A per-root schedule
+//! speaks Musubi 0.12+ instead: no connection channel (its join gets `unmatched topic`), one
+//! channel per root whose join is the mount and whose leave is the unmount.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,7 +25,7 @@ pub(super) struct ServerRoot {
     pub(super) incarnation: usize,
 }
 
-/// A joined channel of a connection, and its page servers by root id.
+/// A joined channel of a connection, and its page servers by root id (per root: just its own).
 #[derive(Debug, Clone)]
 pub(super) struct ServerChannel {
     pub(super) join_ref: String,
@@ -34,7 +36,8 @@ pub(super) struct ServerChannel {
 #[derive(Debug)]
 pub(super) struct ServerConn {
     pub(super) client: ConnectionId,
-    pub(super) channel: Option<ServerChannel>,
+    /// Joined channels by topic.
+    pub(super) channels: BTreeMap<String, ServerChannel>,
     /// The next reply (and everything after it) is held beyond the push timeout.
     pub(super) late_next: bool,
     /// How many of the next server frames are duplicated.
@@ -103,9 +106,9 @@ impl Sim {
         self.s2c(client, ClientInput::Text(text, join_ref));
     }
 
-    /// Sends a `phx_reply` on the channel topic.
-    fn reply(&mut self, conn: u64, join_ref: Option<&str>, msg_ref: Option<&str>, status: &str, response: Value) {
-        self.send(conn, json!([join_ref, msg_ref, TOPIC, "phx_reply", {"status": status, "response": response}]));
+    /// Sends a `phx_reply` on `topic`.
+    fn reply(&mut self, conn: u64, topic: &str, join_ref: Option<&str>, msg_ref: Option<&str>, status: &str, response: Value) {
+        self.send(conn, json!([join_ref, msg_ref, topic, "phx_reply", {"status": status, "response": response}]));
     }
 
     /// A late-reply fault holds this reply and everything after it beyond the push timeout.
@@ -133,6 +136,7 @@ impl Sim {
             return Ok(());
         }
         ensure!(payload.is_object(), "client sent a non-object payload: {}", text());
+        let topic = frame.topic.clone();
         match frame.event.as_str() {
             "phx_join" => {
                 if let Some(state) = self.server.conns.get_mut(&conn).filter(|state| state.ignore_joins > 0) {
@@ -143,44 +147,66 @@ impl Sim {
                 self.maybe_stall(conn);
                 if self.now < self.server.refuse_joins_until {
                     self.cover("join refused");
-                    self.reply(conn, join_ref, msg_ref, "error", json!({"reason": "unauthorized"}));
+                    if let Some(root) = Sim::root_of_topic(&topic) {
+                        self.refused_roots.insert(root.to_owned());
+                    }
+                    self.reply(conn, &topic, join_ref, msg_ref, "error", json!({"reason": "unauthorized"}));
                     return Ok(());
                 }
+                let root = Sim::root_of_topic(&topic).map(str::to_owned);
+                match (self.per_root, root) {
+                    (false, None) if topic == TOPIC => {}
+                    // A per-root server has no connection channel.
+                    (true, None) if topic == TOPIC => {
+                        self.cover("connection channel unmatched");
+                        self.send(
+                            conn,
+                            json!([null, msg_ref, topic, "phx_reply", {"status": "error", "response": {"reason": "unmatched topic"}}]),
+                        );
+                        return Ok(());
+                    }
+                    (true, Some(_)) => {}
+                    _ => return Err(format!("the runtime joined an unexpected topic: {}", text())),
+                }
                 let join_ref = join_ref.or(msg_ref).unwrap_or_default().to_owned();
-                let old = self.server.conns.get_mut(&conn).and_then(|state| state.channel.take());
+                let old = self.server.conns.get_mut(&conn).and_then(|state| state.channels.remove(&topic));
                 if let Some(old) = old {
                     self.cover("duplicate join");
                     // Duplicate join: the old channel is closed with its join_ref.
-                    self.send(conn, json!([old.join_ref, old.join_ref, TOPIC, "phx_close", {}]));
+                    self.send(conn, json!([old.join_ref, old.join_ref, topic, "phx_close", {}]));
                 }
                 if let Some(state) = self.server.conns.get_mut(&conn) {
-                    state.channel = Some(ServerChannel { join_ref: join_ref.clone(), roots: BTreeMap::new() });
+                    state.channels.insert(topic.clone(), ServerChannel { join_ref: join_ref.clone(), roots: BTreeMap::new() });
                 }
-                self.reply(conn, Some(&join_ref), msg_ref, "ok", json!({}));
+                if self.per_root {
+                    // Join is mount.
+                    return self.server_mount(conn, &topic, &join_ref, Some(&join_ref), &payload);
+                }
+                self.reply(conn, &topic, Some(&join_ref), msg_ref, "ok", json!({}));
                 Ok(())
             }
             "phx_leave" => {
-                let current = self.server.conns.get(&conn).and_then(|s| s.channel.as_ref()).map(|c| c.join_ref.clone());
+                let current = self.server.conns.get(&conn).and_then(|s| s.channels.get(&topic)).map(|c| c.join_ref.clone());
                 match current {
                     Some(current) if Some(current.as_str()) == join_ref => {
                         if let Some(state) = self.server.conns.get_mut(&conn) {
-                            state.channel = None;
+                            state.channels.remove(&topic);
                         }
-                        self.reply(conn, join_ref, msg_ref, "ok", json!({}));
-                        self.send(conn, json!([current, current, TOPIC, "phx_close", {}]));
+                        self.reply(conn, &topic, join_ref, msg_ref, "ok", json!({}));
+                        self.send(conn, json!([current, current, topic, "phx_close", {}]));
                     }
                     Some(_) => self.cover("stale leave ignored"),
-                    None => self.reply(conn, join_ref, msg_ref, "ok", json!({})),
+                    None => self.reply(conn, &topic, join_ref, msg_ref, "ok", json!({})),
                 }
                 Ok(())
             }
             event => {
-                let current = self.server.conns.get(&conn).and_then(|s| s.channel.as_ref()).map(|c| c.join_ref.clone());
+                let current = self.server.conns.get(&conn).and_then(|s| s.channels.get(&topic)).map(|c| c.join_ref.clone());
                 let Some(current) = current else {
                     self.cover("unmatched topic");
                     self.send(
                         conn,
-                        json!([null, msg_ref, TOPIC, "phx_reply", {"status": "error", "response": {"reason": "unmatched topic"}}]),
+                        json!([null, msg_ref, topic, "phx_reply", {"status": "error", "response": {"reason": "unmatched topic"}}]),
                     );
                     return Ok(());
                 };
@@ -190,66 +216,86 @@ impl Sim {
                     return Ok(());
                 }
                 self.maybe_stall(conn);
-                match event {
-                    "mount" => self.server_mount(conn, &current, msg_ref, &payload),
-                    "unmount" => {
+                match (event, self.per_root) {
+                    ("mount", false) => self.server_mount(conn, &topic, &current, msg_ref, &payload),
+                    ("unmount", false) => {
                         let root = payload["root_id"].as_str().unwrap_or_default().to_owned();
                         ensure!(!root.is_empty(), "unmount without root_id: {}", text());
-                        let removed = self.channel_mut(conn).and_then(|c| c.roots.remove(&root)).is_some();
+                        let removed = self.channel_mut(conn, &topic).and_then(|c| c.roots.remove(&root)).is_some();
                         if removed {
-                            self.reply(conn, Some(&current), msg_ref, "ok", json!({}));
+                            self.reply(conn, &topic, Some(&current), msg_ref, "ok", json!({}));
                         } else {
                             self.cover("unmount of unknown root");
-                            self.reply(conn, Some(&current), msg_ref, "error", json!({"reason": "unknown root"}));
+                            self.reply(conn, &topic, Some(&current), msg_ref, "error", json!({"reason": "unknown root"}));
                         }
                         Ok(())
                     }
-                    "command" => self.server_command(conn, &current, msg_ref, &payload),
-                    other => Err(format!("the runtime sent an unknown event {other}: {}", text())),
+                    ("command", _) => self.server_command(conn, &topic, &current, msg_ref, &payload),
+                    (other, _) => Err(format!("the runtime sent an unexpected event {other}: {}", text())),
                 }
             }
         }
     }
 
-    /// The joined channel of `conn`.
-    fn channel_mut(&mut self, conn: u64) -> Option<&mut ServerChannel> {
-        self.server.conns.get_mut(&conn).and_then(|s| s.channel.as_mut())
+    /// The joined channel of `conn` on `topic`.
+    fn channel_mut(&mut self, conn: u64, topic: &str) -> Option<&mut ServerChannel> {
+        self.server.conns.get_mut(&conn).and_then(|s| s.channels.get_mut(topic))
     }
 
     /// `mount`: reply, then the initial envelope 0→1.
-    fn server_mount(&mut self, conn: u64, join_ref: &str, msg_ref: Option<&str>, payload: &Value) -> Check {
+    /// `mount` on the connection channel, or (per root) the join of a root's channel: reply, then
+    /// the initial envelope 0→1.
+    fn server_mount(&mut self, conn: u64, topic: &str, join_ref: &str, msg_ref: Option<&str>, payload: &Value) -> Check {
         let module = payload["module"].as_str().unwrap_or_default();
         let id = payload["id"].as_str().unwrap_or_default().to_owned();
         ensure!(module == MODULE && !id.is_empty() && payload["params"] == json!({"from": "sim"}), "bad mount payload {payload}");
-        if self.channel_mut(conn).is_some_and(|c| c.roots.contains_key(&id)) {
+        ensure!(
+            !self.per_root || Sim::root_of_topic(topic) == Some(id.as_str()),
+            "a root's join on another root's topic: {topic} {payload}"
+        );
+        if self.channel_mut(conn, topic).is_some_and(|c| c.roots.contains_key(&id)) {
             self.cover("root already mounted");
-            self.reply(conn, Some(join_ref), msg_ref, "error", json!({"reason": "root already mounted"}));
+            self.reply(conn, topic, Some(join_ref), msg_ref, "error", json!({"reason": "root already mounted"}));
             return Ok(());
         }
         if id == GHOST {
-            self.reply(conn, Some(join_ref), msg_ref, "error", json!({"reason": "unknown root"}));
+            if self.per_root {
+                // A refused join leaves no channel behind.
+                if let Some(state) = self.server.conns.get_mut(&conn) {
+                    state.channels.remove(topic);
+                }
+            }
+            self.reply(conn, topic, Some(join_ref), msg_ref, "error", json!({"reason": "unknown root"}));
             return Ok(());
         }
         let db = self.server.db.entry(id.clone()).or_insert_with(|| RootDb::new(&id)).clone();
         let history = self.server.history.entry((conn, join_ref.to_owned(), id.clone())).or_default();
         history.push(vec![(Value::Null, Value::Null), (db.tree.clone(), db.snapshot(&[]))]);
         let incarnation = history.len() - 1;
-        if let Some(channel) = self.channel_mut(conn) {
+        if let Some(channel) = self.channel_mut(conn, topic) {
             channel.roots.insert(id.clone(), ServerRoot { version: 1, broken: false, incarnation });
         }
-        self.reply(conn, Some(join_ref), msg_ref, "ok", json!({"root_id": id}));
+        let wire_id = self.wire_root_id(&id);
+        self.reply(conn, topic, Some(join_ref), msg_ref, "ok", json!({"root_id": wire_id}));
         let envelope = json!({
-            "type": "patch", "root_id": id, "base_version": 0, "version": 1,
+            "type": "patch", "root_id": wire_id, "base_version": 0, "version": 1,
             "ops": [{"op": "replace", "path": "", "value": db.tree}],
             "stream_ops": db.initial_stream_ops(), "upload_ops": [],
         });
-        self.send(conn, json!([join_ref, null, TOPIC, "patch", envelope]));
+        self.send(conn, json!([join_ref, null, topic, "patch", envelope]));
         Ok(())
     }
 
     /// `command`: runs it once, replies, then broadcasts its cycles.
-    fn server_command(&mut self, conn: u64, join_ref: &str, msg_ref: Option<&str>, payload: &Value) -> Check {
-        let root = payload["root_id"].as_str().unwrap_or_default().to_owned();
+    fn server_command(&mut self, conn: u64, topic: &str, join_ref: &str, msg_ref: Option<&str>, payload: &Value) -> Check {
+        // Per root a command is for the channel's root and carries every field but `root_id`.
+        let root = match Sim::root_of_topic(topic).filter(|_| self.per_root) {
+            Some(root) => {
+                ensure!(payload.get("root_id").is_none() && payload["store_id"].is_array(), "bad per-root command payload {payload}");
+                root.to_owned()
+            }
+            None => payload["root_id"].as_str().unwrap_or_default().to_owned(),
+        };
         let name = payload["name"].as_str().unwrap_or_default().to_owned();
         let store: Option<Vec<String>> = serde_json::from_value(payload["store_id"].clone()).ok();
         let args = payload["payload"].clone();
@@ -257,7 +303,7 @@ impl Sim {
         let Some(store) = store else { return Err(format!("command store_id is not an array of strings: {payload}")) };
         let cid = args["cid"].as_u64().ok_or_else(|| format!("command without cid: {payload}"))?;
         ensure!(!self.server.replies.contains_key(&cid), "command {cid} executed twice: {payload}");
-        let mounted = self.channel_mut(conn).is_some_and(|c| c.roots.contains_key(&root));
+        let mounted = self.channel_mut(conn, topic).is_some_and(|c| c.roots.contains_key(&root));
         let outcome = if mounted {
             let db = self.server.db.entry(root.clone()).or_insert_with(|| RootDb::new(&root));
             db.execute(&store, &name, &args)
@@ -271,13 +317,13 @@ impl Sim {
                 }
                 response["cid"] = json!(cid);
                 self.server.replies.insert(cid, ("ok".to_owned(), response.clone()));
-                self.reply(conn, Some(join_ref), msg_ref, "ok", response);
+                self.reply(conn, topic, Some(join_ref), msg_ref, "ok", response);
                 self.broadcast(&root, &cycles, None);
             }
             Err(response) => {
                 self.cover(if mounted { "command error" } else { "command for unknown root" });
                 self.server.replies.insert(cid, ("error".to_owned(), response.clone()));
-                self.reply(conn, Some(join_ref), msg_ref, "error", response);
+                self.reply(conn, topic, Some(join_ref), msg_ref, "error", response);
             }
         }
         Ok(())
@@ -288,8 +334,10 @@ impl Sim {
     fn broadcast(&mut self, root: &str, cycles: &[Cycle], corrupt: Option<Corruption>) {
         let current = self.client_conn.map(ConnectionId::get);
         let conns: Vec<u64> = self.server.conns.keys().copied().collect();
+        let topic = self.topic_for(root);
+        let wire_id = self.wire_root_id(root);
         for conn in conns {
-            let Some(channel) = self.channel_mut(conn) else { continue };
+            let Some(channel) = self.channel_mut(conn, &topic) else { continue };
             let join_ref = channel.join_ref.clone();
             let Some(page) = channel.roots.get(root).cloned() else { continue };
             let mut version = page.version;
@@ -324,12 +372,12 @@ impl Sim {
                 version = base + 1;
                 states.push((cycle.tree.clone(), cycle.snapshot.clone()));
                 let envelope = json!({
-                    "type": "patch", "root_id": root, "base_version": base, "version": version,
+                    "type": "patch", "root_id": wire_id, "base_version": base, "version": version,
                     "ops": ops, "stream_ops": cycle.stream_ops, "upload_ops": [],
                 });
-                frames.push(json!([join_ref, null, TOPIC, "patch", envelope]));
+                frames.push(json!([join_ref, null, topic, "patch", envelope]));
             }
-            if let Some(page_state) = self.channel_mut(conn).and_then(|c| c.roots.get_mut(root)) {
+            if let Some(page_state) = self.channel_mut(conn, &topic).and_then(|c| c.roots.get_mut(root)) {
                 page_state.version = version;
                 page_state.broken = broken;
             }
@@ -353,7 +401,7 @@ impl Sim {
             .conns
             .iter()
             .filter(|(conn, _)| corrupt.is_none() || Some(**conn) == current)
-            .filter_map(|(_, s)| s.channel.as_ref())
+            .flat_map(|(_, s)| s.channels.values())
             .flat_map(|c| c.roots.keys().cloned())
             .collect();
         let Some(root) = self.rng.choice(mounted) else { return Ok(()) };
