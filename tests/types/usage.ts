@@ -59,6 +59,16 @@ export async function usage(): Promise<void> {
   board.store.child([1]);
   // @ts-expect-error: reconnectAfterMs takes numbers
   await connect("/socket", { reconnectAfterMs: ["1s"] });
+  // @ts-expect-error: the wire is a closed union
+  await connect("/socket", { wire: "bogus" });
+  const perRoot = await connect("/socket", { wire: "per-root" });
+  const wireInUse: "connection" | "per-root" | null = perRoot.info().wire;
+  const offToast = store.onEvent<{ text: string }>("toast", (payload) => {
+    const text: string = payload.text;
+    void text;
+  });
+  offToast();
+  void wireInUse;
   void wrong;
   unsubscribe();
   off();
