@@ -12,6 +12,7 @@
 //! assert_eq!(updated.to_json(), serde_json::json!({"a": {"b": 1}, "c": 3}));
 //! ```
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use serde_json::Number;
@@ -242,9 +243,21 @@ impl PartialEq for Node {
 }
 
 impl Drop for Node {
-    /// Drops a tree of any depth without recursion: the children of every container this node
-    /// holds alone are moved onto a work list first, so each drop goes one level deep.
+    /// Drops a tree of any depth without overflowing the stack, at the cost of what it frees.
+    ///
+    /// Near the top ([`RECURSIVE_DROP_LEVELS`] nested drops) a container is released the ordinary
+    /// way: `Rc` and `imbl` free only what nobody else shares, so dropping the previous version of
+    /// a tree after a one-op patch costs the few containers on the changed path. Deeper than
+    /// that, the children of every container this node holds alone are moved onto a work list,
+    /// so each drop goes one level deep whatever the depth.
     fn drop(&mut self) {
+        let level = DROP_LEVEL.try_with(Cell::get).unwrap_or(RECURSIVE_DROP_LEVELS);
+        if level < RECURSIVE_DROP_LEVELS {
+            let _ = DROP_LEVEL.try_with(|cell| cell.set(level + 1));
+            release_shallow(self);
+            let _ = DROP_LEVEL.try_with(|cell| cell.set(level));
+            return;
+        }
         let mut pending: Vec<Node> = Vec::new();
         release_children(self, &mut pending);
         while let Some(mut node) = pending.pop() {
@@ -253,15 +266,38 @@ impl Drop for Node {
     }
 }
 
+/// How many drops may nest before [`Node`]'s drop switches to a work list. Small enough that the
+/// nested drops fit in a few tens of KiB of stack in a debug build.
+const RECURSIVE_DROP_LEVELS: usize = 32;
+
 thread_local! {
+    /// How many [`Node`] drops are nested on this thread's stack right now.
+    static DROP_LEVEL: Cell<usize> = const { Cell::new(0) };
     /// Empty containers that stand in for the ones [`release_children`] takes apart.
     static EMPTY_ARRAY: Rc<ArrayVec> = Rc::default();
     static EMPTY_OBJECT: Rc<ObjectMap> = Rc::default();
 }
 
+#[cfg(test)]
+thread_local! {
+    /// How many nodes this thread's drops put through the work list (tests only).
+    static WORK_LIST_RELEASES: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Drops `node`'s container now (the ordinary, recursive way), leaving an empty one behind.
+fn release_shallow(node: &mut Node) {
+    match node {
+        Node::Array(items) => drop(std::mem::replace(items, EMPTY_ARRAY.try_with(Rc::clone).unwrap_or_default())),
+        Node::Object(map) => drop(std::mem::replace(map, EMPTY_OBJECT.try_with(Rc::clone).unwrap_or_default())),
+        _ => {}
+    }
+}
+
 /// Moves the children of a container that `node` holds alone (weak references, like the snapshot
 /// caches', do not count) onto `pending`, leaving an empty container behind.
 fn release_children(node: &mut Node, pending: &mut Vec<Node>) {
+    #[cfg(test)]
+    let _ = WORK_LIST_RELEASES.try_with(|count| count.set(count.get() + 1));
     match node {
         Node::Array(items) if Rc::strong_count(items) == 1 => {
             let empty = EMPTY_ARRAY.try_with(Rc::clone).unwrap_or_default();
@@ -282,7 +318,38 @@ fn release_children(node: &mut Node, pending: &mut Vec<Node>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::patch::{self, Mode, Op};
     use serde_json::json;
+
+    fn work_list_releases() -> usize {
+        WORK_LIST_RELEASES.with(Cell::get)
+    }
+
+    #[test]
+    fn dropping_the_previous_version_after_a_patch_frees_only_the_changed_path() {
+        let items: Vec<_> = (0..10_000).map(|i| json!({"id": i, "v": 0})).collect();
+        let old = Node::from_json(&json!({"groups": [{"items": items}]}));
+        let op = Op::parse(&Node::from_json(&json!({"op": "replace", "path": "/groups/0/items/7/v", "value": 1})), Mode::Musubi);
+        let new = op.and_then(|op| patch::apply(&old, &[op], Mode::Musubi)).unwrap_or_default();
+        let before = work_list_releases();
+        drop(old);
+        assert_eq!(work_list_releases(), before, "a shallow tree is dropped the ordinary way, sharing respected");
+        assert_eq!(
+            new.get("groups").and_then(|g| g.at(0)).and_then(|g| g.get("items")).and_then(|i| i.at(7)).and_then(|i| i.get("v")),
+            Some(&Node::from(1))
+        );
+    }
+
+    #[test]
+    fn a_tree_deeper_than_the_recursive_levels_goes_through_the_work_list() {
+        let mut chain = Node::from(0);
+        for _ in 0..(RECURSIVE_DROP_LEVELS * 4) {
+            chain = Node::empty_object().with_key("next", chain);
+        }
+        let before = work_list_releases();
+        drop(chain);
+        assert!(work_list_releases() > before, "the levels past the recursion limit use the work list");
+    }
 
     #[test]
     fn container_sets_follow_identity_and_forget_dropped_containers() {

@@ -1,0 +1,184 @@
+// The benchmark trace, run inside the page (served to it by trace-bench.test.mjs). A scripted
+// stand-in replaces `globalThis.WebSocket`: it answers the Phoenix v2 joins, `mount` and `unmount`
+// of the Musubi 0.6.1 connection channel, and feeds pre-built envelope frames through the
+// socket's `onmessage`, exactly as a browser delivers a text frame. Every client under test gets
+// identical frames (only the join_ref, which the client picks, differs).
+//
+// The trace: a root `{__musubi_store_id__: [], title, groups}` with 10 child stores
+// `{__musubi_store_id__: ["g<k>"], name, items: [{id, v, label} × leaves/10]}`. Envelope k is one
+// `replace /groups/<k mod 10>/items/<k mod per>/v` with value k (base_version k, version k + 1).
+
+const TOPIC = "musubi:connection";
+const GROUPS = 10;
+
+/** The initial wire tree of `leaves` leaves. */
+export function traceTree(leaves) {
+  const per = leaves / GROUPS;
+  const groups = [];
+  for (let g = 0; g < GROUPS; g++) {
+    const items = [];
+    for (let i = 0; i < per; i++) items.push({ id: `${g}-${i}`, v: 0, label: `item ${i}` });
+    groups.push({ __musubi_store_id__: [`g${g}`], name: `group ${g}`, items });
+  }
+  return { __musubi_store_id__: [], title: "trace", groups };
+}
+
+/** Where envelope `k` writes, for a tree of `leaves` leaves. */
+export const touched = (k, leaves) => ({ group: k % GROUPS, item: k % (leaves / GROUPS) });
+
+function patchFrame(joinRef, rootId, baseVersion, ops) {
+  const envelope = { type: "patch", root_id: rootId, base_version: baseVersion, version: baseVersion + 1, ops, stream_ops: [], upload_ops: [] };
+  return JSON.stringify([joinRef, null, TOPIC, "patch", envelope]);
+}
+
+/** The scripted server behind the stand-in sockets: one per page. */
+export class TraceServer {
+  constructor() {
+    this.socket = null;
+    this.roots = new Map();
+    this.queue = [];
+    this.channel = new MessageChannel();
+    this.channel.port1.onmessage = () => {
+      const frame = this.queue.shift();
+      if (frame !== undefined) this.socket?.deliver(frame);
+    };
+  }
+
+  /** Replaces `globalThis.WebSocket` with sockets answered by this server. */
+  install() {
+    const server = this;
+    globalThis.WebSocket = class TraceSocket {
+      static CONNECTING = 0;
+      static OPEN = 1;
+      static CLOSING = 2;
+      static CLOSED = 3;
+      constructor(url) {
+        this.url = url;
+        this.readyState = 0;
+        this.binaryType = "blob";
+        this.protocol = "";
+        this.bufferedAmount = 0;
+        this.onopen = this.onmessage = this.onclose = this.onerror = null;
+        server.socket = this;
+        setTimeout(() => {
+          this.readyState = 1;
+          this.onopen?.(new Event("open"));
+        }, 0);
+      }
+      send(text) {
+        server.receive(String(text));
+      }
+      close(code = 1000, reason = "") {
+        if (this.readyState === 3) return;
+        this.readyState = 3;
+        if (server.socket === this) server.socket = null;
+        setTimeout(() => this.onclose?.(new CloseEvent("close", { code, reason, wasClean: true })), 0);
+      }
+      deliver(text) {
+        if (this.readyState === 1) this.onmessage?.(new MessageEvent("message", { data: text }));
+      }
+    };
+  }
+
+  /** Sends `frame` from the server as its own task, after everything queued before it. */
+  push(frame) {
+    this.queue.push(frame);
+    this.channel.port2.postMessage(null);
+  }
+
+  receive(text) {
+    const [joinRef, ref, topic, event, payload] = JSON.parse(text);
+    const reply = (response) => this.push(JSON.stringify([joinRef, ref, topic, "phx_reply", { status: "ok", response }]));
+    if (event === "phx_join") {
+      this.joinRef = joinRef;
+      reply({});
+    } else if (event === "mount") {
+      const root = this.roots.get(payload.id);
+      reply({ root_id: payload.id });
+      if (root) this.push(root.initial);
+    } else {
+      reply({});
+    }
+  }
+
+  /** Pre-builds the initial frame and `envelopes` patch frames of root `rootId` (call once joined). */
+  prepare(rootId, leaves, envelopes) {
+    const initial = patchFrame(this.joinRef, rootId, 0, [{ op: "replace", path: "", value: traceTree(leaves) }]);
+    const frames = [];
+    for (let k = 1; k <= envelopes; k++) {
+      const { group, item } = touched(k, leaves);
+      frames.push(patchFrame(this.joinRef, rootId, k, [{ op: "replace", path: `/groups/${group}/items/${item}/v`, value: k }]));
+    }
+    this.roots.set(rootId, { initial, frames });
+    return frames;
+  }
+
+  /** Delivers `frame` now, inside the caller's task, as the browser's message path would. */
+  deliverNow(frame) {
+    this.socket?.deliver(frame);
+  }
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)];
+};
+
+/**
+ * Runs the trace against one client through its adapter:
+ * `connect(url) → connection`, `connection.mountStore({module, id, params}) → {store, unmount}`,
+ * `store.child(id)`, `store.subscribe(cb) → off`, `store.snapshot()`, `connection.disconnect()`.
+ * Returns one row per size, times in microseconds (mount and first read in milliseconds).
+ */
+export async function runTrace(client, { sizes, envelopesPerCase }) {
+  const server = new TraceServer();
+  server.install();
+  const connection = await client.connect("/socket");
+  const rows = [];
+  for (const leaves of sizes) {
+    const rootId = `trace-${leaves}`;
+    const frames = server.prepare(rootId, leaves, 3 * envelopesPerCase);
+    const mountStarted = performance.now();
+    const { store: root, unmount } = await connection.mountStore({ module: "Bench.Trace", id: rootId, params: {} });
+    const mountMs = performance.now() - mountStarted;
+    const readStarted = performance.now();
+    root.snapshot();
+    const firstSnapshotMs = performance.now() - readStarted;
+    const g0 = root.child(["g0"]);
+    let lastCallbackEnd = 0;
+    let next = 0;
+    const runCase = async (listeners) => {
+      const offs = listeners.map(([store, listener]) => store.subscribe(() => {
+        listener();
+        lastCallbackEnd = performance.now();
+      }));
+      const all = [];
+      const onG0 = [];
+      for (let n = 0; n < envelopesPerCase; n++) {
+        const k = next + 1;
+        const frame = frames[next++];
+        lastCallbackEnd = 0;
+        const started = performance.now();
+        server.deliverNow(frame);
+        const delivered = performance.now();
+        await Promise.resolve();
+        const micros = (Math.max(delivered, lastCallbackEnd) - started) * 1000;
+        all.push(micros);
+        if (touched(k, leaves).group === 0) onG0.push(micros);
+      }
+      for (const off of offs) off();
+      return { all: median(all), g0: median(onG0) };
+    };
+    const noop = () => {};
+    const a = await runCase([[g0, noop]]);
+    const b = await runCase([[g0, () => g0.snapshot()]]);
+    const c = await runCase([[g0, () => g0.snapshot()], [root, () => root.snapshot()]]);
+    const last = next;
+    const lastG0 = Math.floor(last / GROUPS) * GROUPS;
+    const applied = g0.snapshot().items[touched(lastG0, leaves).item].v === lastG0;
+    rows.push({ leaves, mountMs, firstSnapshotMs, a, b, c, applied });
+    await unmount();
+  }
+  await connection.disconnect();
+  return rows;
+}

@@ -1,0 +1,27 @@
+// Byte budget of what a web app loads from the npm package (pkg/, built by scripts/build-pkg.sh):
+// the web build's wasm, gzip level 9. Deterministic, so it is asserted. Lower the budget whenever
+// a change makes the module smaller; a change that needs more must say why.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const WASM_GZIP_BUDGET = 240_000;
+const GLUE_GZIP_BUDGET = 14_000;
+
+const gzipped = (file) => gzipSync(readFileSync(path.join(ROOT, "pkg", file)), { level: 9 }).length;
+
+test(`the web build's wasm stays within ${WASM_GZIP_BUDGET} bytes gzipped`, () => {
+  const bytes = gzipped("web/musubi_wasm_bg.wasm");
+  console.log(`[size] wasm ${bytes} B gzipped (budget ${WASM_GZIP_BUDGET} B)`);
+  assert.ok(bytes <= WASM_GZIP_BUDGET, `musubi_wasm_bg.wasm is ${bytes} B gzipped, over the budget of ${WASM_GZIP_BUDGET} B`);
+});
+
+test(`the JS glue stays within ${GLUE_GZIP_BUDGET} bytes gzipped`, () => {
+  const bytes = ["web/musubi_wasm.js", "api.js", "index.js"].map(gzipped).reduce((a, b) => a + b, 0);
+  console.log(`[size] JS glue ${bytes} B gzipped (budget ${GLUE_GZIP_BUDGET} B)`);
+  assert.ok(bytes <= GLUE_GZIP_BUDGET, `the JS glue is ${bytes} B gzipped, over the budget of ${GLUE_GZIP_BUDGET} B`);
+});
