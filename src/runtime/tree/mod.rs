@@ -245,7 +245,7 @@ impl PartialEq for Node {
 impl Drop for Node {
     /// Drops a tree of any depth without overflowing the stack, at the cost of what it frees.
     ///
-    /// Near the top ([`RECURSIVE_DROP_LEVELS`] nested drops) a container is released the ordinary
+    /// Near the top (32 nested drops) a container is released the ordinary
     /// way: `Rc` and `imbl` free only what nobody else shares, so dropping the previous version of
     /// a tree after a one-op patch costs the few containers on the changed path. Deeper than
     /// that, the children of every container this node holds alone are moved onto a work list,
