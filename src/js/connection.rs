@@ -66,6 +66,7 @@ impl Live {
         let stores: Vec<u32> = self.stores.iter().filter(|(_, store)| store.mount == mount).map(|(number, _)| *number).collect();
         for store in stores {
             self.stores.remove(&store);
+            self.snapshots.forget_store(store);
             self.listeners.retain(|_, listener| listener.store != store);
         }
         self.store_numbers.retain(|(owner, _), _| *owner != mount);
@@ -185,7 +186,7 @@ impl RawConnection {
         let Some(handle) = self.handle(store) else { return JsValue::UNDEFINED };
         let Some(node) = handle.snapshot() else { return JsValue::UNDEFINED };
         match self.live.try_borrow_mut() {
-            Ok(mut slot) => slot.as_mut().map_or(JsValue::UNDEFINED, |live| live.snapshots.convert_snapshot(&node)),
+            Ok(mut slot) => slot.as_mut().map_or(JsValue::UNDEFINED, |live| live.snapshots.convert_snapshot(store, &node)),
             Err(_) => JsValue::UNDEFINED,
         }
     }

@@ -8,6 +8,7 @@
 //! unchanged plain subtree is the identical JS object across versions — and converting a changed
 //! snapshot only builds JS objects for what changed.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -15,7 +16,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::stats;
 use crate::runtime::Node;
-use crate::runtime::tree::ContainerSet;
+use crate::runtime::tree::{ArrayVec, ContainerSet};
 use crate::runtime::walk::{Frame, walk};
 
 /// JS values of converted containers, by node (see [`ContainerSet`]): an entry is valid while
@@ -23,27 +24,40 @@ use crate::runtime::walk::{Frame, walk};
 #[derive(Default)]
 pub(crate) struct SnapshotCache {
     converted: ContainerSet<JsValue>,
+    /// The snapshot each store was last converted from. Holding it keeps its containers (and so
+    /// their cache entries) alive, so the next conversion of that store can copy the JS arrays
+    /// of the previous version and replace only the elements that changed.
+    previous: HashMap<u32, Node>,
 }
 
 impl SnapshotCache {
-    /// Converts `node`, reusing the JS values of containers converted before.
-    pub(crate) fn convert_snapshot(&mut self, node: &Node) -> JsValue {
+    /// Converts `node`, the snapshot of `store`, reusing the JS values of containers converted
+    /// before. An array that changed starts as a copy (`slice`) of its previous version's JS
+    /// array, with only the changed elements converted and set.
+    pub(crate) fn convert_snapshot(&mut self, store: u32, node: &Node) -> JsValue {
         let before = self.converted.len();
-        let value = self.convert(node);
+        let previous = self.previous.insert(store, node.clone());
+        let value = self.convert(node, previous);
         let after = self.converted.len();
         stats::cached_objects_changed(after.saturating_sub(before), before.saturating_sub(after));
         value
+    }
+
+    /// Forgets the previous snapshot of a released store.
+    pub(crate) fn forget_store(&mut self, store: u32) {
+        self.previous.remove(&store);
     }
 
     /// Drops every entry (the JS values stay valid for whoever holds them).
     pub(crate) fn clear(&mut self) {
         stats::cached_objects_changed(0, self.converted.len());
         self.converted.clear();
+        self.previous.clear();
     }
 
-    fn convert(&mut self, node: &Node) -> JsValue {
+    fn convert(&mut self, node: &Node, previous: Option<Node>) -> JsValue {
         let mut cache = Some(std::mem::take(&mut self.converted));
-        let value = walk::<Converting>(&mut cache, node.clone());
+        let value = walk::<Converting>(&mut cache, (node.clone(), previous));
         self.converted = cache.unwrap_or_default();
         value
     }
@@ -51,57 +65,99 @@ impl SnapshotCache {
 
 /// Converts `node` without caching (replies and other one-off values); objects are not frozen.
 pub(crate) fn to_js_fresh(node: &Node) -> JsValue {
-    walk::<Converting>(&mut None, node.clone())
+    walk::<Converting>(&mut None, (node.clone(), None))
 }
 
 /// A container being converted to JS.
 struct Converting {
     node: Node,
-    next: usize,
     kind: ConvertingKind,
 }
 
 enum ConvertingKind {
-    Array(js_sys::Array),
-    /// The object's entries and the `[key, value]` pairs built for `Object.fromEntries`.
-    Object(Vec<(Rc<str>, Node)>, js_sys::Array),
+    /// The array being built, the indices still to convert (in order, the next one last) and the
+    /// index of the element handed out last. Each index comes with the previous version's
+    /// element at that place, if any.
+    Array(js_sys::Array, Vec<(usize, Option<Node>)>, usize),
+    /// The object's entries (each with the previous version's value under its key), the next
+    /// entry to hand out, and the `[key, value]` pairs built for `Object.fromEntries`.
+    Object(Vec<(Rc<str>, Node, Option<Node>)>, usize, js_sys::Array),
+}
+
+/// An array's JS value: a copy of the previous version's JS array (cached, same kind) with the
+/// indices that differ left to convert, or a new empty array with every index to convert.
+fn start_array(cache: Option<&ContainerSet<JsValue>>, items: &ArrayVec, previous: Option<Node>) -> ConvertingKind {
+    let previous_js = previous.as_ref().and_then(|old| Some((old.as_array()?, cache?.get(old)?.dyn_ref::<js_sys::Array>()?.clone())));
+    match previous_js {
+        Some((old_items, old_js)) => {
+            let kept = items.len().min(old_items.len());
+            let copy = old_js.slice(0, u32::try_from(kept).unwrap_or(u32::MAX));
+            let changed = items
+                .iter()
+                .zip(old_items.iter())
+                .enumerate()
+                .filter(|(_, (new, old))| !new.same(old))
+                .map(|(at, (_, old))| (at, Some(old.clone())));
+            let mut pending: Vec<_> = changed.chain((kept..items.len()).map(|at| (at, None))).collect();
+            pending.reverse();
+            ConvertingKind::Array(copy, pending, 0)
+        }
+        None => {
+            let old_items = previous.as_ref().and_then(Node::as_array);
+            let mut pending: Vec<_> = (0..items.len()).map(|at| (at, old_items.and_then(|old| old.get(at)).cloned())).collect();
+            pending.reverse();
+            ConvertingKind::Array(js_sys::Array::new(), pending, 0)
+        }
+    }
 }
 
 /// With a cache, containers converted before are reused and new ones are frozen and remembered;
-/// without one (`None`), everything is built fresh and left unfrozen.
+/// without one (`None`), everything is built fresh and left unfrozen. A child comes with the
+/// previous version's node at its place, if any.
 impl Frame for Converting {
-    type Child = Node;
+    type Child = (Node, Option<Node>);
     type Output = JsValue;
     type Context = Option<ContainerSet<JsValue>>;
 
-    fn start(cache: &mut Self::Context, node: Node) -> Result<Self, JsValue> {
+    fn start(cache: &mut Self::Context, (node, previous): (Node, Option<Node>)) -> Result<Self, JsValue> {
         if let Some(found) = cache.as_ref().and_then(|cache| cache.get(&node)) {
             return Err(found.clone());
         }
         let kind = match &node {
-            Node::Array(_) => ConvertingKind::Array(js_sys::Array::new()),
-            Node::Object(map) => ConvertingKind::Object(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), js_sys::Array::new()),
+            Node::Array(items) => start_array(cache.as_ref(), items, previous),
+            Node::Object(map) => {
+                let old = previous.as_ref().and_then(Node::as_object);
+                let entries =
+                    map.iter().map(|(key, value)| (key.clone(), value.clone(), old.and_then(|old| old.get(key)).cloned())).collect();
+                ConvertingKind::Object(entries, 0, js_sys::Array::new())
+            }
             scalar => return Err(scalar_to_js(scalar)),
         };
-        Ok(Converting { node, next: 0, kind })
+        Ok(Converting { node, kind })
     }
 
-    fn next_child(&mut self) -> Option<Node> {
-        let child = match &self.kind {
-            ConvertingKind::Array(_) => self.node.at(self.next).cloned(),
-            ConvertingKind::Object(entries, _) => entries.get(self.next).map(|(_, value)| value.clone()),
-        };
-        self.next += 1;
-        child
+    fn next_child(&mut self) -> Option<(Node, Option<Node>)> {
+        match &mut self.kind {
+            ConvertingKind::Array(_, pending, last) => {
+                let (at, previous) = pending.pop()?;
+                *last = at;
+                Some((self.node.at(at)?.clone(), previous))
+            }
+            ConvertingKind::Object(entries, next, _) => {
+                let (_, value, previous) = entries.get(*next)?;
+                *next += 1;
+                Some((value.clone(), previous.clone()))
+            }
+        }
     }
 
     fn take_child(&mut self, value: JsValue) {
         match &self.kind {
-            ConvertingKind::Array(array) => {
-                array.push(&value);
+            ConvertingKind::Array(array, _, last) => {
+                array.set(u32::try_from(*last).unwrap_or(u32::MAX), value);
             }
-            ConvertingKind::Object(entries, pairs) => {
-                if let Some((key, _)) = self.next.checked_sub(1).and_then(|at| entries.get(at)) {
+            ConvertingKind::Object(entries, next, pairs) => {
+                if let Some((key, _, _)) = next.checked_sub(1).and_then(|at| entries.get(at)) {
                     pairs.push(&js_sys::Array::of2(&JsValue::from_str(key), &value));
                 }
             }
@@ -110,8 +166,8 @@ impl Frame for Converting {
 
     fn finish(self, cache: &mut Self::Context) -> JsValue {
         let value: JsValue = match self.kind {
-            ConvertingKind::Array(array) => array.into(),
-            ConvertingKind::Object(_, pairs) => js_sys::Object::from_entries(&pairs).map_or(JsValue::NULL, JsValue::from),
+            ConvertingKind::Array(array, _, _) => array.into(),
+            ConvertingKind::Object(_, _, pairs) => js_sys::Object::from_entries(&pairs).map_or(JsValue::NULL, JsValue::from),
         };
         if let Some(cache) = cache.as_mut() {
             if let Some(object) = value.dyn_ref::<js_sys::Object>() {

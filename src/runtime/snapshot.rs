@@ -58,8 +58,9 @@ struct Resolving {
 enum ResolvingKind {
     /// A plain object: its entries, the next one to resolve, what was built.
     Object { entries: Vec<(Rc<str>, Node)>, next: usize, out: ObjectMap, unchanged: bool },
-    /// A plain array: the next element is `out.len()`.
-    Array { out: ArrayVec, unchanged: bool },
+    /// A plain array: the next element to hand out, the element handed out last, and what was
+    /// built — `None` while every element so far resolved to itself (then nothing is copied).
+    Array { next: usize, current: Option<Node>, out: Option<ArrayVec> },
     /// A store's snapshot (cached when finished).
     Store { id: StoreId, entries: Vec<(Rc<str>, Node)>, next: usize, out: ObjectMap },
     /// An async value waiting for its resolved `result`.
@@ -90,7 +91,11 @@ impl Frame for Resolving {
                 *next += 1;
                 child
             }
-            ResolvingKind::Array { out, .. } => self.wire.at(out.len()).cloned(),
+            ResolvingKind::Array { next, current, .. } => {
+                *current = self.wire.at(*next).cloned();
+                *next += 1;
+                current.clone()
+            }
             ResolvingKind::Async { result, .. } => result.take(),
         }?;
         let owner = match &self.kind {
@@ -114,10 +119,16 @@ impl Frame for Resolving {
                     out.insert(key.clone(), resolved);
                 }
             }
-            ResolvingKind::Array { out, unchanged } => {
-                *unchanged &= self.wire.at(out.len()).is_some_and(|wire| wire.same(&resolved));
-                out.push_back(resolved);
-            }
+            ResolvingKind::Array { next, current, out } => match out {
+                Some(out) => out.push_back(resolved),
+                None if current.as_ref().is_some_and(|wire| wire.same(&resolved)) => {}
+                None => {
+                    let mut copied = self.wire.as_array().cloned().unwrap_or_default();
+                    copied.truncate(next.saturating_sub(1));
+                    copied.push_back(resolved);
+                    *out = Some(copied);
+                }
+            },
             ResolvingKind::Async { data, .. } => *data = resolved,
         }
     }
@@ -180,7 +191,7 @@ impl Replica {
                     ResolvingKind::Object { entries, next: 0, out: ObjectMap::new(), unchanged: true }
                 }
             }
-            Node::Array(_) => ResolvingKind::Array { out: ArrayVec::new(), unchanged: true },
+            Node::Array(_) => ResolvingKind::Array { next: 0, current: None, out: None },
             scalar => return Err(scalar.clone()),
         };
         Ok(Resolving { wire: value.clone(), owner: owner.clone(), kind })
@@ -191,12 +202,12 @@ impl Replica {
     /// versions for as long as no patch touches it.
     fn finish(&mut self, frame: Resolving) -> Node {
         match frame.kind {
-            ResolvingKind::Object { unchanged: true, .. } | ResolvingKind::Array { unchanged: true, .. } => {
+            ResolvingKind::Object { unchanged: true, .. } | ResolvingKind::Array { out: None, .. } => {
                 self.plain.insert(&frame.wire, ());
                 frame.wire
             }
             ResolvingKind::Object { out, .. } => Node::Object(Rc::new(out)),
-            ResolvingKind::Array { out, .. } => Node::Array(Rc::new(out)),
+            ResolvingKind::Array { out: Some(out), .. } => Node::Array(Rc::new(out)),
             ResolvingKind::Store { id, mut out, .. } => {
                 out.insert(STORE_ID_KEY.into(), id.to_node());
                 let snapshot = Node::Object(Rc::new(out));
