@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const WASM_GZIP_BUDGET = 240_000;
+const WASM_GZIP_BUDGET = 242_000;
 const GLUE_GZIP_BUDGET = 14_000;
 
 const gzipped = (file) => gzipSync(readFileSync(path.join(ROOT, "pkg", file)), { level: 9 }).length;
