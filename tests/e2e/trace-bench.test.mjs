@@ -65,6 +65,7 @@ e2e(
     const rows = await measure(t, "package");
     print("musubi-wasm", rows);
     assert.deepEqual(rows.map((row) => [row.leaves, row.applied]), sizes.map((leaves) => [leaves, true]), "every envelope of the trace was applied");
+    assert.deepEqual(rows.map((row) => [row.leaves, row.identityKept]), sizes.map((leaves) => [leaves, true]), "a changed array is new and frozen, its untouched items keep their identity");
   },
   { timeout: 600_000 },
 );

@@ -147,7 +147,15 @@ export async function runTrace(client, { sizes, envelopesPerCase }) {
     const g0 = root.child(["g0"]);
     let lastCallbackEnd = 0;
     let next = 0;
-    const runCase = async (listeners) => {
+    // Checked outside the timed part of case (b): after an envelope that touches g0, its items
+    // array is a new frozen array in which only the touched item is a new object.
+    let identityKept = true;
+    const checkIdentity = (before, item) => {
+      const after = g0.snapshot().items;
+      const other = item === 0 ? 1 : item - 1;
+      identityKept &&= after !== before && Object.isFrozen(after) && after.length === before.length && after[item] !== before[item] && after[other] === before[other];
+    };
+    const runCase = async (listeners, { checked = false } = {}) => {
       const offs = listeners.map(([store, listener]) => store.subscribe(() => {
         listener();
         lastCallbackEnd = performance.now();
@@ -157,6 +165,8 @@ export async function runTrace(client, { sizes, envelopesPerCase }) {
       for (let n = 0; n < envelopesPerCase; n++) {
         const k = next + 1;
         const frame = frames[next++];
+        const touchesG0 = touched(k, leaves).group === 0;
+        const itemsBefore = checked && touchesG0 ? g0.snapshot().items : undefined;
         lastCallbackEnd = 0;
         const started = performance.now();
         server.deliverNow(frame);
@@ -164,19 +174,20 @@ export async function runTrace(client, { sizes, envelopesPerCase }) {
         await Promise.resolve();
         const micros = (Math.max(delivered, lastCallbackEnd) - started) * 1000;
         all.push(micros);
-        if (touched(k, leaves).group === 0) onG0.push(micros);
+        if (touchesG0) onG0.push(micros);
+        if (itemsBefore !== undefined) checkIdentity(itemsBefore, touched(k, leaves).item);
       }
       for (const off of offs) off();
       return { all: median(all), g0: median(onG0) };
     };
     const noop = () => {};
     const a = await runCase([[g0, noop]]);
-    const b = await runCase([[g0, () => g0.snapshot()]]);
+    const b = await runCase([[g0, () => g0.snapshot()]], { checked: true });
     const c = await runCase([[g0, () => g0.snapshot()], [root, () => root.snapshot()]]);
     const last = next;
     const lastG0 = Math.floor(last / GROUPS) * GROUPS;
     const applied = g0.snapshot().items[touched(lastG0, leaves).item].v === lastG0;
-    rows.push({ leaves, mountMs, firstSnapshotMs, a, b, c, applied });
+    rows.push({ leaves, mountMs, firstSnapshotMs, a, b, c, applied, identityKept });
     await unmount();
   }
   await connection.disconnect();
