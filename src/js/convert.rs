@@ -123,6 +123,9 @@ impl Frame for Converting {
         if let Some(found) = cache.as_ref().and_then(|cache| cache.get(&node)) {
             return Err(found.clone());
         }
+        if let Some(parsed) = cache.as_mut().and_then(|cache| parse_fresh(cache, &node)) {
+            return Err(parsed);
+        }
         let kind = match &node {
             Node::Array(items) => start_array(cache.as_ref(), items, previous),
             Node::Object(map) => {
@@ -177,6 +180,63 @@ impl Frame for Converting {
         }
         value
     }
+}
+
+/// A subtree with fewer containers than this is built call by call: handing it over as text
+/// costs more than it saves.
+const PARSE_MIN_CONTAINERS: usize = 64;
+
+/// Builds a large subtree none of whose containers was converted before with one `JSON.parse`
+/// of its text (native, instead of several boundary calls per value), then freezes and caches
+/// every container of it, so identity works as for a subtree built call by call. `None` when the
+/// subtree is small or holds a container converted before (whose JS object must be reused).
+fn parse_fresh(cache: &mut ContainerSet<JsValue>, node: &Node) -> Option<JsValue> {
+    if !matches!(node, Node::Array(_) | Node::Object(_)) {
+        return None;
+    }
+    let mut containers = 0usize;
+    let mut unseen: Vec<&Node> = vec![node];
+    while let Some(next) = unseen.pop() {
+        containers += 1;
+        let children: Box<dyn Iterator<Item = &Node>> = match next {
+            Node::Array(items) => Box::new(items.iter()),
+            Node::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        for child in children.filter(|child| matches!(child, Node::Array(_) | Node::Object(_))) {
+            if cache.get(child).is_some() {
+                return None;
+            }
+            unseen.push(child);
+        }
+    }
+    if containers < PARSE_MIN_CONTAINERS {
+        return None;
+    }
+    let value = js_sys::JSON::parse(&node.to_json_text()).ok()?;
+    let mut pending: Vec<(Node, JsValue)> = vec![(node.clone(), value.clone())];
+    while let Some((container, js)) = pending.pop() {
+        match &container {
+            Node::Array(items) => {
+                for (at, item) in items.iter().enumerate().filter(|(_, item)| matches!(item, Node::Array(_) | Node::Object(_))) {
+                    let child = js_sys::Reflect::get_u32(&js, u32::try_from(at).unwrap_or(u32::MAX)).ok()?;
+                    pending.push((item.clone(), child));
+                }
+            }
+            Node::Object(map) => {
+                for (key, value) in map.iter().filter(|(_, value)| matches!(value, Node::Array(_) | Node::Object(_))) {
+                    let child = js_sys::Reflect::get(&js, &JsValue::from_str(key)).ok()?;
+                    pending.push((value.clone(), child));
+                }
+            }
+            _ => continue,
+        }
+        if let Some(object) = js.dyn_ref::<js_sys::Object>() {
+            js_sys::Object::freeze(object);
+        }
+        cache.insert(&container, js);
+    }
+    Some(value)
 }
 
 /// Converts a serde value (a reply) to a fresh JS value.
