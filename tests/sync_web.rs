@@ -199,3 +199,33 @@ async fn push_events_reach_the_stores_listeners_once_after_their_state() {
     assert_eq!(seen.borrow().len(), 1, "no listener after the subscription was dropped");
     root.unmount().await.unwrap();
 }
+
+/// Subscribes to `store` when dropped: code that runs while a listener is being removed.
+struct SubscribesOnDrop(musubi_wasm::browser::StoreHandle, Rc<RefCell<Option<musubi_wasm::browser::Subscription>>>);
+
+impl Drop for SubscribesOnDrop {
+    fn drop(&mut self) {
+        *self.1.borrow_mut() = Some(self.0.subscribe(|| {}));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_listener_whose_drop_subscribes_again_is_removed_without_a_panic() {
+    let client = client();
+    let id = unique("drop-subscribes");
+    let root = mount(&client, "Demo.CounterStore", &id, json!({})).await;
+    let store = root.store(StoreId::root());
+    let resubscribed = Rc::new(RefCell::new(None));
+    let guard = SubscribesOnDrop(store.clone(), resubscribed.clone());
+    let first = store.subscribe(move || {
+        let _ = &guard;
+    });
+    drop(first);
+    assert!(resubscribed.borrow().is_some(), "the listener's drop ran and subscribed");
+    let notified = Rc::new(RefCell::new(0));
+    let counter = notified.clone();
+    let _sub = store.subscribe(move || *counter.borrow_mut() += 1);
+    store.command("increment", json!({"by": 1})).await.unwrap();
+    wait_until("the patch", 3_000, || *notified.borrow() >= 1).await;
+    root.unmount().await.unwrap();
+}

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use futures_channel::oneshot;
 
-use super::listeners::{Registry, Subscription};
+use super::listeners::Subscription;
 use super::socket::{Listeners, Shared};
 use crate::phoenix::{ChannelEvent, ChannelId, ChannelState, Payload, PushError, Reply};
 
@@ -105,18 +105,9 @@ impl Channel {
     /// Calls `callback` with every event of this channel (state changes, joins, errors, …).
     pub fn on_event(&self, callback: impl Fn(&ChannelEvent) + 'static) -> Subscription {
         let id = self.id;
-        let key = self
-            .shared
-            .listeners
-            .try_borrow_mut()
-            .map(|mut l| l.channels.entry(id).or_insert_with(Registry::default).insert(Rc::new(callback)));
+        let key = self.shared.listeners.try_borrow_mut().map(|mut listeners| listeners.channels.insert(id, Rc::new(callback)));
         Subscription::new(&self.shared.listeners, move |listeners: &mut Listeners| {
-            if let (Ok(key), Some(registry)) = (key, listeners.channels.get_mut(&id)) {
-                registry.remove(key);
-                if registry.len() == 0 {
-                    listeners.channels.remove(&id);
-                }
-            }
+            key.ok().and_then(|key| listeners.channels.remove(&id, key))
         })
     }
 

@@ -1,6 +1,12 @@
 //! Listener registries and the [`Subscription`] guard that removes a listener when dropped.
+//!
+//! No listener code runs while a registry is borrowed: dispatch calls snapshots of the callbacks,
+//! and a removed callback is dropped only after the borrow ends (its drop may subscribe again), so
+//! the `borrow_mut` of a subscribe call cannot find the registries borrowed.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::rc::{Rc, Weak};
 
 /// A registry of callbacks of one kind, keyed for removal.
@@ -22,8 +28,11 @@ impl<T: ?Sized> Registry<T> {
         self.next_key
     }
 
-    pub(crate) fn remove(&mut self, key: u64) {
-        self.entries.retain(|(k, _)| *k != key);
+    /// Removes the callback registered under `key` and hands it back, so the caller can drop it
+    /// once nothing is borrowed (dropping a closure may run code that subscribes again).
+    pub(crate) fn remove(&mut self, key: u64) -> Option<Rc<T>> {
+        let at = self.entries.iter().position(|(k, _)| *k == key)?;
+        Some(self.entries.remove(at).1)
     }
 
     /// A snapshot of the callbacks, so none is called while the registry is borrowed.
@@ -36,6 +45,38 @@ impl<T: ?Sized> Registry<T> {
     }
 }
 
+/// One [`Registry`] per slot (a store, a channel, …); a slot's registry goes once it is empty.
+pub(crate) struct SlotRegistries<K, T: ?Sized> {
+    slots: HashMap<K, Registry<T>>,
+}
+
+impl<K, T: ?Sized> Default for SlotRegistries<K, T> {
+    fn default() -> Self {
+        SlotRegistries { slots: HashMap::new() }
+    }
+}
+
+impl<K: Eq + Hash, T: ?Sized> SlotRegistries<K, T> {
+    pub(crate) fn insert(&mut self, slot: K, callback: Rc<T>) -> u64 {
+        self.slots.entry(slot).or_default().insert(callback)
+    }
+
+    /// Removes one callback (handed back, see [`Registry::remove`]) and the slot once it is empty.
+    pub(crate) fn remove(&mut self, slot: &K, key: u64) -> Option<Rc<T>> {
+        let registry = self.slots.get_mut(slot)?;
+        let removed = registry.remove(key);
+        if registry.len() == 0 {
+            self.slots.remove(slot);
+        }
+        removed
+    }
+
+    /// A snapshot of the slot's callbacks (empty for an unknown slot).
+    pub(crate) fn snapshot(&self, slot: &K) -> Vec<Rc<T>> {
+        self.slots.get(slot).map(Registry::snapshot).unwrap_or_default()
+    }
+}
+
 /// Keeps a listener registered; dropping it unsubscribes.
 ///
 /// Call [`Subscription::forget`] to keep the listener for the life of the socket.
@@ -45,15 +86,16 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// A subscription that runs `remove` when dropped.
-    pub(crate) fn new<S: 'static>(state: &Rc<RefCell<S>>, remove: impl FnOnce(&mut S) + 'static) -> Self {
+    /// A subscription that runs `remove` when dropped. What `remove` returns (the removed
+    /// callback) is dropped after the state is released, so no listener code ever runs while the
+    /// state is borrowed.
+    pub(crate) fn new<S: 'static, R>(state: &Rc<RefCell<S>>, remove: impl FnOnce(&mut S) -> R + 'static) -> Self {
         let weak: Weak<RefCell<S>> = Rc::downgrade(state);
         Subscription {
             remove: Some(Box::new(move || {
-                if let Some(state) = weak.upgrade()
-                    && let Ok(mut state) = state.try_borrow_mut()
-                {
-                    remove(&mut state);
+                if let Some(state) = weak.upgrade() {
+                    let removed = state.try_borrow_mut().ok().map(|mut state| remove(&mut state));
+                    drop(removed);
                 }
             })),
         }

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::channel::{Channel, JoinError};
 use super::driver::Driver;
-use super::listeners::{Registry, Subscription};
+use super::listeners::{Registry, SlotRegistries, Subscription};
 use crate::phoenix::{
     self, ChannelEvent, ChannelId, ConnectionState, Event, Millis, PageLocation, Payload, PushError, PushId, Reply, SocketConfig,
     SocketOptions,
@@ -36,7 +36,7 @@ type ChannelCallback = dyn Fn(&ChannelEvent);
 #[derive(Default)]
 pub(crate) struct Listeners {
     pub(crate) socket: Registry<EventCallback>,
-    pub(crate) channels: HashMap<ChannelId, Registry<ChannelCallback>>,
+    pub(crate) channels: SlotRegistries<ChannelId, ChannelCallback>,
     pub(crate) replies: HashMap<PushId, oneshot::Sender<Result<Reply, PushError>>>,
     pub(crate) joins: HashMap<ChannelId, Vec<oneshot::Sender<Result<Payload, JoinError>>>>,
     pub(crate) join_responses: HashMap<ChannelId, Payload>,
@@ -140,9 +140,7 @@ fn dispatch(listeners: &Rc<RefCell<Listeners>>, event: &Event) {
         let Ok(mut listeners) = listeners.try_borrow_mut() else { return };
         if let Event::Channel { channel, event: channel_event } = event {
             listeners.settle(*channel, channel_event);
-            if let Some(registry) = listeners.channels.get(channel) {
-                channel_callbacks = registry.snapshot();
-            }
+            channel_callbacks = listeners.channels.snapshot(channel);
         }
     }
     let socket_callbacks = listeners.try_borrow().map(|l| l.socket.snapshot()).unwrap_or_default();

@@ -22,7 +22,7 @@ use futures_channel::oneshot;
 use serde_json::Value;
 
 use super::driver::Driver;
-use super::listeners::{Registry, Subscription};
+use super::listeners::{Registry, SlotRegistries, Subscription};
 use super::socket::page_location;
 use crate::phoenix::{ConnectionState, Event, Millis, SocketConfig, SocketOptions};
 use crate::runtime::status::ConnectionInfo;
@@ -40,8 +40,8 @@ type PushSlot = (StoreSlot, Rc<str>);
 #[derive(Default)]
 struct SyncListeners {
     requests: HashMap<RequestId, oneshot::Sender<Result<Value, SyncError>>>,
-    stores: HashMap<StoreSlot, Registry<StoreListener>>,
-    pushed: HashMap<PushSlot, Registry<PushListener>>,
+    stores: SlotRegistries<StoreSlot, StoreListener>,
+    pushed: SlotRegistries<PushSlot, PushListener>,
     events: Registry<EventListener>,
 }
 
@@ -284,30 +284,16 @@ impl StoreHandle {
     /// ```
     pub fn on_event(&self, name: &str, callback: impl Fn(&Node) + 'static) -> Subscription {
         let slot: PushSlot = ((self.topic.clone(), self.root_id.clone(), self.id.key()), name.into());
-        let key = self.client.shared.listeners.borrow_mut().pushed.entry(slot.clone()).or_default().insert(Rc::new(callback));
-        Subscription::new(&self.client.shared.listeners, move |listeners: &mut SyncListeners| {
-            if let Some(registry) = listeners.pushed.get_mut(&slot) {
-                registry.remove(key);
-                if registry.len() == 0 {
-                    listeners.pushed.remove(&slot);
-                }
-            }
-        })
+        let key = self.client.shared.listeners.borrow_mut().pushed.insert(slot.clone(), Rc::new(callback));
+        Subscription::new(&self.client.shared.listeners, move |listeners: &mut SyncListeners| listeners.pushed.remove(&slot, key))
     }
 
     /// Calls `callback` whenever this store changes (node, streams or uploads) and when its root's
     /// status changes (e.g. it goes stale during an outage and live again after it).
     pub fn subscribe(&self, callback: impl Fn() + 'static) -> Subscription {
         let slot: StoreSlot = (self.topic.clone(), self.root_id.clone(), self.id.key());
-        let key = self.client.shared.listeners.borrow_mut().stores.entry(slot.clone()).or_default().insert(Rc::new(callback));
-        Subscription::new(&self.client.shared.listeners, move |listeners: &mut SyncListeners| {
-            if let Some(registry) = listeners.stores.get_mut(&slot) {
-                registry.remove(key);
-                if registry.len() == 0 {
-                    listeners.stores.remove(&slot);
-                }
-            }
-        })
+        let key = self.client.shared.listeners.borrow_mut().stores.insert(slot.clone(), Rc::new(callback));
+        Subscription::new(&self.client.shared.listeners, move |listeners: &mut SyncListeners| listeners.stores.remove(&slot, key))
     }
 }
 
@@ -325,17 +311,13 @@ fn dispatch(listeners: &Rc<RefCell<SyncListeners>>, event: &RuntimeEvent) {
             }
             RuntimeEvent::StoresChanged { topic, root_id, stores } => {
                 for store in stores {
-                    if let Some(found) = registry.stores.get(&(topic.clone(), root_id.clone(), store.clone())) {
-                        callbacks.extend(found.snapshot());
-                    }
+                    callbacks.extend(registry.stores.snapshot(&(topic.clone(), root_id.clone(), store.clone())));
                 }
             }
             RuntimeEvent::PushEvents { topic, root_id, events } => {
                 for pushed_event in events {
                     let slot = ((topic.clone(), root_id.clone(), pushed_event.store_id.key()), pushed_event.name.clone());
-                    if let Some(found) = registry.pushed.get(&slot) {
-                        pushed.extend(found.snapshot().into_iter().map(|listener| (listener, pushed_event.payload.clone())));
-                    }
+                    pushed.extend(registry.pushed.snapshot(&slot).into_iter().map(|listener| (listener, pushed_event.payload.clone())));
                 }
             }
 
