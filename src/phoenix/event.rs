@@ -49,6 +49,17 @@ pub enum ConnectionState {
     Open,
 }
 
+impl ConnectionState {
+    /// The lowercase name (`"closed"`, `"connecting"`, `"open"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Closed => "closed",
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Open => "open",
+        }
+    }
+}
+
 /// A channel's state (phoenix.js names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChannelState {
@@ -62,6 +73,20 @@ pub enum ChannelState {
     Leaving,
     /// Join failed or the channel crashed; a rejoin is scheduled.
     Errored,
+}
+
+impl ChannelState {
+    /// The lowercase phoenix.js name (`"closed"`, `"joining"`, `"joined"`, `"leaving"`,
+    /// `"errored"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelState::Closed => "closed",
+            ChannelState::Joining => "joining",
+            ChannelState::Joined => "joined",
+            ChannelState::Leaving => "leaving",
+            ChannelState::Errored => "errored",
+        }
+    }
 }
 
 /// Why a channel errored.

@@ -44,10 +44,11 @@ pub enum Payload {
     Json(Value),
     /// Raw bytes (an `ArrayBuffer` in the browser).
     Binary(Vec<u8>),
-    /// A JSON payload nested deeper than `serde_json`'s 128-level limit, kept as its (validated)
-    /// text so that nothing recursive ever holds it; read it with
-    /// [`crate::runtime::depth::parse_bounded`]. Servers may also send one verbatim.
-    DeepJson(String),
+    /// A JSON payload kept as its (validated) text: the payload of an event the receiver parses
+    /// itself (see [`decode_server_text_keeping`]), or one nested deeper than `serde_json`'s
+    /// 128-level limit, so that nothing recursive ever holds it (read that with
+    /// [`crate::runtime::depth::parse_bounded`]). Servers may also send one verbatim.
+    Text(String),
 }
 
 impl Payload {
@@ -60,14 +61,14 @@ impl Payload {
     pub fn as_json(&self) -> Option<&Value> {
         match self {
             Payload::Json(value) => Some(value),
-            Payload::Binary(_) | Payload::DeepJson(_) => None,
+            Payload::Binary(_) | Payload::Text(_) => None,
         }
     }
 
     /// The bytes, if this payload is binary.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
-            Payload::Json(_) | Payload::DeepJson(_) => None,
+            Payload::Json(_) | Payload::Text(_) => None,
             Payload::Binary(bytes) => Some(bytes),
         }
     }
@@ -237,7 +238,7 @@ pub enum FrameError {
 pub fn encode_client(frame: &Frame) -> Result<WireMessage, FrameError> {
     match &frame.body {
         Body::Message(Payload::Json(value)) => encode_text(frame, value).map(WireMessage::Text),
-        Body::Message(Payload::DeepJson(text)) => encode_text(frame, &raw_json(text)?).map(WireMessage::Text),
+        Body::Message(Payload::Text(text)) => encode_text(frame, &raw_json(text)?).map(WireMessage::Text),
         Body::Message(Payload::Binary(bytes)) => {
             let fields = [
                 ("join_ref", opt(&frame.join_ref)),
@@ -259,12 +260,12 @@ pub fn encode_server(frame: &Frame) -> Result<WireMessage, FrameError> {
             let reply = ReplyPayload { status: status.as_str(), response };
             encode_text(frame, &reply).map(WireMessage::Text)
         }
-        Body::Reply(Reply { status, response: Payload::DeepJson(text) }) => {
+        Body::Reply(Reply { status, response: Payload::Text(text) }) => {
             let reply = ReplyPayload { status: status.as_str(), response: &raw_json(text)? };
             encode_text(frame, &reply).map(WireMessage::Text)
         }
         Body::Message(Payload::Json(value)) => encode_text(frame, value).map(WireMessage::Text),
-        Body::Message(Payload::DeepJson(text)) => encode_text(frame, &raw_json(text)?).map(WireMessage::Text),
+        Body::Message(Payload::Text(text)) => encode_text(frame, &raw_json(text)?).map(WireMessage::Text),
         Body::Reply(Reply { status, response: Payload::Binary(bytes) }) => {
             let fields = [
                 ("join_ref", opt(&frame.join_ref)),
@@ -384,7 +385,7 @@ fn encode_binary(kind: u8, fields: &[(&'static str, &str)], payload: &[u8]) -> R
 fn decode_text(text: &str, replies: bool) -> Result<Frame, FrameError> {
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
-        // A client keeps a deep payload as text instead of refusing the frame (see `DeepJson`).
+        // A client keeps a deep payload as text instead of refusing the frame (see `Text`).
         Err(error) if replies && is_too_deep(&error) => return decode_deep_text(text),
         Err(error) => return Err(FrameError::NotJson(error.to_string())),
     };
@@ -422,16 +423,16 @@ struct RawReply<'a> {
     response: Option<&'a RawValue>,
 }
 
-/// The frame of a server whose payload nests deeper than `serde_json`'s limit: the outer array
-/// and the fields are read without recursion into the payload, which stays text.
-fn decode_deep_text(text: &str) -> Result<Frame, FrameError> {
+/// The first five fields of a text frame, each still raw (like the `Value` path, later ones are
+/// ignored).
+fn raw_fields(text: &str) -> Result<[&RawValue; 5], FrameError> {
     let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|error| FrameError::NotJson(error.to_string()))?;
-    let arity = items.len();
-    let (Some(join_ref), Some(msg_ref), Some(topic), Some(event), Some(payload)) =
-        (items.first(), items.get(1), items.get(2), items.get(3), items.get(4))
-    else {
-        return Err(FrameError::WrongArity(arity));
-    };
+    items.get(..5).and_then(|first| <[&RawValue; 5]>::try_from(first).ok()).ok_or(FrameError::WrongArity(items.len()))
+}
+
+/// `join_ref`, `ref`, `topic` and `event` of a frame read by [`raw_fields`].
+fn raw_header(fields: &[&RawValue; 5]) -> Result<(Option<String>, Option<String>, String, String), FrameError> {
+    let [join_ref, msg_ref, topic, event, _] = fields;
     let field = |raw: &RawValue, name: &'static str| {
         serde_json::from_str::<Value>(raw.get()).map_err(|_| FrameError::WrongType { field: name, expected: "a string or null" })
     };
@@ -440,16 +441,49 @@ fn decode_deep_text(text: &str) -> Result<Frame, FrameError> {
     let (Ok(topic), Ok(event)) = (serde_json::from_str::<String>(topic.get()), serde_json::from_str::<String>(event.get())) else {
         return Err(FrameError::WrongType { field: "topic", expected: "a string" });
     };
+    Ok((join_ref, msg_ref, topic, event))
+}
+
+/// Decodes a text frame sent by a server, keeping the payloads of the events in `text_events`
+/// as [`Payload::Text`]: their receiver parses them straight into its own structures, so a
+/// multi-megabyte payload is never built as a `Value` (phoenix control events are never kept).
+///
+/// ```
+/// use musubi_wasm::phoenix::frame::{decode_server_text_keeping, Body};
+/// use musubi_wasm::phoenix::Payload;
+/// let frame = decode_server_text_keeping(r#"[null,null,"t","patch",{"a": [1]}]"#, &["patch"])?;
+/// assert_eq!(frame.body, Body::Message(Payload::Text(r#"{"a": [1]}"#.into())));
+/// # Ok::<(), musubi_wasm::phoenix::FrameError>(())
+/// ```
+pub fn decode_server_text_keeping(text: &str, text_events: &[&str]) -> Result<Frame, FrameError> {
+    if !text_events.is_empty()
+        && let Ok(fields) = raw_fields(text)
+        && let Ok((join_ref, msg_ref, topic, event)) = raw_header(&fields)
+        && !event.starts_with("phx_")
+        && text_events.contains(&event.as_str())
+    {
+        let [.., payload] = fields;
+        return Ok(Frame { join_ref, msg_ref, topic, event, body: Body::Message(Payload::Text(payload.get().to_owned())) });
+    }
+    decode_text(text, true)
+}
+
+/// The frame of a server whose payload nests deeper than `serde_json`'s limit: the outer array
+/// and the fields are read without recursion into the payload, which stays text.
+fn decode_deep_text(text: &str) -> Result<Frame, FrameError> {
+    let fields = raw_fields(text)?;
+    let (join_ref, msg_ref, topic, event) = raw_header(&fields)?;
+    let [.., payload] = fields;
     let body = if event == PHX_REPLY {
         let reply: RawReply<'_> =
             serde_json::from_str(payload.get()).map_err(|_| FrameError::WrongType { field: "payload", expected: "a reply object" })?;
         let response = match reply.response {
             None => Payload::Json(Value::Null),
-            Some(raw) => serde_json::from_str(raw.get()).map_or_else(|_| Payload::DeepJson(raw.get().to_owned()), Payload::Json),
+            Some(raw) => serde_json::from_str(raw.get()).map_or_else(|_| Payload::Text(raw.get().to_owned()), Payload::Json),
         };
         Body::Reply(Reply { status: ReplyStatus::parse(&reply.status), response })
     } else {
-        Body::Message(Payload::DeepJson(payload.get().to_owned()))
+        Body::Message(Payload::Text(payload.get().to_owned()))
     };
     Ok(Frame { join_ref, msg_ref, topic, event, body })
 }

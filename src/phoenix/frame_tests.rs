@@ -139,3 +139,32 @@ fn decoding_never_panics_on_arbitrary_bytes() {
         let _ = decode_server_text(&String::from_utf8_lossy(&bytes));
     }
 }
+
+#[test]
+fn payloads_of_kept_events_stay_text_and_everything_else_decodes_as_before() {
+    let keep = ["patch"];
+    let patch = decode_server_text_keeping(r#"["1",null,"musubi:r","patch",{"ops": [ {"op":"replace"} ]}, "extra"]"#, &keep).unwrap();
+    assert_eq!((patch.join_ref.as_deref(), patch.topic.as_str()), (Some("1"), "musubi:r"));
+    assert_eq!(patch.body, Body::Message(Payload::Text(r#"{"ops": [ {"op":"replace"} ]}"#.into())), "the exact text, spacing included");
+    // Other events, replies and phoenix control events are decoded as JSON values.
+    for text in [
+        r#"[null,null,"t","news",{"a":1}]"#,
+        r#"[null,"2","t","phx_reply",{"status":"ok","response":{}}]"#,
+        r#"[null,null,"t","phx_error",{}]"#,
+        r#"["1",null,"t","patch","not an object"]"#,
+    ] {
+        let kept = decode_server_text_keeping(text, &keep);
+        let plain = decode_server_text(text);
+        if text.contains("not an object") {
+            assert_eq!(kept.map(|frame| frame.body), Ok(Body::Message(Payload::Text(r#""not an object""#.into()))));
+        } else {
+            assert_eq!(kept, plain, "{text}");
+        }
+    }
+    let escaped = decode_server_text_keeping(r#"[null,null,"t\u0031","p\u0061tch",{}]"#, &keep).unwrap();
+    assert_eq!((escaped.topic.as_str(), escaped.event.as_str()), ("t1", "patch"));
+    // Malformed frames give exactly the errors of the general decoder.
+    for bad in ["", "{}", "[1,2,3,4,5]", r#"[null,null,"t","patch"]"#, r#"[null,null,5,"patch",{}]"#, r#"[null,null,"t","patch",{]"#] {
+        assert_eq!(decode_server_text_keeping(bad, &keep), decode_server_text(bad), "{bad}");
+    }
+}

@@ -77,6 +77,9 @@ pub struct Socket {
     pub(crate) channels: BTreeMap<ChannelId, Channel>,
     pub(crate) pushes: HashMap<PushId, PendingPush>,
     outputs: VecDeque<Output>,
+    /// Events whose payloads stay [`crate::phoenix::Payload::Text`] (see
+    /// [`Socket::keep_text_payloads`]).
+    text_events: &'static [&'static str],
 }
 
 impl Socket {
@@ -98,7 +101,17 @@ impl Socket {
             channels: BTreeMap::new(),
             pushes: HashMap::new(),
             outputs: VecDeque::new(),
+            text_events: &[],
         }
+    }
+
+    /// Keeps the payloads of server messages named in `events` as
+    /// [`crate::phoenix::Payload::Text`], for a receiver that parses them itself (see
+    /// [`frame::decode_server_text_keeping`]).
+    #[must_use]
+    pub fn keep_text_payloads(mut self, events: &'static [&'static str]) -> Self {
+        self.text_events = events;
+        self
     }
 
     /// The configuration.
@@ -252,7 +265,7 @@ impl Socket {
     /// A text frame arrived.
     pub fn handle_text(&mut self, connection: ConnectionId, text: &str, now: Millis) {
         if self.is_current(connection) {
-            let decoded = frame::decode_server_text(text);
+            let decoded = frame::decode_server_text_keeping(text, self.text_events);
             self.handle_decoded(decoded, now);
         }
     }

@@ -2,7 +2,7 @@
 //! nothing that walks a tree depends on the call stack for anything deeper.
 //!
 //! - Frames nested deeper than `serde_json`'s 128 levels reach the runtime as raw text
-//!   ([`crate::phoenix::Payload::DeepJson`]); [`parse_bounded`] reads them without recursion and
+//!   ([`crate::phoenix::Payload::Text`]); [`parse_bounded`] reads them without recursion and
 //!   stops building at a cap, reporting that it did.
 //! - The replica refuses every envelope whose result would be deeper than [`MAX_DEPTH`]
 //!   ([`crate::runtime::replica::AcceptError::TooDeep`]), before anything is applied.

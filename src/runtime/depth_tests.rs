@@ -61,7 +61,7 @@ fn parsing_is_iterative_and_cut_at_the_cap() {
 fn dropping_any_depth_is_iterative() {
     on_small_stack(|| {
         let (node, _) = parse_bounded(&chain_text(200_000), usize::MAX).unwrap();
-        // Weak references (the snapshot caches hold them) must not turn the drop recursive.
+        // Entries of the snapshot caches must not turn the drop (or their pruning) recursive.
         let mut weak = crate::runtime::tree::ContainerSet::default();
         let mut cursor = Some(node.clone());
         while let Some(current) = cursor {

@@ -75,12 +75,16 @@ impl Envelope {
         })
     }
 
-    /// Validates a `patch` payload kept as text because it nests deeper than `serde_json` reads
-    /// (see [`crate::phoenix::Payload::DeepJson`]). It is read without recursion up to a little
-    /// beyond [`MAX_DEPTH`]; anything deeper is cut off and marks the envelope as too deep.
+    /// Validates a `patch` payload kept as text ([`crate::phoenix::Payload::Text`]): parsed
+    /// straight into nodes. Text nested deeper than `serde_json` reads is read without recursion
+    /// up to a little beyond [`MAX_DEPTH`]; anything deeper is cut off and marks the envelope as
+    /// too deep.
     pub fn parse_text(text: &str) -> Result<Envelope, EnvelopeError> {
         // The envelope object, its op list and an op object sit above an op's value.
         const ABOVE_VALUES: usize = 3;
+        if let Ok(payload) = Node::parse_json_text(text) {
+            return Envelope::parse(&payload);
+        }
         let limit = MAX_DEPTH + ABOVE_VALUES + 1;
         let (payload, truncated) = parse_bounded(text, limit).map_err(|_| EnvelopeError("payload is not valid JSON"))?;
         let mut envelope = Envelope::parse(&payload)?;

@@ -58,7 +58,7 @@ pub fn stores_on_path(tree: &Node, segments: &[Rc<str>]) -> Vec<(StoreId, Node)>
         }
         let Some(segment) = remaining.next() else { break };
         current = match node {
-            Node::Object(map) => map.get(&**segment),
+            Node::Object(map) => map.get(segment),
             Node::Array(items) => super::patch::Pointer::array_index(segment).and_then(|index| items.get(index)),
             _ => None,
         };

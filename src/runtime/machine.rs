@@ -155,7 +155,8 @@ impl Runtime {
     /// A runtime that speaks `wire` (see [`WireMode`]).
     pub fn with_wire(config: SocketConfig, wire: WireMode) -> Self {
         Runtime {
-            socket: Socket::new(config),
+            // Envelopes are parsed straight into the replica's tree, never built as a `Value`.
+            socket: Socket::new(config).keep_text_payloads(&["patch"]),
             connections: BTreeMap::new(),
             pushes: HashMap::new(),
             next_request: 0,

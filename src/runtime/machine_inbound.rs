@@ -231,7 +231,7 @@ impl Runtime {
     pub(super) fn on_envelope(&mut self, topic: &Rc<str>, root: Option<&Rc<str>>, payload: &Payload, now: Millis) {
         let parsed = match payload {
             Payload::Json(value) => Envelope::parse(&Node::from_json(value)),
-            Payload::DeepJson(text) => Envelope::parse_text(text),
+            Payload::Text(text) => Envelope::parse_text(text),
             Payload::Binary(_) => Err(crate::runtime::envelope::EnvelopeError("binary payload")),
         };
         let envelope = match parsed {
@@ -416,7 +416,7 @@ pub(super) fn json_of(payload: &Payload) -> Value {
         Payload::Json(value) => value.clone(),
         Payload::Binary(bytes) => Value::Array(bytes.iter().map(|b| Value::from(*b)).collect()),
         // Never held as a `Value` (it would drop recursively): described instead.
-        Payload::DeepJson(text) => Value::String(format!("<JSON nested deeper than 128 levels, {} bytes>", text.len())),
+        Payload::Text(text) => Value::String(format!("<JSON nested deeper than 128 levels, {} bytes>", text.len())),
     }
 }
 
@@ -434,7 +434,7 @@ pub(super) fn mount_error(result: &Result<Reply, PushError>) -> SyncError {
 
 fn command_outcome(command: &PendingCommand, result: Result<Reply, PushError>) -> Result<Value, SyncError> {
     match result {
-        Ok(Reply { status: ReplyStatus::Ok, response: Payload::DeepJson(_) }) => Err(SyncError::TooDeep("the command's reply")),
+        Ok(Reply { status: ReplyStatus::Ok, response: Payload::Text(_) }) => Err(SyncError::TooDeep("the command's reply")),
         Ok(Reply { status: ReplyStatus::Ok, response }) => Ok(json_of(&response)),
         Ok(Reply { response, .. }) => Err(CommandError::failed(&command.name, command.store_id.clone(), json_of(&response)).into()),
         Err(PushError::Timeout) => Err(CommandError::timeout(&command.name, command.store_id.clone()).into()),

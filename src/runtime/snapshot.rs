@@ -56,11 +56,13 @@ struct Resolving {
 }
 
 enum ResolvingKind {
-    /// A plain object: its entries, the next one to resolve, what was built.
-    Object { entries: Vec<(Rc<str>, Node)>, next: usize, out: ObjectMap, unchanged: bool },
-    /// A plain array: the next element to hand out, the element handed out last, and what was
-    /// built — `None` while every element so far resolved to itself (then nothing is copied).
-    Array { next: usize, current: Option<Node>, out: Option<ArrayVec> },
+    /// A plain object: the entries that need resolving (the next one last; every other entry is
+    /// a scalar or a container known to resolve to itself), the one handed out last, and the
+    /// copy of the object made at the first entry that resolved to something else.
+    Object { pending: Vec<(Rc<str>, Node)>, current: Option<(Rc<str>, Node)>, out: Option<ObjectMap> },
+    /// A plain array, the same way: the indices that need resolving, the one handed out last, and
+    /// the copy made at the first element that resolved to something else.
+    Array { pending: Vec<(usize, Node)>, current: Option<(usize, Node)>, out: Option<ArrayVec> },
     /// A store's snapshot (cached when finished).
     Store { id: StoreId, entries: Vec<(Rc<str>, Node)>, next: usize, out: ObjectMap },
     /// An async value waiting for its resolved `result`.
@@ -86,15 +88,18 @@ impl Frame for Resolving {
     /// The next child to resolve, with the store it belongs to.
     fn next_child(&mut self) -> Option<Resolve> {
         let child = match &mut self.kind {
-            ResolvingKind::Object { entries, next, .. } | ResolvingKind::Store { entries, next, .. } => {
+            ResolvingKind::Store { entries, next, .. } => {
                 let child = entries.get(*next).map(|(_, value)| value.clone());
                 *next += 1;
                 child
             }
-            ResolvingKind::Array { next, current, .. } => {
-                *current = self.wire.at(*next).cloned();
-                *next += 1;
-                current.clone()
+            ResolvingKind::Object { pending, current, .. } => {
+                *current = pending.pop();
+                current.as_ref().map(|(_, value)| value.clone())
+            }
+            ResolvingKind::Array { pending, current, .. } => {
+                *current = pending.pop();
+                current.as_ref().map(|(_, value)| value.clone())
             }
             ResolvingKind::Async { result, .. } => result.take(),
         }?;
@@ -108,10 +113,10 @@ impl Frame for Resolving {
     /// Takes the resolved form of the child returned by the last [`Resolving::next_child`].
     fn take_child(&mut self, resolved: Node) {
         match &mut self.kind {
-            ResolvingKind::Object { entries, next, out, unchanged } => {
-                if let Some((key, wire)) = next.checked_sub(1).and_then(|at| entries.get(at)) {
-                    *unchanged &= resolved.same(wire);
-                    out.insert(key.clone(), resolved);
+            ResolvingKind::Object { current: Some((key, wire)), out, .. } => {
+                if !resolved.same(wire) {
+                    let copy = out.get_or_insert_with(|| self.wire.as_object().cloned().unwrap_or_default());
+                    copy.insert(key.clone(), resolved);
                 }
             }
             ResolvingKind::Store { entries, next, out, .. } => {
@@ -119,16 +124,15 @@ impl Frame for Resolving {
                     out.insert(key.clone(), resolved);
                 }
             }
-            ResolvingKind::Array { next, current, out } => match out {
-                Some(out) => out.push_back(resolved),
-                None if current.as_ref().is_some_and(|wire| wire.same(&resolved)) => {}
-                None => {
-                    let mut copied = self.wire.as_array().cloned().unwrap_or_default();
-                    copied.truncate(next.saturating_sub(1));
-                    copied.push_back(resolved);
-                    *out = Some(copied);
+            ResolvingKind::Array { current: Some((at, wire)), out, .. } => {
+                if !resolved.same(wire) {
+                    let copy = out.get_or_insert_with(|| self.wire.as_array().cloned().unwrap_or_default());
+                    if let Some(slot) = copy.get_mut(*at) {
+                        *slot = resolved;
+                    }
                 }
-            },
+            }
+            ResolvingKind::Object { current: None, .. } | ResolvingKind::Array { current: None, .. } => {}
             ResolvingKind::Async { data, .. } => *data = resolved,
         }
     }
@@ -187,11 +191,26 @@ impl Replica {
                     let result = value.get("result").filter(|result| !matches!(result, Node::Null)).cloned();
                     ResolvingKind::Async { result, status, error, data: Node::Null }
                 } else {
-                    let entries = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                    ResolvingKind::Object { entries, next: 0, out: ObjectMap::new(), unchanged: true }
+                    let mut pending: Vec<_> =
+                        map.iter().filter(|(_, value)| self.needs_resolving(value)).map(|(k, v)| (k.clone(), v.clone())).collect();
+                    if pending.is_empty() {
+                        self.plain.insert(value, ());
+                        return Err(value.clone());
+                    }
+                    pending.reverse();
+                    ResolvingKind::Object { pending, current: None, out: None }
                 }
             }
-            Node::Array(_) => ResolvingKind::Array { next: 0, current: None, out: None },
+            Node::Array(items) => {
+                let mut pending: Vec<_> =
+                    items.iter().enumerate().filter(|(_, item)| self.needs_resolving(item)).map(|(at, item)| (at, item.clone())).collect();
+                if pending.is_empty() {
+                    self.plain.insert(value, ());
+                    return Err(value.clone());
+                }
+                pending.reverse();
+                ResolvingKind::Array { pending, current: None, out: None }
+            }
             scalar => return Err(scalar.clone()),
         };
         Ok(Resolving { wire: value.clone(), owner: owner.clone(), kind })
@@ -202,11 +221,11 @@ impl Replica {
     /// versions for as long as no patch touches it.
     fn finish(&mut self, frame: Resolving) -> Node {
         match frame.kind {
-            ResolvingKind::Object { unchanged: true, .. } | ResolvingKind::Array { out: None, .. } => {
+            ResolvingKind::Object { out: None, .. } | ResolvingKind::Array { out: None, .. } => {
                 self.plain.insert(&frame.wire, ());
                 frame.wire
             }
-            ResolvingKind::Object { out, .. } => Node::Object(Rc::new(out)),
+            ResolvingKind::Object { out: Some(out), .. } => Node::Object(Rc::new(out)),
             ResolvingKind::Array { out: Some(out), .. } => Node::Array(Rc::new(out)),
             ResolvingKind::Store { id, mut out, .. } => {
                 out.insert(STORE_ID_KEY.into(), id.to_node());
@@ -222,6 +241,12 @@ impl Replica {
                 Node::Object(Rc::new(out))
             }
         }
+    }
+
+    /// False for what resolves to itself without a look inside: scalars and containers resolved
+    /// to themselves before.
+    fn needs_resolving(&self, value: &Node) -> bool {
+        matches!(value, Node::Array(_) | Node::Object(_)) && self.plain.get(value).is_none()
     }
 
     /// Reads one field of a store as its snapshot value would show it; `None` when the store is

@@ -9,7 +9,7 @@
 // MUSUBI_BENCH_REFERENCE is an ES module bundle of another client that exports
 // `connectReference(url)` with the same adapter shape as the package (see runTrace in trace.js).
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { devserverAndBrowser, e2e, openPage, ROOT } from "./support.mjs";
 
@@ -17,6 +17,9 @@ const env = devserverAndBrowser();
 const sizes = (process.env.MUSUBI_BENCH_SIZES ?? "1000").split(",").map(Number);
 const envelopesPerCase = Number(process.env.MUSUBI_BENCH_ENVELOPES ?? "30");
 const reference = process.env.MUSUBI_BENCH_REFERENCE;
+// MUSUBI_BENCH_PROFILE=file.json writes a CPU profile of the package's run (Chrome DevTools'
+// format; load it in the Performance panel) and prints the functions with the most self time.
+const profile = process.env.MUSUBI_BENCH_PROFILE;
 
 /** Serves `file` to the page at `/_bench/<name>`. */
 async function serve(page, name, file) {
@@ -39,7 +42,8 @@ async function measure(t, clientModule) {
   if (reference) await serve(page, "reference.js", reference);
   await page.goto(`${env.baseUrl}/_bench/page.html`);
   assert.equal(await page.evaluate(() => crossOriginIsolated), true, "the benchmark page is cross-origin isolated");
-  return page.evaluate(
+  const profiler = profile && clientModule === "package" ? await startProfile(page) : undefined;
+  const rows = await page.evaluate(
     async ({ clientModule, sizes, envelopesPerCase }) => {
       const { runTrace } = await import("/_bench/trace.js");
       const client = clientModule === "package" ? { connect: (await import("/pkg/index.js")).connect } : { connect: (await import("/_bench/reference.js")).connectReference };
@@ -47,6 +51,31 @@ async function measure(t, clientModule) {
     },
     { clientModule, sizes, envelopesPerCase },
   );
+  if (profiler) await stopProfile(profiler);
+  return rows;
+}
+
+async function startProfile(page) {
+  const session = await page.context().newCDPSession(page);
+  await session.send("Profiler.enable");
+  await session.send("Profiler.setSamplingInterval", { interval: 100 });
+  await session.send("Profiler.start");
+  return session;
+}
+
+async function stopProfile(session) {
+  const { profile: cpu } = await session.send("Profiler.stop");
+  writeFileSync(profile, JSON.stringify(cpu));
+  const interval = (cpu.endTime - cpu.startTime) / Math.max(1, cpu.samples.length);
+  const counts = new Map();
+  for (const id of cpu.samples) counts.set(id, (counts.get(id) ?? 0) + 1);
+  const self = new Map();
+  for (const node of cpu.nodes) {
+    const name = node.callFrame.functionName || `(${node.callFrame.url.split("/").pop() || "program"})`;
+    self.set(name, (self.get(name) ?? 0) + (counts.get(node.id) ?? 0) * interval);
+  }
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 40);
+  for (const [name, micros] of top) console.log(`[trace-bench] profile: ${(micros / 1000).toFixed(1)} ms ${name}`);
 }
 
 const us = (value) => (Number.isNaN(value) ? "–" : `${value.toFixed(0)} µs`);

@@ -56,8 +56,8 @@ impl Channel for EchoChannel {
                 ctx.reply(Reply { status: ReplyStatus::Ok, response: Payload::Binary(bytes) });
                 return Ok(());
             }
-            Payload::DeepJson(text) => {
-                ctx.reply(Reply { status: ReplyStatus::Ok, response: Payload::DeepJson(text) });
+            Payload::Text(text) => {
+                ctx.reply(Reply { status: ReplyStatus::Ok, response: Payload::Text(text) });
                 return Ok(());
             }
             Payload::Json(value) => value,

@@ -73,7 +73,7 @@ impl Conn {
     }
 
     /// The next frame, which must be a `patch` push, decoded with the client's own frame codec
-    /// (which keeps a payload deeper than `serde_json` reads as text, [`Payload::DeepJson`]).
+    /// (which keeps a payload deeper than `serde_json` reads as text, [`Payload::Text`]).
     pub async fn envelope_text(&mut self) -> TextEnvelope {
         let frame_text = self.client.recv_text().await;
         let frame = decode_server_text(&frame_text).unwrap();
@@ -84,7 +84,7 @@ impl Conn {
         );
         let (envelope, kept_as_text) = match frame.body {
             Body::Message(Payload::Json(envelope)) => (envelope.to_string(), false),
-            Body::Message(Payload::DeepJson(envelope)) => (envelope, true),
+            Body::Message(Payload::Text(envelope)) => (envelope, true),
             other => panic!("expected a JSON patch payload, got {other:?}"),
         };
         TextEnvelope { frame: frame_text, envelope, kept_as_text }

@@ -131,7 +131,7 @@ fn edit(tree: &Node, path: &Pointer, leaf: Leaf<'_>, mode: Mode) -> Result<Appli
 /// Steps from the container `current` into its child `segment` (which must exist).
 fn step<'t>(current: &'t Node, segment: &Rc<str>, path: &Pointer, mode: Mode) -> Result<(Frame, &'t Node), PatchError> {
     match current {
-        Node::Object(map) => match map.get(&**segment) {
+        Node::Object(map) => match map.get(segment) {
             Some(child) => Ok((Frame::Object(Rc::clone(map), Rc::clone(segment)), child)),
             None => Err(missing(path, mode)),
         },
@@ -154,13 +154,13 @@ fn edit_parent(parent: &Node, last: &Rc<str>, leaf: Leaf<'_>, path: &Pointer, mo
             let previous = match leaf {
                 Leaf::Add(value) => map.insert(Rc::clone(last), value.clone()),
                 Leaf::Replace(value) => {
-                    if mode == Mode::Strict && !map.contains_key(&**last) {
+                    if mode == Mode::Strict && !map.contains_key(last) {
                         return Err(missing(path, mode));
                     }
                     map.insert(Rc::clone(last), value.clone())
                 }
                 Leaf::Remove => {
-                    let previous = map.remove(&**last);
+                    let previous = map.remove(last);
                     if mode == Mode::Strict && previous.is_none() {
                         return Err(missing(path, mode));
                     }
@@ -234,7 +234,7 @@ pub(super) fn json_equal(a: &Node, b: &Node) -> bool {
             Rc::ptr_eq(x, y) || (x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| json_equal(p, q)))
         }
         (Node::Object(x), Node::Object(y)) => {
-            Rc::ptr_eq(x, y) || (x.len() == y.len() && x.iter().all(|(key, p)| y.get(&**key).is_some_and(|q| json_equal(p, q))))
+            Rc::ptr_eq(x, y) || (x.len() == y.len() && x.iter().all(|(key, p)| y.get(key).is_some_and(|q| json_equal(p, q))))
         }
         _ => a.same(b),
     }

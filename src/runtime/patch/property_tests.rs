@@ -257,7 +257,7 @@ fn check_one(doc: &Value, tree: &Node, raw: &Value, context: &str) -> Result<Nod
             // Top-level siblings of the edited path keep their identity.
             if let (Some(first), Some(old), Some(new)) = (op.path().segments().first(), tree.as_object(), applied.tree.as_object()) {
                 for (key, child) in old.iter().filter(|(key, _)| ***key != **first) {
-                    assert!(new.get(&**key).is_some_and(|now| now.same(child)), "{context}: sibling {key:?} not shared after {raw}");
+                    assert!(new.get(key).is_some_and(|now| now.same(child)), "{context}: sibling {key:?} not shared after {raw}");
                 }
             }
             Ok(applied.tree)

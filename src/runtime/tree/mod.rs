@@ -17,17 +17,21 @@ use std::rc::Rc;
 
 use serde_json::Number;
 
-/// An object's entries, ordered by key.
-pub type ObjectMap = imbl::OrdMap<Rc<str>, Node>;
 /// An array's elements.
 pub type ArrayVec = imbl::Vector<Node>;
 /// An iterator over an array's elements.
 pub(crate) type ArrayIter<'a> = <&'a ArrayVec as IntoIterator>::IntoIter;
 /// An iterator over an object's entries, in key order.
-pub(crate) type ObjectIter<'a> = <&'a ObjectMap as IntoIterator>::IntoIter;
+pub(crate) type ObjectIter<'a> = object::Iter<'a>;
 
 mod convert;
+mod diff;
+mod object;
+mod parse;
 mod share;
+
+pub use diff::changed_indices;
+pub use object::ObjectMap;
 
 pub use share::share_unchanged;
 
@@ -117,32 +121,12 @@ impl Node {
     }
 }
 
-/// A weak reference to a container node. While it is alive the container's address cannot be
-/// reused, so `(address, WeakNode)` identifies an immutable container without keeping it alive.
-#[derive(Debug, Clone)]
-pub enum WeakNode {
-    /// An array.
-    Array(std::rc::Weak<ArrayVec>),
-    /// An object.
-    Object(std::rc::Weak<ObjectMap>),
-}
-
-impl WeakNode {
-    /// True while the container is still held somewhere.
-    pub fn alive(&self) -> bool {
-        match self {
-            WeakNode::Array(weak) => weak.strong_count() > 0,
-            WeakNode::Object(weak) => weak.strong_count() > 0,
-        }
-    }
-}
-
 impl Node {
-    /// The address of a container and a weak reference pinning it (`None` for scalars).
-    pub fn container(&self) -> Option<(usize, WeakNode)> {
+    /// How many holders share this container (`None` for scalars).
+    fn holders(&self) -> Option<usize> {
         match self {
-            Node::Array(items) => Some((Rc::as_ptr(items) as *const () as usize, WeakNode::Array(Rc::downgrade(items)))),
-            Node::Object(map) => Some((Rc::as_ptr(map) as *const () as usize, WeakNode::Object(Rc::downgrade(map)))),
+            Node::Array(items) => Some(Rc::strong_count(items)),
+            Node::Object(map) => Some(Rc::strong_count(map)),
             _ => None,
         }
     }
@@ -158,11 +142,17 @@ impl Node {
     }
 }
 
-/// A set of containers, by address, that stays valid without keeping them alive: entries of
-/// containers that were dropped are forgotten (amortized O(1) per insert).
+/// A set of containers, by address. Each entry holds its container, so the address cannot be
+/// reused while the entry exists and a lookup is one hash probe that never touches the container.
+/// Entries whose container nobody else holds any more are dropped as the set grows (amortized
+/// O(1) per insert; the set holds at most about twice the live entries).
 #[derive(Debug, Clone, Default)]
 pub struct ContainerSet<V> {
-    entries: std::collections::HashMap<usize, (WeakNode, V)>,
+    /// Keyed by address with `foldhash`'s fast fixed-seed hash: addresses need no protection
+    /// against collisions an attacker could choose, and this is a hot lookup (one per container
+    /// on every snapshot read). (`rustc-hash` was tried: on wasm32 its hash leaves the top bits
+    /// that `hashbrown` tags entries with at zero, and every lookup degrades to a scan.)
+    entries: std::collections::HashMap<usize, (Node, V), foldhash::fast::FixedState>,
     live_after_prune: usize,
 }
 
@@ -172,24 +162,47 @@ impl<V> ContainerSet<V> {
 
     /// The value stored for `node`, if `node` is a container in the set.
     pub fn get(&self, node: &Node) -> Option<&V> {
-        let address = node.address()?;
-        self.entries.get(&address).filter(|(weak, _)| weak.alive()).map(|(_, value)| value)
+        self.entries.get(&node.address()?).map(|(_, value)| value)
     }
 
     /// Stores `value` for container `node` (scalars are ignored). Returns true if it was new.
     pub fn insert(&mut self, node: &Node, value: V) -> bool {
-        let Some((address, weak)) = node.container() else { return false };
-        let added = self.entries.insert(address, (weak, value)).is_none();
+        let Some(address) = node.address() else { return false };
+        let added = self.entries.insert(address, (node.clone(), value)).is_none();
         if self.entries.len() > self.live_after_prune.saturating_mul(2).max(Self::PRUNE_FLOOR) {
             self.prune();
         }
         added
     }
 
-    /// Forgets every entry whose container was dropped; returns how many went.
+    /// Forgets every entry whose container only the set still held, and then the entries of
+    /// what that frees in turn (a dead subtree goes in one call, however deep); returns how many
+    /// went.
     pub fn prune(&mut self) -> usize {
         let before = self.entries.len();
-        self.entries.retain(|_, (weak, _)| weak.alive());
+        let mut dead: Vec<Node> = Vec::new();
+        self.entries.retain(|_, (node, _)| {
+            let live = node.holders().is_some_and(|holders| holders > 1);
+            if !live {
+                dead.push(std::mem::take(node));
+            }
+            live
+        });
+        while let Some(node) = dead.pop() {
+            // `node` is held by `dead` alone now: a child held by it and by its own entry only
+            // is dead once `node` goes.
+            let children: Box<dyn Iterator<Item = &Node>> = match &node {
+                Node::Array(items) => Box::new(items.iter()),
+                Node::Object(map) => Box::new(map.values()),
+                _ => Box::new(std::iter::empty()),
+            };
+            for child in children.filter(|child| child.holders() == Some(2)) {
+                if let Some((child, _)) = child.address().and_then(|address| self.entries.remove(&address)) {
+                    dead.push(child);
+                }
+            }
+            drop(node);
+        }
         self.live_after_prune = self.entries.len();
         before - self.entries.len()
     }
@@ -293,8 +306,8 @@ fn release_shallow(node: &mut Node) {
     }
 }
 
-/// Moves the children of a container that `node` holds alone (weak references, like the snapshot
-/// caches', do not count) onto `pending`, leaving an empty container behind.
+/// Moves the children of a container that `node` holds alone onto `pending`, leaving an empty
+/// container behind (one a snapshot cache also holds is left to the cache's pruning).
 fn release_children(node: &mut Node, pending: &mut Vec<Node>) {
     #[cfg(test)]
     let _ = WORK_LIST_RELEASES.try_with(|count| count.set(count.get() + 1));
@@ -308,7 +321,7 @@ fn release_children(node: &mut Node, pending: &mut Vec<Node>) {
         Node::Object(map) if Rc::strong_count(map) == 1 => {
             let empty = EMPTY_OBJECT.try_with(Rc::clone).unwrap_or_default();
             if let Ok(map) = Rc::try_unwrap(std::mem::replace(map, empty)) {
-                pending.extend(map.into_iter().map(|(_, value)| value));
+                map.drain_values_into(pending);
             }
         }
         _ => {}

@@ -3,7 +3,7 @@
 //!
 //! `serde_json::Value` recurses when it is serialized, compared or dropped, so a tree thousands of
 //! levels deep held as a `Value` would overflow a debug build's task stack. Nothing here builds
-//! one: the deep parts only ever exist as text, sent as [`Payload::DeepJson`]
+//! one: the deep parts only ever exist as text, sent as [`Payload::Text`]
 //! (the frame codec writes it verbatim), and the page's own state never holds them — the chain
 //! lives only in the client's replica.
 //!
@@ -11,7 +11,7 @@
 //! every level is `{"next": …}` and the innermost is `{"leaf": true}`, so a chain of `n` levels is
 //! `n` objects and its leaf sits at `/deep` + `/next` × (n − 1).
 //!
-//! [`Payload::DeepJson`]: musubi_wasm::phoenix::Payload::DeepJson
+//! [`Payload::Text`]: musubi_wasm::phoenix::Payload::Text
 
 use serde_json::Value;
 

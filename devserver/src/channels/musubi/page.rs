@@ -406,7 +406,7 @@ fn patch(envelope: Value) -> Effect {
 /// A push of the `patch` event whose envelope is JSON text, sent verbatim (it may nest deeper than
 /// a `Value` can safely hold).
 fn deep_patch(envelope: String) -> Effect {
-    Effect::Push { event: PATCH.into(), payload: Payload::DeepJson(envelope) }
+    Effect::Push { event: PATCH.into(), payload: Payload::Text(envelope) }
 }
 
 /// `error {"reason": reason}`.

@@ -1,0 +1,171 @@
+//! JSON text straight into a [`Node`], with no `serde_json::Value` in between. Object keys are
+//! interned per parse, so the `id` of ten thousand records is one allocation, not ten thousand.
+//! `serde_json` bounds the nesting at 128 levels (it fails instead of overflowing the stack);
+//! deeper text goes through [`crate::runtime::depth::parse_bounded`].
+//!
+//! ```
+//! use musubi_wasm::runtime::tree::Node;
+//! let node = Node::parse_json_text(r#"{"items": [{"id": 1}, {"id": 2}]}"#)?;
+//! assert_eq!(node.to_json_text(), r#"{"items":[{"id":1},{"id":2}]}"#);
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Number;
+
+use super::{ArrayVec, Node, ObjectMap};
+
+impl Node {
+    /// Parses JSON text (O(size); nesting beyond 128 levels is an error).
+    pub fn parse_json_text(text: &str) -> Result<Node, serde_json::Error> {
+        let mut keys = Keys::default();
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let node = NodeSeed { keys: &mut keys }.deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        Ok(node)
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Node, D::Error> {
+        NodeSeed { keys: &mut Keys::default() }.deserialize(deserializer)
+    }
+}
+
+/// The object keys seen so far in one parse.
+#[derive(Default)]
+struct Keys(HashSet<Rc<str>>);
+
+impl Keys {
+    /// Keys longer than this are rarely repeated (ids, free text): they are not interned.
+    const MAX_LEN: usize = 48;
+    /// A bound on the memory a hostile frame of unique keys can pin for the parse's length.
+    const MAX_KEYS: usize = 4096;
+
+    fn intern(&mut self, key: &str) -> Rc<str> {
+        if let Some(known) = self.0.get(key) {
+            return Rc::clone(known);
+        }
+        let key: Rc<str> = key.into();
+        if key.len() <= Self::MAX_LEN && self.0.len() < Self::MAX_KEYS {
+            self.0.insert(Rc::clone(&key));
+        }
+        key
+    }
+}
+
+/// Deserializes one value, interning its keys in `keys`.
+struct NodeSeed<'k> {
+    keys: &'k mut Keys,
+}
+
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
+    type Value = Node;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+/// Deserializes an object key through the interner.
+struct KeySeed<'k> {
+    keys: &'k mut Keys,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Rc<str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Rc<str>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = Rc<str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Rc<str>, E> {
+        Ok(self.keys.intern(key))
+    }
+}
+
+impl<'de> Visitor<'de> for NodeSeed<'_> {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_bool<E>(self, flag: bool) -> Result<Node, E> {
+        Ok(Node::Bool(flag))
+    }
+
+    fn visit_i64<E>(self, number: i64) -> Result<Node, E> {
+        Ok(Node::Number(number.into()))
+    }
+
+    fn visit_u64<E>(self, number: u64) -> Result<Node, E> {
+        Ok(Node::Number(number.into()))
+    }
+
+    fn visit_f64<E>(self, number: f64) -> Result<Node, E> {
+        Ok(Number::from_f64(number).map_or(Node::Null, Node::Number))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Node, E> {
+        Ok(Node::String(text.into()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(item) = seq.next_element_seed(NodeSeed { keys: &mut *self.keys })? {
+            items.push(item);
+        }
+        Ok(Node::Array(Rc::new(ArrayVec::from(items))))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Node, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = access.next_key_seed(KeySeed { keys: &mut *self.keys })? {
+            entries.push((key, access.next_value_seed(NodeSeed { keys: &mut *self.keys })?));
+        }
+        Ok(Node::Object(Rc::new(ObjectMap::from_entries(entries))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_keys_share_one_allocation_and_duplicates_keep_the_last() {
+        let node = Node::parse_json_text(r#"[{"id": 1, "id": 2}, {"id": 3}]"#).unwrap_or_default();
+        let key = |index: usize| node.at(index).and_then(Node::as_object).and_then(|map| map.iter().next().map(|(k, _)| k.clone()));
+        let (first, second) = (key(0), key(1));
+        assert!(first.zip(second).is_some_and(|(a, b)| Rc::ptr_eq(&a, &b)));
+        assert_eq!(node.at(0).and_then(|item| item.get("id")), Some(&Node::from(2)));
+    }
+
+    #[test]
+    fn bad_text_and_trailing_garbage_are_errors_and_deep_text_fails_without_overflow() {
+        assert!(Node::parse_json_text("{").is_err());
+        assert!(Node::parse_json_text("[1] 2").is_err());
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(Node::parse_json_text(&deep).is_err());
+        assert_eq!(Node::parse_json_text("1.5e3").ok(), Some(Node::Number(Number::from_f64(1500.0).unwrap_or(0.into()))));
+    }
+}
