@@ -16,7 +16,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::stats;
 use crate::runtime::Node;
-use crate::runtime::tree::{ArrayVec, ContainerSet};
+use crate::runtime::tree::{ArrayVec, ContainerSet, changed_indices};
 use crate::runtime::walk::{Frame, walk};
 
 /// JS values of converted containers, by node (see [`ContainerSet`]): an entry is valid while
@@ -95,12 +95,7 @@ fn start_array(cache: Option<&ContainerSet<JsValue>>, items: &ArrayVec, previous
             // property lookup per element (~400 µs for 10k elements against ~5 µs).
             let copy = js_sys::Array::from(&old_js);
             copy.set_length(u32::try_from(kept).unwrap_or(u32::MAX));
-            let changed = items
-                .iter()
-                .zip(old_items.iter())
-                .enumerate()
-                .filter(|(_, (new, old))| !new.same(old))
-                .map(|(at, (_, old))| (at, Some(old.clone())));
+            let changed = changed_indices(items, old_items).into_iter().map(|at| (at, old_items.get(at).cloned()));
             let mut pending: Vec<_> = changed.chain((kept..items.len()).map(|at| (at, None))).collect();
             pending.reverse();
             ConvertingKind::Array(copy, pending, 0)

@@ -15,6 +15,7 @@ use super::push_event::{PushEvent, PushEventError};
 use super::store_id::StoreKey;
 use super::stream::{StreamOp, StreamOpError, Streams};
 use super::tree::{ContainerSet, Node, share_unchanged};
+use super::snapshot::Snapshots;
 use super::upload::{UploadOp, UploadOpError, Uploads};
 
 /// Why an envelope was not applied. The replica is unchanged in every case.
@@ -74,7 +75,7 @@ pub struct Replica {
     streams: Streams,
     uploads: Uploads,
     /// Snapshots by store key, built lazily; see [`super::snapshot`].
-    pub(crate) snapshots: std::collections::HashMap<StoreKey, Node>,
+    pub(crate) snapshots: Snapshots,
     /// Containers known to hold no markers: they are their own snapshot (nodes are immutable,
     /// so this stays true while they live). Makes re-resolving a changed store O(changed).
     pub(crate) plain: ContainerSet<()>,
@@ -178,8 +179,10 @@ impl Replica {
         } else {
             touched.nodes.iter().chain(stream_owners.iter()).cloned().collect()
         };
+        let mut left_index: Vec<StoreKey> = Vec::new();
         for key in prune_candidates {
             if !index.contains_key(&key) {
+                left_index.push(key.clone());
                 let had = (!initial && self.streams.has_streams(&key)) || streams.has_streams(&key);
                 streams.prune(&key);
                 uploads.prune(&key);
@@ -199,6 +202,9 @@ impl Replica {
             self.invalidate_changed(&index, &stream_owners, &lost_streams);
         } else {
             self.invalidate_snapshots(&touched, &stream_ops);
+        }
+        for key in &left_index {
+            self.snapshots.forget(key);
         }
         self.tree = tree;
         self.index = index;
@@ -252,13 +258,13 @@ impl Replica {
             .cloned()
             .collect();
         for key in changed {
-            self.snapshots.remove(&key);
+            self.snapshots.invalidate(&key);
         }
         for owner in stream_owners.iter().chain(lost) {
             let id = new_index.get(owner).or_else(|| self.index.get(owner)).map(|store| store.id.clone());
             match id {
-                Some(id) => id.prefixes().for_each(|prefix| drop(self.snapshots.remove(&prefix.key()))),
-                None => drop(self.snapshots.remove(owner)),
+                Some(id) => id.prefixes().for_each(|prefix| self.snapshots.invalidate(&prefix.key())),
+                None => self.snapshots.invalidate(owner),
             }
         }
     }
@@ -266,15 +272,15 @@ impl Replica {
     /// §2.12 snapshot-cache invalidation (a superset is always safe).
     fn invalidate_snapshots(&mut self, touched: &Touched, stream_ops: &[StreamOp]) {
         if touched.everything {
-            self.snapshots.clear();
+            self.snapshots.invalidate_all();
             return;
         }
         for key in &touched.nodes {
-            self.snapshots.remove(key);
+            self.snapshots.invalidate(key);
         }
         for op in stream_ops {
             for prefix in op.store_id().prefixes() {
-                self.snapshots.remove(&prefix.key());
+                self.snapshots.invalidate(&prefix.key());
             }
         }
     }

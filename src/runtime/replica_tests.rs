@@ -289,6 +289,46 @@ fn plain_subtrees_keep_their_identity_in_snapshots_across_versions() {
 }
 
 #[test]
+fn a_wide_array_is_re_resolved_from_its_previous_snapshot_and_stays_right() {
+    // Every 50th item is a child store; the rest are plain.
+    let items: Vec<Value> =
+        (0..500).map(|n| if n % 50 == 0 { json!({"__musubi_store_id__": [format!("s{n}")], "n": n}) } else { json!({"n": n}) }).collect();
+    let mut replica = mounted(json!({"__musubi_store_id__": [], "items": items}));
+    let first = replica.snapshot(&root());
+    let item = |snapshot: &Node, at: usize| snapshot.get("items").and_then(|items| items.at(at)).cloned().unwrap_or_default();
+    let steps = [
+        (json!([{"op": "replace", "path": "/items/7/n", "value": -7}]), 7, json!({"n": -7})),
+        (json!([{"op": "replace", "path": "/items/100/n", "value": -100}]), 100, json!({"__musubi_store_id__": ["s100"], "n": -100})),
+        (json!([{"op": "add", "path": "/items/3", "value": {"n": "new"}}]), 3, json!({"n": "new"})),
+        (json!([{"op": "remove", "path": "/items/3"}]), 3, json!({"n": 3})),
+    ];
+    let mut before = first;
+    for (version, (ops, at, expected)) in (1..).zip(steps) {
+        replica.accept(&envelope(version, version + 1, ops, json!([]))).unwrap();
+        let after = replica.snapshot(&root());
+        assert_eq!(item(&after, at).to_json(), expected, "step {version}");
+        let wire = replica.tree().get("items").cloned().unwrap_or_default();
+        assert_eq!(after.get("items").map(|items| items.as_array().map_or(0, |items| items.len())), Some(500 + usize::from(version == 3)));
+        // Plain items are the wire nodes; child stores are their (cached) snapshots.
+        for probe in [1, 49, 252, 499] {
+            assert!(item(&after, probe).same(&wire.at(probe).cloned().unwrap_or_default()), "step {version}: item {probe} is the wire node");
+        }
+        let store = if version == 3 { 51 } else { 50 };
+        let s50 = StoreId::from(vec!["s50".to_owned()]);
+        assert!(item(&after, store).same(&replica.snapshot(&s50)), "step {version}: a child store is its snapshot");
+        if version == 1 {
+            assert!(item(&after, 8).same(&item(&before, 8)), "an untouched item keeps its identity");
+        }
+        before = after;
+    }
+    assert_eq!(replica.snapshot(&root()).to_json(), {
+        let mut expected = replica.tree().to_json();
+        expected["items"][7]["n"] = json!(-7);
+        expected
+    });
+}
+
+#[test]
 fn regression_a_remount_without_a_streams_seed_empties_it_in_the_snapshot() {
     // Found by the simulation (seed 1479): the fresh state left a stream unseeded, the root node
     // was unchanged, and the cached snapshot kept the old items.

@@ -8,11 +8,12 @@
 //! objects → resolved recursively, and a subtree without markers is the wire node itself (so it
 //! keeps its identity across versions until a patch touches it); scalars → themselves.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::replica::Replica;
 use super::store_id::{STORE_ID_KEY, StoreId, StoreKey};
-use super::tree::{ArrayVec, Node, ObjectMap};
+use super::tree::{ArrayVec, Node, ObjectMap, changed_indices};
 use super::walk::{Frame, walk};
 
 /// Marker key of a stream.
@@ -40,10 +41,56 @@ pub fn is_async(node: &Node) -> bool {
         && map.contains_key("reason")
 }
 
-/// What resolution starts from: a store's snapshot, or a field value of a store.
+/// The snapshot cache of a replica: the valid snapshot of each store, and the last one of each
+/// store whose snapshot was invalidated. Re-resolving a store walks its new wire node in step
+/// with that previous snapshot: a child that is the very node the previous snapshot showed
+/// resolved to itself, so only what changed since is looked at.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Snapshots {
+    current: HashMap<StoreKey, Node>,
+    previous: HashMap<StoreKey, Node>,
+}
+
+impl Snapshots {
+    /// The valid snapshot of `key`.
+    pub(crate) fn get(&self, key: &StoreKey) -> Option<&Node> {
+        self.current.get(key)
+    }
+
+    /// The stores with a valid snapshot.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &StoreKey> {
+        self.current.keys()
+    }
+
+    fn insert(&mut self, key: StoreKey, snapshot: Node) {
+        self.previous.remove(&key);
+        self.current.insert(key, snapshot);
+    }
+
+    /// Marks the snapshot of `key` as out of date (it stays as the previous one).
+    pub(crate) fn invalidate(&mut self, key: &StoreKey) {
+        if let Some(snapshot) = self.current.remove(key) {
+            self.previous.insert(key.clone(), snapshot);
+        }
+    }
+
+    /// Marks every snapshot as out of date.
+    pub(crate) fn invalidate_all(&mut self) {
+        self.previous.extend(self.current.drain());
+    }
+
+    /// Forgets everything about a store that left the index.
+    pub(crate) fn forget(&mut self, key: &StoreKey) {
+        self.current.remove(key);
+        self.previous.remove(key);
+    }
+}
+
+/// What resolution starts from: a store's snapshot, or a field value of a store with what the
+/// store's previous snapshot showed at its place.
 enum Resolve {
     Store(StoreId),
-    Value(Node, StoreKey),
+    Value { value: Node, previous: Option<Node>, owner: StoreKey },
 }
 
 /// A container being resolved (the walk keeps these on a heap stack, so any depth is safe).
@@ -59,15 +106,19 @@ enum ResolvingKind {
     /// A plain object: the entries that need resolving (the next one last; every other entry is
     /// a scalar or a container known to resolve to itself), the one handed out last, and the
     /// copy of the object made at the first entry that resolved to something else.
-    Object { pending: Vec<(Rc<str>, Node)>, current: Option<(Rc<str>, Node)>, out: Option<ObjectMap> },
+    Object { pending: Vec<Pending<Rc<str>>>, current: Option<(Rc<str>, Node)>, out: Option<ObjectMap> },
     /// A plain array, the same way: the indices that need resolving, the one handed out last, and
     /// the copy made at the first element that resolved to something else.
-    Array { pending: Vec<(usize, Node)>, current: Option<(usize, Node)>, out: Option<ArrayVec> },
-    /// A store's snapshot (cached when finished).
-    Store { id: StoreId, entries: Vec<(Rc<str>, Node)>, next: usize, out: ObjectMap },
+    Array { pending: Vec<Pending<usize>>, current: Option<(usize, Node)>, out: Option<ArrayVec> },
+    /// A store's snapshot (cached when finished): its fields (each with the previous snapshot's
+    /// value), the next one, what was built.
+    Store { id: StoreId, entries: Vec<Pending<Rc<str>>>, next: usize, out: ObjectMap },
     /// An async value waiting for its resolved `result`.
     Async { result: Option<Node>, status: Node, error: Node, data: Node },
 }
+
+/// A child to resolve: where it is, its wire node, and the previous snapshot's node there.
+type Pending<At> = (At, Node, Option<Node>);
 
 impl Frame for Resolving {
     type Child = Resolve;
@@ -77,7 +128,7 @@ impl Frame for Resolving {
     fn start(replica: &mut Replica, child: Resolve) -> Result<Self, Node> {
         match child {
             Resolve::Store(id) => replica.start_store(&id),
-            Resolve::Value(value, owner) => replica.start(&value, &owner),
+            Resolve::Value { value, previous, owner } => replica.start(&value, previous.as_ref(), &owner),
         }
     }
 
@@ -87,27 +138,27 @@ impl Frame for Resolving {
 
     /// The next child to resolve, with the store it belongs to.
     fn next_child(&mut self) -> Option<Resolve> {
-        let child = match &mut self.kind {
+        let (value, previous) = match &mut self.kind {
             ResolvingKind::Store { entries, next, .. } => {
-                let child = entries.get(*next).map(|(_, value)| value.clone());
+                let child = entries.get(*next).map(|(_, value, previous)| (value.clone(), previous.clone()));
                 *next += 1;
                 child
             }
-            ResolvingKind::Object { pending, current, .. } => {
-                *current = pending.pop();
-                current.as_ref().map(|(_, value)| value.clone())
-            }
-            ResolvingKind::Array { pending, current, .. } => {
-                *current = pending.pop();
-                current.as_ref().map(|(_, value)| value.clone())
-            }
-            ResolvingKind::Async { result, .. } => result.take(),
+            ResolvingKind::Object { pending, current, .. } => pending.pop().map(|(key, value, previous)| {
+                *current = Some((key, value.clone()));
+                (value, previous)
+            }),
+            ResolvingKind::Array { pending, current, .. } => pending.pop().map(|(at, value, previous)| {
+                *current = Some((at, value.clone()));
+                (value, previous)
+            }),
+            ResolvingKind::Async { result, .. } => result.take().map(|result| (result, None)),
         }?;
         let owner = match &self.kind {
             ResolvingKind::Store { id, .. } => id.key(),
             _ => self.owner.clone(),
         };
-        Some(Resolve::Value(child, owner))
+        Some(Resolve::Value { value, previous, owner })
     }
 
     /// Takes the resolved form of the child returned by the last [`Resolving::next_child`].
@@ -120,7 +171,7 @@ impl Frame for Resolving {
                 }
             }
             ResolvingKind::Store { entries, next, out, .. } => {
-                if let Some((key, _)) = next.checked_sub(1).and_then(|at| entries.get(at)) {
+                if let Some((key, _, _)) = next.checked_sub(1).and_then(|at| entries.get(at)) {
                     out.insert(key.clone(), resolved);
                 }
             }
@@ -147,7 +198,7 @@ impl Replica {
 
     /// Resolves one field value of the store `owner`.
     pub fn resolve(&mut self, value: &Node, owner: &StoreKey) -> Node {
-        walk::<Resolving>(self, Resolve::Value(value.clone(), owner.clone()))
+        walk::<Resolving>(self, Resolve::Value { value: value.clone(), previous: None, owner: owner.clone() })
     }
 
     /// A store's cached snapshot, or the walk that builds it.
@@ -161,16 +212,21 @@ impl Replica {
             self.snapshots.insert(key, only_id.clone());
             return Err(only_id);
         };
+        let previous = self.snapshots.previous.get(&key).and_then(Node::as_object);
         let entries = node
             .as_object()
-            .map(|map| map.iter().filter(|(field, _)| &***field != STORE_ID_KEY).map(|(k, v)| (k.clone(), v.clone())).collect())
+            .map(|map| {
+                let fields = map.iter().filter(|(field, _)| &***field != STORE_ID_KEY);
+                fields.map(|(k, v)| (k.clone(), v.clone(), previous.and_then(|previous| previous.get(k)).cloned())).collect()
+            })
             .unwrap_or_default();
         Ok(Resolving { wire: node, owner: key, kind: ResolvingKind::Store { id: id.clone(), entries, next: 0, out: ObjectMap::new() } })
     }
 
     /// Resolves what needs no walk, or opens the container that does (§2.8 precedence).
-    fn start(&mut self, value: &Node, owner: &StoreKey) -> Result<Resolving, Node> {
-        if self.plain.get(value).is_some() {
+    /// `previous` is what the store's previous snapshot showed at this place.
+    fn start(&mut self, value: &Node, previous: Option<&Node>, owner: &StoreKey) -> Result<Resolving, Node> {
+        if previous.is_some_and(|previous| previous.same(value)) || self.plain.get(value).is_some() {
             return Err(value.clone());
         }
         let kind = match value {
@@ -191,8 +247,13 @@ impl Replica {
                     let result = value.get("result").filter(|result| !matches!(result, Node::Null)).cloned();
                     ResolvingKind::Async { result, status, error, data: Node::Null }
                 } else {
-                    let mut pending: Vec<_> =
-                        map.iter().filter(|(_, value)| self.needs_resolving(value)).map(|(k, v)| (k.clone(), v.clone())).collect();
+                    let before = previous.and_then(Node::as_object);
+                    let mut pending: Vec<_> = map
+                        .iter()
+                        .map(|(key, value)| (key, value, before.and_then(|before| before.get(key))))
+                        .filter(|(_, value, before)| self.needs_resolving(value, *before))
+                        .map(|(key, value, before)| (key.clone(), value.clone(), before.cloned()))
+                        .collect();
                     if pending.is_empty() {
                         self.plain.insert(value, ());
                         return Err(value.clone());
@@ -202,8 +263,22 @@ impl Replica {
                 }
             }
             Node::Array(items) => {
-                let mut pending: Vec<_> =
-                    items.iter().enumerate().filter(|(_, item)| self.needs_resolving(item)).map(|(at, item)| (at, item.clone())).collect();
+                let mut pending: Vec<_> = match previous.and_then(Node::as_array) {
+                    // Only where the previous snapshot showed another node, and past its end.
+                    Some(before) => changed_indices(items, before)
+                        .into_iter()
+                        .chain(before.len()..items.len())
+                        .filter_map(|at| Some((at, items.get(at)?, before.get(at))))
+                        .filter(|(_, item, before)| self.needs_resolving(item, *before))
+                        .map(|(at, item, before)| (at, item.clone(), before.cloned()))
+                        .collect(),
+                    None => items
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, item)| self.needs_resolving(item, None))
+                        .map(|(at, item)| (at, item.clone(), None))
+                        .collect(),
+                };
                 if pending.is_empty() {
                     self.plain.insert(value, ());
                     return Err(value.clone());
@@ -243,10 +318,12 @@ impl Replica {
         }
     }
 
-    /// False for what resolves to itself without a look inside: scalars and containers resolved
-    /// to themselves before.
-    fn needs_resolving(&self, value: &Node) -> bool {
-        matches!(value, Node::Array(_) | Node::Object(_)) && self.plain.get(value).is_none()
+    /// False for what resolves to itself without a look inside: scalars, the very node the
+    /// previous snapshot showed at its place, and containers resolved to themselves before.
+    fn needs_resolving(&self, value: &Node, previous: Option<&Node>) -> bool {
+        matches!(value, Node::Array(_) | Node::Object(_))
+            && !previous.is_some_and(|previous| previous.same(value))
+            && self.plain.get(value).is_none()
     }
 
     /// Reads one field of a store as its snapshot value would show it; `None` when the store is

@@ -12,7 +12,7 @@
 //! assert_eq!(changed_indices(after.as_array().unwrap(), before.as_array().unwrap()), [500]);
 //! ```
 
-use super::{ArrayVec, Node};
+use super::ArrayVec;
 
 /// The indices below both lengths at which `new` and `old` hold different nodes (by
 /// [`Node::same`]), in order. Leaf chunks both versions share are skipped whole; past the first
@@ -37,6 +37,7 @@ pub fn changed_indices(new: &ArrayVec, old: &ArrayVec) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Node;
     use super::*;
 
     fn array(len: usize) -> ArrayVec {
