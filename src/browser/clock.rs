@@ -3,9 +3,19 @@
 
 use crate::phoenix::Millis;
 
+thread_local! {
+    /// The page's `Performance` object, looked up once (the driver reads the clock on every
+    /// event).
+    static PERFORMANCE: Option<web_sys::Performance> = web_sys::window().and_then(|window| window.performance());
+}
+
 /// Milliseconds since the page started.
 pub fn now() -> Millis {
-    let millis = web_sys::window().and_then(|window| window.performance()).map_or_else(js_sys::Date::now, |performance| performance.now());
+    let millis = PERFORMANCE
+        .try_with(|performance| performance.as_ref().map(web_sys::Performance::now))
+        .ok()
+        .flatten()
+        .unwrap_or_else(js_sys::Date::now);
     // Float → integer casts saturate; the clock is never negative.
     millis.max(0.0) as Millis
 }

@@ -16,8 +16,9 @@ pub struct IndexedStore {
     pub node: Node,
 }
 
-/// Store key → indexed store; persistent, so cloning it per envelope is O(1).
-pub type StoreIndex = imbl::HashMap<StoreKey, IndexedStore>;
+/// Store key → indexed store; persistent, so cloning it per envelope is O(1). Hashed with
+/// `foldhash` (randomly seeded, as store ids come from the server): several lookups per envelope.
+pub type StoreIndex = imbl::GenericHashMap<StoreKey, IndexedStore, foldhash::fast::RandomState, imbl::shared_ptr::DefaultSharedPtr>;
 
 /// Calls `found` for every store node inside `node` (depth first, in document order, `node`
 /// included). Iterative, so any depth is safe.
@@ -39,7 +40,7 @@ pub fn for_each_store(node: &Node, found: &mut impl FnMut(StoreId, &Node)) {
 
 /// Builds an index of every store in `tree` (used for a root replacement).
 pub fn build_index(tree: &Node) -> StoreIndex {
-    let mut index = StoreIndex::new();
+    let mut index = StoreIndex::default();
     for_each_store(tree, &mut |id, node| {
         index.insert(id.key(), IndexedStore { id, node: node.clone() });
     });

@@ -12,10 +12,10 @@ use super::envelope::Envelope;
 use super::index::{IndexedStore, StoreIndex, build_index, stores_on_path, stores_within};
 use super::patch::{self, Mode, Op, PatchError};
 use super::push_event::{PushEvent, PushEventError};
+use super::snapshot::Snapshots;
 use super::store_id::StoreKey;
 use super::stream::{StreamOp, StreamOpError, Streams};
 use super::tree::{ContainerSet, Node, share_unchanged};
-use super::snapshot::Snapshots;
 use super::upload::{UploadOp, UploadOpError, Uploads};
 
 /// Why an envelope was not applied. The replica is unchanged in every case.
@@ -85,7 +85,7 @@ pub struct Replica {
 #[derive(Default)]
 struct Touched {
     /// Stores whose node may have changed (paths, replaced and inserted subtrees).
-    nodes: HashSet<StoreKey>,
+    nodes: HashSet<StoreKey, foldhash::fast::RandomState>,
     /// The whole state was replaced.
     everything: bool,
 }
@@ -146,7 +146,7 @@ impl Replica {
         check_depth(envelope, &ops, &stream_ops, &events)?;
 
         // Work on O(1) copies; commit only when everything applied.
-        let (mut tree, mut index) = if initial { (Node::Null, StoreIndex::new()) } else { (self.tree.clone(), self.index.clone()) };
+        let (mut tree, mut index) = if initial { (Node::Null, StoreIndex::default()) } else { (self.tree.clone(), self.index.clone()) };
         let mut touched = Touched { everything: initial, ..Touched::default() };
         for op in &ops {
             tree = apply_op(&tree, &mut index, op, &mut touched)?;

@@ -311,7 +311,10 @@ fn a_wide_array_is_re_resolved_from_its_previous_snapshot_and_stays_right() {
         assert_eq!(after.get("items").map(|items| items.as_array().map_or(0, |items| items.len())), Some(500 + usize::from(version == 3)));
         // Plain items are the wire nodes; child stores are their (cached) snapshots.
         for probe in [1, 49, 252, 499] {
-            assert!(item(&after, probe).same(&wire.at(probe).cloned().unwrap_or_default()), "step {version}: item {probe} is the wire node");
+            assert!(
+                item(&after, probe).same(&wire.at(probe).cloned().unwrap_or_default()),
+                "step {version}: item {probe} is the wire node"
+            );
         }
         let store = if version == 3 { 51 } else { 50 };
         let s50 = StoreId::from(vec!["s50".to_owned()]);

@@ -35,23 +35,33 @@ impl<'de> Deserialize<'de> for Node {
     }
 }
 
-/// The object keys seen so far in one parse.
+/// The object keys seen so far in one parse. The first [`Keys::EAGER`] keys are allocated as they
+/// come (a small envelope never pays for a set); after that, keys are interned.
 #[derive(Default)]
-struct Keys(HashSet<Rc<str>>);
+struct Keys {
+    seen: usize,
+    known: HashSet<Rc<str>, foldhash::fast::FixedState>,
+}
 
 impl Keys {
+    /// Keys allocated before interning starts.
+    const EAGER: usize = 64;
     /// Keys longer than this are rarely repeated (ids, free text): they are not interned.
     const MAX_LEN: usize = 48;
     /// A bound on the memory a hostile frame of unique keys can pin for the parse's length.
     const MAX_KEYS: usize = 4096;
 
     fn intern(&mut self, key: &str) -> Rc<str> {
-        if let Some(known) = self.0.get(key) {
+        self.seen += 1;
+        if self.seen <= Self::EAGER || key.len() > Self::MAX_LEN {
+            return key.into();
+        }
+        if let Some(known) = self.known.get(key) {
             return Rc::clone(known);
         }
         let key: Rc<str> = key.into();
-        if key.len() <= Self::MAX_LEN && self.0.len() < Self::MAX_KEYS {
-            self.0.insert(Rc::clone(&key));
+        if self.known.len() < Self::MAX_KEYS {
+            self.known.insert(Rc::clone(&key));
         }
         key
     }
@@ -153,11 +163,12 @@ mod tests {
 
     #[test]
     fn repeated_keys_share_one_allocation_and_duplicates_keep_the_last() {
-        let node = Node::parse_json_text(r#"[{"id": 1, "id": 2}, {"id": 3}]"#).unwrap_or_default();
+        let items: Vec<String> = (0..100).map(|n| format!(r#"{{"id": {n}, "id": {}}}"#, n + 1)).collect();
+        let node = Node::parse_json_text(&format!("[{}]", items.join(","))).unwrap_or_default();
         let key = |index: usize| node.at(index).and_then(Node::as_object).and_then(|map| map.iter().next().map(|(k, _)| k.clone()));
-        let (first, second) = (key(0), key(1));
-        assert!(first.zip(second).is_some_and(|(a, b)| Rc::ptr_eq(&a, &b)));
-        assert_eq!(node.at(0).and_then(|item| item.get("id")), Some(&Node::from(2)));
+        let (first, second) = (key(98), key(99));
+        assert!(first.zip(second).is_some_and(|(a, b)| Rc::ptr_eq(&a, &b)), "interned once past the eager keys");
+        assert_eq!(node.at(0).and_then(|item| item.get("id")), Some(&Node::from(1)), "a duplicate key keeps the last value");
     }
 
     #[test]
