@@ -15,8 +15,9 @@
 use super::ArrayVec;
 
 /// The indices below both lengths at which `new` and `old` hold different nodes (by
-/// [`Node::same`]), in order. Leaf chunks both versions share are skipped whole; past the first
-/// chunks that do not line up (after an insert or a removal), elements are compared one by one.
+/// [`Node::same`](super::Node::same)), in order. Leaf chunks both versions share are skipped
+/// whole; past the first chunks that do not line up (after an insert or a removal), elements are
+/// compared one by one.
 pub fn changed_indices(new: &ArrayVec, old: &ArrayVec) -> Vec<usize> {
     let mut changed = Vec::new();
     let mut at = 0;
