@@ -46,46 +46,76 @@ impl Node {
     /// assert_eq!(node.to_json_text(), r#"{"a":null,"b":[1,"x\n"]}"#);
     /// ```
     pub fn to_json_text(&self) -> String {
-        enum Token<'a> {
-            Node(&'a Node),
-            Key(&'a str),
-            Text(&'static str),
+        /// A container being written: its remaining children, and whether one was written yet.
+        enum Open<'a> {
+            Array(ArrayIter<'a>, bool),
+            Object(ObjectIter<'a>, bool),
         }
-        let mut out = String::new();
-        let mut pending = vec![Token::Node(self)];
-        while let Some(token) = pending.pop() {
-            match token {
-                Token::Text(text) => out.push_str(text),
-                Token::Key(key) => {
-                    out.push_str(&Value::String(key.to_owned()).to_string());
-                    out.push(':');
+        let mut out: Vec<u8> = Vec::new();
+        let mut open: Vec<Open<'_>> = Vec::new();
+        let mut next = Some(self);
+        loop {
+            match next.take() {
+                Some(Node::Array(items)) => {
+                    out.push(b'[');
+                    open.push(Open::Array(items.iter(), false));
                 }
-                Token::Node(Node::Array(items)) => {
-                    out.push('[');
-                    pending.push(Token::Text("]"));
-                    for (position, item) in items.iter().enumerate().rev() {
-                        pending.push(Token::Node(item));
-                        if position > 0 {
-                            pending.push(Token::Text(","));
+                Some(Node::Object(map)) => {
+                    out.push(b'{');
+                    open.push(Open::Object(map.iter(), false));
+                }
+                Some(scalar) => write_scalar(&mut out, scalar),
+                None => {}
+            }
+            let Some(container) = open.last_mut() else { break };
+            match container {
+                Open::Array(items, written) => match items.next() {
+                    Some(item) => {
+                        if std::mem::replace(written, true) {
+                            out.push(b',');
                         }
+                        next = Some(item);
                     }
-                }
-                Token::Node(Node::Object(map)) => {
-                    out.push('{');
-                    pending.push(Token::Text("}"));
-                    for (position, (key, value)) in map.iter().enumerate().collect::<Vec<_>>().into_iter().rev() {
-                        pending.push(Token::Node(value));
-                        pending.push(Token::Key(key));
-                        if position > 0 {
-                            pending.push(Token::Text(","));
+                    None => {
+                        out.push(b']');
+                        open.pop();
+                    }
+                },
+                Open::Object(entries, written) => match entries.next() {
+                    Some((key, value)) => {
+                        if std::mem::replace(written, true) {
+                            out.push(b',');
                         }
+                        write_json(&mut out, &**key);
+                        out.push(b':');
+                        next = Some(value);
                     }
-                }
-                Token::Node(scalar) => out.push_str(&scalar.scalar_to_json().to_string()),
+                    None => {
+                        out.push(b'}');
+                        open.pop();
+                    }
+                },
             }
         }
-        out
+        String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// Appends a scalar's JSON text.
+fn write_scalar(out: &mut Vec<u8>, scalar: &Node) {
+    match scalar {
+        Node::Bool(true) => out.extend_from_slice(b"true"),
+        Node::Bool(false) => out.extend_from_slice(b"false"),
+        Node::Number(number) => write_json(out, number),
+        Node::String(text) => write_json(out, &**text),
+        Node::Null | Node::Array(_) | Node::Object(_) => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends `value` serialized by `serde_json` (escaped strings, shortest numbers); writing into a
+/// `Vec` cannot fail.
+fn write_json(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// A container being converted by [`Node::to_json`]: its remaining children and what is built.
