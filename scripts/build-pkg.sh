@@ -27,4 +27,5 @@ rm -rf pkg && mv pkg.tmp pkg
 size() { gzip -9 -c "$1" | wc -c; }
 wasm=$(size pkg/web/musubi_wasm_bg.wasm)
 glue=$(( $(size pkg/web/musubi_wasm.js) + $(size pkg/api.js) + $(size pkg/index.js) ))
+for snippet in $(find pkg/web/snippets -name '*.js' 2>/dev/null); do glue=$(( glue + $(size "$snippet") )); done
 echo "[pkg] musubi-wasm $version built in pkg/ — gzipped: wasm $wasm B, JS glue $glue B, total $((wasm + glue)) B"

@@ -12,10 +12,12 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use serde_json::Value;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 
 use super::stats;
 use crate::runtime::Node;
+use crate::runtime::store_id::STORE_ID_KEY;
 use crate::runtime::tree::{ArrayVec, ContainerSet, changed_indices};
 use crate::runtime::walk::{Frame, walk};
 
@@ -57,7 +59,7 @@ impl SnapshotCache {
 
     fn convert(&mut self, node: &Node, previous: Option<Node>) -> JsValue {
         let mut cache = Some(std::mem::take(&mut self.converted));
-        let value = walk::<Converting>(&mut cache, (node.clone(), previous));
+        let value = walk::<Converting>(&mut cache, (node.clone(), previous.map(|old| (old, None))));
         self.converted = cache.unwrap_or_default();
         value
     }
@@ -67,6 +69,10 @@ impl SnapshotCache {
 pub(crate) fn to_js_fresh(node: &Node) -> JsValue {
     walk::<Converting>(&mut None, (node.clone(), None))
 }
+
+/// The previous version of a value at the same place, with its JS value when known (else the
+/// cache may know it).
+type Previous = Option<(Node, Option<JsValue>)>;
 
 /// A container being converted to JS.
 struct Converting {
@@ -78,58 +84,102 @@ enum ConvertingKind {
     /// The array being built, the indices still to convert (in order, the next one last) and the
     /// index of the element handed out last. Each index comes with the previous version's
     /// element at that place, if any.
-    Array(js_sys::Array, Vec<(usize, Option<Node>)>, usize),
+    Array(js_sys::Array, Vec<(usize, Previous)>, usize),
     /// The object's entries (each with the previous version's value under its key), the next
     /// entry to hand out, and the `[key, value]` pairs built for `Object.fromEntries`.
-    Object(Vec<(Rc<str>, Node, Option<Node>)>, usize, js_sys::Array),
+    Object(Vec<(Rc<str>, Node, Previous)>, usize, js_sys::Array),
 }
 
-/// An array's JS value: a copy of the previous version's JS array (cached, same kind) with the
+/// Above this many changed elements, an array's elements are matched with the previous version
+/// by identity (they moved: an insert or a removal), not by index.
+const MOVED_MIN: usize = 32;
+
+/// An array's JS value: a copy (`Array.from`) of the previous version's JS array with the
 /// indices that differ left to convert, or a new empty array with every index to convert.
-fn start_array(cache: Option<&ContainerSet<JsValue>>, items: &ArrayVec, previous: Option<Node>) -> ConvertingKind {
-    let previous_js = previous.as_ref().and_then(|old| Some((old.as_array()?, cache?.get(old)?.dyn_ref::<js_sys::Array>()?.clone())));
-    match previous_js {
-        Some((old_items, old_js)) => {
-            let kept = items.len().min(old_items.len());
-            // `Array.from`, not `slice`: V8's `slice` of a frozen array takes a slow path, one
-            // property lookup per element (~400 µs for 10k elements against ~5 µs).
-            let copy = js_sys::Array::from(&old_js);
-            copy.set_length(u32::try_from(kept).unwrap_or(u32::MAX));
-            let changed = changed_indices(items, old_items).into_iter().map(|at| (at, old_items.get(at).cloned()));
-            let mut pending: Vec<_> = changed.chain((kept..items.len()).map(|at| (at, None))).collect();
-            pending.reverse();
-            ConvertingKind::Array(copy, pending, 0)
-        }
-        None => {
-            let old_items = previous.as_ref().and_then(Node::as_array);
-            let mut pending: Vec<_> = (0..items.len()).map(|at| (at, old_items.and_then(|old| old.get(at)).cloned())).collect();
-            pending.reverse();
-            ConvertingKind::Array(js_sys::Array::new(), pending, 0)
-        }
-    }
+/// Elements of the previous version that moved (after an insert or a removal) are found by
+/// identity and keep their JS objects.
+fn start_array(items: &ArrayVec, old_items: Option<&ArrayVec>, old_js: Option<js_sys::Array>) -> ConvertingKind {
+    let (Some(old_items), Some(old_js)) = (old_items, old_js) else {
+        let mut pending: Vec<_> =
+            (0..items.len()).map(|at| (at, old_items.and_then(|old| old.get(at)).map(|old| (old.clone(), None)))).collect();
+        pending.reverse();
+        return ConvertingKind::Array(js_sys::Array::new(), pending, 0);
+    };
+    let kept = items.len().min(old_items.len());
+    // `Array.from`, not `slice`: V8's `slice` of a frozen array takes a slow path, one
+    // property lookup per element (~400 µs for 10k elements against ~5 µs).
+    let copy = js_sys::Array::from(&old_js);
+    copy.set_length(u32::try_from(kept).unwrap_or(u32::MAX));
+    let changed: Vec<usize> = changed_indices(items, old_items).into_iter().chain(kept..items.len()).collect();
+    let moved: HashMap<usize, usize> = if changed.len() > MOVED_MIN {
+        old_items.iter().enumerate().filter_map(|(at, old)| Some((old.address()?, at))).collect()
+    } else {
+        HashMap::new()
+    };
+    let js_at = |at: usize| Some(old_js.get(u32::try_from(at).ok()?));
+    let mut pending: Vec<_> = changed
+        .into_iter()
+        .filter_map(|at| {
+            let item = items.get(at)?;
+            if !matches!(item, Node::Array(_) | Node::Object(_)) {
+                return Some((at, None));
+            }
+            let from = item.address().and_then(|address| moved.get(&address)).copied().unwrap_or(at);
+            Some((at, old_items.get(from).map(|old| (old.clone(), js_at(from)))))
+        })
+        .collect();
+    pending.reverse();
+    ConvertingKind::Array(copy, pending, 0)
 }
 
 /// With a cache, containers converted before are reused and new ones are frozen and remembered;
 /// without one (`None`), everything is built fresh and left unfrozen. A child comes with the
-/// previous version's node at its place, if any.
+/// previous version's node at its place (and that node's JS value, if known): an unchanged
+/// child is the previous JS value itself, and a changed one is built in step with it, so only
+/// the changed path is converted.
 impl Frame for Converting {
-    type Child = (Node, Option<Node>);
+    type Child = (Node, Previous);
     type Output = JsValue;
     type Context = Option<ContainerSet<JsValue>>;
 
-    fn start(cache: &mut Self::Context, (node, previous): (Node, Option<Node>)) -> Result<Self, JsValue> {
+    fn start(cache: &mut Self::Context, (node, previous): (Node, Previous)) -> Result<Self, JsValue> {
+        if let Some((old, Some(old_js))) = &previous
+            && old.same(&node)
+        {
+            return Err(old_js.clone());
+        }
         if let Some(found) = cache.as_ref().and_then(|cache| cache.get(&node)) {
             return Err(found.clone());
         }
-        if let Some(parsed) = cache.as_mut().and_then(|cache| parse_fresh(cache, &node)) {
+        let (old, old_js) = match previous {
+            Some((old, known)) => {
+                let old_js = known.or_else(|| cache.as_ref().and_then(|cache| cache.get(&old)).cloned());
+                (Some(old), old_js)
+            }
+            None => (None, None),
+        };
+        if old_js.is_none()
+            && let Some(parsed) = cache.as_mut().and_then(|cache| parse_fresh(cache, &node))
+        {
             return Err(parsed);
         }
         let kind = match &node {
-            Node::Array(items) => start_array(cache.as_ref(), items, previous),
+            Node::Array(items) => {
+                let old_js = old_js.and_then(|js| js.dyn_into::<js_sys::Array>().ok());
+                start_array(items, old.as_ref().and_then(Node::as_array), old_js)
+            }
             Node::Object(map) => {
-                let old = previous.as_ref().and_then(Node::as_object);
-                let entries =
-                    map.iter().map(|(key, value)| (key.clone(), value.clone(), old.and_then(|old| old.get(key)).cloned())).collect();
+                let old_map = old.as_ref().and_then(Node::as_object);
+                let entries = map
+                    .iter()
+                    .map(|(key, value)| {
+                        let before = old_map.and_then(|old| old.get(key)).filter(|_| matches!(value, Node::Array(_) | Node::Object(_)));
+                        let before = before.map(|before| {
+                            (before.clone(), old_js.as_ref().and_then(|js| js_sys::Reflect::get(js, &JsValue::from_str(key)).ok()))
+                        });
+                        (key.clone(), value.clone(), before)
+                    })
+                    .collect();
                 ConvertingKind::Object(entries, 0, js_sys::Array::new())
             }
             scalar => return Err(scalar_to_js(scalar)),
@@ -137,7 +187,7 @@ impl Frame for Converting {
         Ok(Converting { node, kind })
     }
 
-    fn next_child(&mut self) -> Option<(Node, Option<Node>)> {
+    fn next_child(&mut self) -> Option<(Node, Previous)> {
         match &mut self.kind {
             ConvertingKind::Array(_, pending, last) => {
                 let (at, previous) = pending.pop()?;
@@ -145,9 +195,9 @@ impl Frame for Converting {
                 Some((self.node.at(at)?.clone(), previous))
             }
             ConvertingKind::Object(entries, next, _) => {
-                let (_, value, previous) = entries.get(*next)?;
+                let (_, value, previous) = entries.get_mut(*next)?;
                 *next += 1;
-                Some((value.clone(), previous.clone()))
+                Some((value.clone(), previous.take()))
             }
         }
     }
@@ -184,10 +234,32 @@ impl Frame for Converting {
 /// costs more than it saves.
 const PARSE_MIN_CONTAINERS: usize = 64;
 
+#[wasm_bindgen(inline_js = "
+export function freezeDeep(root) {
+  const pending = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (value !== null && typeof value === 'object') {
+      Object.freeze(value);
+      for (const child of Object.values(value)) {
+        if (child !== null && typeof child === 'object') pending.push(child);
+      }
+    }
+  }
+}
+")]
+extern "C" {
+    /// Freezes `root` and every object and array inside it (iteratively: any depth).
+    #[wasm_bindgen(js_name = freezeDeep)]
+    fn freeze_deep(root: &JsValue);
+}
+
 /// Builds a large subtree none of whose containers was converted before with one `JSON.parse`
-/// of its text (native, instead of several boundary calls per value), then freezes and caches
-/// every container of it, so identity works as for a subtree built call by call. `None` when the
-/// subtree is small or holds a container converted before (whose JS object must be reused).
+/// of its text (native, instead of several boundary calls per value) and one deep freeze. Only
+/// the subtree's root and the store snapshots inside it are remembered: those are what a later
+/// conversion can start from; everything below them is found through them, in step with the
+/// previous version. `None` when the subtree is small or holds a container converted before
+/// (whose JS object must be reused).
 fn parse_fresh(cache: &mut ContainerSet<JsValue>, node: &Node) -> Option<JsValue> {
     if !matches!(node, Node::Array(_) | Node::Object(_)) {
         return None;
@@ -196,12 +268,7 @@ fn parse_fresh(cache: &mut ContainerSet<JsValue>, node: &Node) -> Option<JsValue
     let mut unseen: Vec<&Node> = vec![node];
     while let Some(next) = unseen.pop() {
         containers += 1;
-        let children: Box<dyn Iterator<Item = &Node>> = match next {
-            Node::Array(items) => Box::new(items.iter()),
-            Node::Object(map) => Box::new(map.values()),
-            _ => continue,
-        };
-        for child in children.filter(|child| matches!(child, Node::Array(_) | Node::Object(_))) {
+        for child in children(next).filter(|child| matches!(child, Node::Array(_) | Node::Object(_))) {
             if cache.get(child).is_some() {
                 return None;
             }
@@ -212,29 +279,71 @@ fn parse_fresh(cache: &mut ContainerSet<JsValue>, node: &Node) -> Option<JsValue
         return None;
     }
     let value = js_sys::JSON::parse(&node.to_json_text()).ok()?;
-    let mut pending: Vec<(Node, JsValue)> = vec![(node.clone(), value.clone())];
-    while let Some((container, js)) = pending.pop() {
-        match &container {
-            Node::Array(items) => {
-                for (at, item) in items.iter().enumerate().filter(|(_, item)| matches!(item, Node::Array(_) | Node::Object(_))) {
-                    let child = js_sys::Reflect::get_u32(&js, u32::try_from(at).unwrap_or(u32::MAX)).ok()?;
-                    pending.push((item.clone(), child));
-                }
-            }
-            Node::Object(map) => {
-                for (key, value) in map.iter().filter(|(_, value)| matches!(value, Node::Array(_) | Node::Object(_))) {
-                    let child = js_sys::Reflect::get(&js, &JsValue::from_str(key)).ok()?;
-                    pending.push((value.clone(), child));
-                }
-            }
-            _ => continue,
-        }
-        if let Some(object) = js.dyn_ref::<js_sys::Object>() {
-            js_sys::Object::freeze(object);
-        }
-        cache.insert(&container, js);
-    }
+    freeze_deep(&value);
+    cache.insert(node, value.clone());
+    register_stores(cache, node, &value);
     Some(value)
+}
+
+/// The children of a container (none for a scalar).
+fn children(node: &Node) -> Box<dyn Iterator<Item = &Node> + '_> {
+    match node {
+        Node::Array(items) => Box::new(items.iter()),
+        Node::Object(map) => Box::new(map.values()),
+        _ => Box::new(std::iter::empty()),
+    }
+}
+
+/// One step down a tree: an object's key or an array's index.
+#[derive(Clone)]
+enum Step {
+    Key(Rc<str>),
+    Index(u32),
+}
+
+/// Remembers the JS object of every store snapshot inside `node` (whose JS value is `js`): the
+/// tree is searched in Rust, and the JS value is walked only along the paths to them.
+fn register_stores(cache: &mut ContainerSet<JsValue>, node: &Node, js: &JsValue) {
+    let mut found: Vec<(Node, Vec<Step>)> = Vec::new();
+    let mut path: Vec<Step> = Vec::new();
+    // (container, how many steps below `node`, the step into it)
+    let mut pending: Vec<(&Node, usize, Option<Step>)> = vec![(node, 0, None)];
+    while let Some((current, depth, step)) = pending.pop() {
+        if let Some(step) = step {
+            path.truncate(depth.saturating_sub(1));
+            path.push(step);
+            if current.get(STORE_ID_KEY).is_some() {
+                found.push((current.clone(), path.clone()));
+            }
+        }
+        let is_container = |child: &&Node| matches!(child, Node::Array(_) | Node::Object(_));
+        match current {
+            Node::Array(items) => pending.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, item)| is_container(item))
+                    .filter_map(|(at, item)| Some((item, depth + 1, Some(Step::Index(u32::try_from(at).ok()?))))),
+            ),
+            Node::Object(map) => {
+                pending.extend(
+                    map.iter()
+                        .filter(|(_, value)| is_container(value))
+                        .map(|(key, value)| (value, depth + 1, Some(Step::Key(key.clone())))),
+                );
+            }
+            _ => {}
+        }
+    }
+    for (store, steps) in found {
+        let value = steps.iter().try_fold(js.clone(), |value, step| match step {
+            Step::Key(key) => js_sys::Reflect::get(&value, &JsValue::from_str(key)).ok(),
+            Step::Index(at) => js_sys::Reflect::get_u32(&value, *at).ok(),
+        });
+        if let Some(value) = value {
+            cache.insert(&store, value);
+        }
+    }
 }
 
 /// Converts a serde value (a reply) to a fresh JS value.

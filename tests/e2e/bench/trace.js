@@ -103,12 +103,18 @@ export class TraceServer {
 
   /** Pre-builds the initial frame and `envelopes` patch frames of root `rootId` (call once joined). */
   prepare(rootId, leaves, envelopes) {
-    const initial = patchFrame(this.joinRef, rootId, 0, [{ op: "replace", path: "", value: traceTree(leaves) }]);
-    const frames = [];
+    const opsLists = [];
     for (let k = 1; k <= envelopes; k++) {
       const { group, item } = touched(k, leaves);
-      frames.push(patchFrame(this.joinRef, rootId, k, [{ op: "replace", path: `/groups/${group}/items/${item}/v`, value: k }]));
+      opsLists.push([{ op: "replace", path: `/groups/${group}/items/${item}/v`, value: k }]);
     }
+    return this.script(rootId, traceTree(leaves), opsLists);
+  }
+
+  /** Pre-builds the frames of root `rootId`: its initial `tree`, then one envelope per list of ops. */
+  script(rootId, tree, opsLists) {
+    const initial = patchFrame(this.joinRef, rootId, 0, [{ op: "replace", path: "", value: tree }]);
+    const frames = opsLists.map((ops, k) => patchFrame(this.joinRef, rootId, k + 1, ops));
     this.roots.set(rootId, { initial, frames });
     return frames;
   }

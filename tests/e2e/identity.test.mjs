@@ -1,0 +1,97 @@
+// Snapshot identity through the package on scripted frames (the trace's WebSocket stand-in,
+// tests/e2e/bench/trace.js): a large first read is one JSON.parse, and later reads are built in
+// step with the previous JS objects. What did not change keeps its JS identity — inside a changed
+// element, after an insert or a removal shifts an array, across child stores — and everything is
+// frozen, with server keys such as `__proto__` as own properties.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { devserverAndBrowser, e2e, openPage, ROOT } from "./support.mjs";
+
+const env = devserverAndBrowser();
+
+e2e("snapshots keep the identity of everything unchanged, in step with the previous version", async (t) => {
+  const page = await openPage(t, env.browser, `${env.baseUrl}/js/leak.html`);
+  const body = readFileSync(path.join(ROOT, "tests/e2e/bench/trace.js"), "utf8");
+  await page.route(`${env.baseUrl}/_bench/trace.js`, (route) => route.fulfill({ status: 200, headers: { "content-type": "text/javascript" }, body }));
+  const result = await page.evaluate(async () => {
+    const { TraceServer } = await import("/_bench/trace.js");
+    const { connect } = await import("/pkg/index.js");
+    const server = new TraceServer();
+    server.install();
+    const connection = await connect("/socket");
+    const list = Array.from({ length: 200 }, (_, n) => ({ id: n, tags: ["t", n], meta: { x: n } }));
+    const tree = { __musubi_store_id__: [], list, child: { __musubi_store_id__: ["c"], name: "c", items: [{ a: 1 }] }, odd: JSON.parse('{"__proto__": {"a": 1}, "keep": {"b": 2}}') };
+    server.script("identity", tree, [
+      [{ op: "replace", path: "/list/5/meta/x", value: -5 }],
+      [{ op: "add", path: "/list/0", value: { id: "new" } }],
+      [{ op: "remove", path: "/list/0" }],
+      [{ op: "replace", path: "/child/name", value: "renamed" }],
+      [{ op: "replace", path: "/odd/__proto__/a", value: 2 }],
+    ]);
+    const { store: root, unmount } = await connection.mountStore({ module: "Identity", id: "identity", params: {} });
+    const child = root.child(["c"]);
+    const frames = server.roots.get("identity").frames;
+    const out = {};
+    const deepFrozen = (value) => {
+      const pending = [value];
+      while (pending.length) {
+        const next = pending.pop();
+        if (next === null || typeof next !== "object") continue;
+        if (!Object.isFrozen(next)) return false;
+        pending.push(...Object.values(next));
+      }
+      return true;
+    };
+    const first = root.snapshot();
+    out.firstFrozen = deepFrozen(first);
+    out.childShared = child.snapshot() === first.child;
+
+    server.deliverNow(frames[0]);
+    const second = root.snapshot();
+    out.changedElementIsNew = second.list[5] !== first.list[5] && second.list[5].meta.x === -5;
+    out.untouchedInsideChangedElement = second.list[5].tags === first.list[5].tags;
+    out.untouchedElements = second.list[4] === first.list[4] && second.list[199] === first.list[199];
+    out.untouchedSiblings = second.child === first.child && second.odd === first.odd;
+    out.secondFrozen = deepFrozen(second);
+
+    server.deliverNow(frames[1]);
+    const third = root.snapshot();
+    out.insertShiftsKeepIdentity = third.list[0].id === "new" && third.list[1] === second.list[0] && third.list[6] === second.list[5] && third.list[200] === second.list[199];
+
+    server.deliverNow(frames[2]);
+    const fourth = root.snapshot();
+    out.removeShiftsKeepIdentity = fourth.list.length === 200 && fourth.list[0] === second.list[0] && fourth.list[199] === second.list[199];
+
+    server.deliverNow(frames[3]);
+    const fifth = root.snapshot();
+    out.childStoreRenewed = fifth.child !== fourth.child && fifth.child === child.snapshot() && fifth.child.name === "renamed";
+    out.childUntouchedInside = fifth.child.items === fourth.child.items && fifth.list === fourth.list;
+
+    server.deliverNow(frames[4]);
+    const sixth = root.snapshot();
+    out.protoKeyIsOwn =
+      Object.getPrototypeOf(sixth.odd) === Object.prototype &&
+      Object.prototype.hasOwnProperty.call(sixth.odd, "__proto__") &&
+      sixth.odd["__proto__"].a === 2 &&
+      sixth.odd.keep === fifth.odd.keep &&
+      deepFrozen(sixth);
+    await unmount();
+    await connection.disconnect();
+    return out;
+  });
+  assert.deepEqual(result, {
+    firstFrozen: true,
+    childShared: true,
+    changedElementIsNew: true,
+    untouchedInsideChangedElement: true,
+    untouchedElements: true,
+    untouchedSiblings: true,
+    secondFrozen: true,
+    insertShiftsKeepIdentity: true,
+    removeShiftsKeepIdentity: true,
+    childStoreRenewed: true,
+    childUntouchedInside: true,
+    protoKeyIsOwn: true,
+  });
+});
