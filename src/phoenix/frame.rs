@@ -44,10 +44,11 @@ pub enum Payload {
     Json(Value),
     /// Raw bytes (an `ArrayBuffer` in the browser).
     Binary(Vec<u8>),
-    /// A JSON payload kept as its (validated) text: the payload of an event the receiver parses
-    /// itself (see [`decode_server_text_keeping`]), or one nested deeper than `serde_json`'s
-    /// 128-level limit, so that nothing recursive ever holds it (read that with
-    /// [`crate::runtime::depth::parse_bounded`]). Servers may also send one verbatim.
+    /// A JSON payload kept as its text: the payload of an event its receiver parses itself (see
+    /// [`decode_server_text_keeping`]; not validated here, the receiver's parse does that), or
+    /// one nested deeper than `serde_json`'s 128-level limit (validated), so that nothing
+    /// recursive ever holds it (read that with [`crate::runtime::depth::parse_bounded`]).
+    /// Servers may also send one verbatim.
     Text(String),
 }
 
@@ -457,15 +458,35 @@ fn raw_header(fields: &[&RawValue; 5]) -> Result<(Option<String>, Option<String>
 /// ```
 pub fn decode_server_text_keeping(text: &str, text_events: &[&str]) -> Result<Frame, FrameError> {
     if !text_events.is_empty()
-        && let Ok(fields) = raw_fields(text)
+        && let Some((fields, payload)) = split_header(text)
         && let Ok((join_ref, msg_ref, topic, event)) = raw_header(&fields)
         && !event.starts_with("phx_")
         && text_events.contains(&event.as_str())
     {
-        let [.., payload] = fields;
-        return Ok(Frame { join_ref, msg_ref, topic, event, body: Body::Message(Payload::Text(payload.get().to_owned())) });
+        return Ok(Frame { join_ref, msg_ref, topic, event, body: Body::Message(Payload::Text(payload.to_owned())) });
     }
     decode_text(text, true)
+}
+
+/// The four header fields of a text frame `[join_ref, ref, topic, event, {…}]` and the text of its
+/// object payload, found without reading the payload: its receiver parses (and so validates) it
+/// anyway, and reading it here too would scan a multi-megabyte state twice. `None` for anything
+/// else (the general decoder then decides).
+fn split_header(text: &str) -> Option<([&RawValue; 5], &str)> {
+    let mut rest = text.trim_start().strip_prefix('[')?;
+    let mut fields: Vec<&RawValue> = Vec::with_capacity(5);
+    for _ in 0..4 {
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
+        fields.push(values.next()?.ok()?);
+        rest = rest.get(values.byte_offset()..)?.trim_start().strip_prefix(',')?;
+    }
+    let payload = rest.trim_end().strip_suffix(']')?.trim();
+    if !(payload.starts_with('{') && payload.ends_with('}')) {
+        return None;
+    }
+    // The payload slot only satisfies `raw_header`'s shape; it is never read.
+    fields.push(fields.first().copied()?);
+    Some((<[&RawValue; 5]>::try_from(fields).ok()?, payload))
 }
 
 /// The frame of a server whose payload nests deeper than `serde_json`'s limit: the outer array

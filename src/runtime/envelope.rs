@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use super::depth::{MAX_DEPTH, parse_bounded};
-use super::tree::Node;
+use super::tree::{MAX_PARSE_NESTING, Node};
 
 /// A routed envelope with its op lists still raw (parsed when applied).
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,9 @@ pub struct Envelope {
     /// Set when the frame nested deeper than the client reads: parts below this depth were cut
     /// off, so the envelope can only be refused ([`crate::runtime::replica::AcceptError::TooDeep`]).
     pub truncated_at: Option<usize>,
+    /// An upper bound on how deeply the payload nests, when its parser guarantees one (text
+    /// parsed by [`Node::parse_json_text`]): below it, the depth limit needs no walk.
+    pub nesting_bound: Option<usize>,
 }
 
 /// Why an envelope was ignored.
@@ -72,6 +75,7 @@ impl Envelope {
             upload_ops: list(payload, "upload_ops", false)?,
             events: list(payload, "events", false)?,
             truncated_at: None,
+            nesting_bound: None,
         })
     }
 
@@ -83,7 +87,9 @@ impl Envelope {
         // The envelope object, its op list and an op object sit above an op's value.
         const ABOVE_VALUES: usize = 3;
         if let Ok(payload) = Node::parse_json_text(text) {
-            return Envelope::parse(&payload);
+            let mut envelope = Envelope::parse(&payload)?;
+            envelope.nesting_bound = Some(MAX_PARSE_NESTING);
+            return Ok(envelope);
         }
         let limit = MAX_DEPTH + ABOVE_VALUES + 1;
         let (payload, truncated) = parse_bounded(text, limit).map_err(|_| EnvelopeError("payload is not valid JSON"))?;

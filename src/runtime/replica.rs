@@ -292,6 +292,11 @@ fn check_depth(envelope: &Envelope, ops: &[Op], stream_ops: &[StreamOp], events:
     if let Some(depth) = envelope.truncated_at {
         return Err(AcceptError::TooDeep { depth });
     }
+    // A value at a path of `n` segments is at most `n` plus the payload's nesting deep.
+    let longest_path = ops.iter().map(|op| op.path().segments().len()).max().unwrap_or(0);
+    if envelope.nesting_bound.is_some_and(|bound| longest_path.saturating_add(bound) <= MAX_DEPTH) {
+        return Ok(());
+    }
     let values = ops.iter().filter_map(|op| match op {
         Op::Add { path, value } | Op::Replace { path, value } => Some(path.segments().len() + depth_of(value)),
         _ => None,

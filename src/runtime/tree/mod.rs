@@ -32,6 +32,7 @@ mod share;
 
 pub use diff::changed_indices;
 pub use object::ObjectMap;
+pub use parse::MAX_PARSE_NESTING;
 
 pub use share::share_unchanged;
 

@@ -18,8 +18,12 @@ use serde_json::Number;
 
 use super::{ArrayVec, Node, ObjectMap};
 
+/// The deepest nesting of containers [`Node::parse_json_text`] accepts (`serde_json`'s recursion
+/// limit): a text it parsed is at most this deep.
+pub const MAX_PARSE_NESTING: usize = 127;
+
 impl Node {
-    /// Parses JSON text (O(size); nesting beyond 128 levels is an error).
+    /// Parses JSON text (O(size); nesting beyond [`MAX_PARSE_NESTING`] levels is an error).
     pub fn parse_json_text(text: &str) -> Result<Node, serde_json::Error> {
         let mut keys = Keys::default();
         let mut deserializer = serde_json::Deserializer::from_str(text);
@@ -175,8 +179,10 @@ mod tests {
     fn bad_text_and_trailing_garbage_are_errors_and_deep_text_fails_without_overflow() {
         assert!(Node::parse_json_text("{").is_err());
         assert!(Node::parse_json_text("[1] 2").is_err());
-        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        assert!(Node::parse_json_text(&deep).is_err());
+        let nested = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+        assert!(Node::parse_json_text(&nested(200)).is_err());
+        assert!(Node::parse_json_text(&nested(MAX_PARSE_NESTING)).is_ok(), "the limit is what serde_json reads");
+        assert!(Node::parse_json_text(&nested(MAX_PARSE_NESTING + 1)).is_err(), "and nothing deeper");
         assert_eq!(Node::parse_json_text("1.5e3").ok(), Some(Node::Number(Number::from_f64(1500.0).unwrap_or(0.into()))));
     }
 }
