@@ -8,11 +8,20 @@ use super::listeners::Subscription;
 use super::socket::{Listeners, Shared};
 use crate::phoenix::{ChannelEvent, ChannelId, ChannelState, Payload, PushError, Reply};
 
+/// A refused join's response as JSON text (bytes by their count).
+fn refusal(response: &Payload) -> String {
+    match response {
+        Payload::Json(value) => value.to_string(),
+        Payload::Text(text) => text.clone(),
+        Payload::Binary(bytes) => format!("{} bytes", bytes.len()),
+    }
+}
+
 /// Why a join did not succeed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum JoinError {
     /// The server refused the join with this response (the channel keeps retrying).
-    #[error("join refused: {0:?}")]
+    #[error("join refused: {}", refusal(.0))]
     Refused(Payload),
     /// No reply within the timeout (the channel keeps retrying).
     #[error("join timed out")]

@@ -264,7 +264,7 @@ impl Socket {
     fn take_in_flight(&mut self, id: ChannelId) -> Vec<PushId> {
         let mut pushes: Vec<PushId> =
             self.channels.get_mut(&id).map(|c| c.in_flight.drain().map(|(_, push)| push).collect()).unwrap_or_default();
-        pushes.sort();
+        pushes.sort_unstable();
         pushes
     }
 
@@ -339,7 +339,7 @@ impl Socket {
         channel.leave = None;
         let mut pending: Vec<PushId> = channel.buffer.drain(..).collect();
         pending.extend(channel.in_flight.drain().map(|(_, push)| push));
-        pending.sort();
+        pending.sort_unstable();
         self.fail_pushes(pending, PushError::ChannelClosed);
         self.set_channel_state(id, ChannelState::Closed);
         self.emit_channel(id, ChannelEvent::Closed(cause));
@@ -400,7 +400,7 @@ impl Socket {
             }
         }
         let mut expired: Vec<PushId> = self.pushes.iter().filter(|(_, push)| push.deadline <= now).map(|(id, _)| *id).collect();
-        expired.sort();
+        expired.sort_unstable();
         self.fail_pushes(expired, PushError::Timeout);
     }
 

@@ -398,7 +398,7 @@ impl Runtime {
             // (the server stops every root of a channel that leaves).
             let mut orphaned: Vec<(PushId, Purpose)> =
                 self.pushes.iter().filter(|(_, p)| &**p.topic() == topic).map(|(id, p)| (*id, p.clone())).collect();
-            orphaned.sort_by_key(|(id, _)| *id);
+            orphaned.sort_unstable_by_key(|(id, _)| *id);
             for (push, purpose) in orphaned {
                 self.pushes.remove(&push);
                 if let Purpose::Unmount { request: Some(request), .. } = purpose {
@@ -486,7 +486,7 @@ impl Runtime {
                 _ => None,
             })
             .collect();
-        commands.sort();
+        commands.sort_unstable();
         for (push, request) in commands {
             self.pushes.remove(&push);
             self.settle(request, Err(error.clone()));

@@ -50,7 +50,7 @@ impl Runtime {
     pub fn store_ids(&self, topic: &str, root_id: &str) -> Vec<StoreId> {
         let mut ids: Vec<StoreId> =
             self.root(topic, root_id).map(|root| root.replica.index().values().map(|store| store.id.clone()).collect()).unwrap_or_default();
-        ids.sort();
+        ids.sort_unstable();
         ids
     }
 

@@ -169,7 +169,7 @@ impl Replica {
         if remount {
             // A stream the fresh state no longer seeds changed too: it is empty now.
             stream_owners.extend(self.streams.owners().filter(|owner| !streams.has_streams(owner)).cloned());
-            stream_owners.sort();
+            stream_owners.sort_unstable();
             stream_owners.dedup();
             stream_owners.retain(|owner| !self.streams.same_for(&streams, owner));
         }
@@ -238,7 +238,7 @@ impl Replica {
             self.index.keys().chain(new_index.keys()).filter(|key| node_changed(key)).for_each(&mut push);
         } else {
             let mut keys: Vec<&StoreKey> = touched.nodes.iter().filter(|key| node_changed(key)).collect();
-            keys.sort();
+            keys.sort_unstable();
             keys.into_iter().for_each(&mut push);
         }
         stream_owners.iter().chain(lost).chain(uploads).for_each(&mut push);

@@ -50,19 +50,27 @@ impl ObjectMap {
     }
 
     /// The entries of `entries` sorted by key; a later duplicate key wins, like repeated inserts.
-    pub fn from_entries(mut entries: Vec<(Rc<str>, Node)>) -> ObjectMap {
+    pub fn from_entries(entries: Vec<(Rc<str>, Node)>) -> ObjectMap {
         if entries.len() > SMALL_MAX {
             return ObjectMap(Shape::Large(entries.into_iter().collect()));
         }
-        let strictly_sorted = entries.windows(2).all(|pair| matches!(pair, [(a, _), (b, _)] if a < b));
-        if !strictly_sorted {
-            // Stable, so equal keys keep their order; reversed, deduplication keeps the last.
-            entries.sort_by(|(a, _), (b, _)| a.cmp(b));
-            entries.reverse();
-            entries.dedup_by(|(later, _), (kept, _)| later == kept);
-            entries.reverse();
+        if entries.windows(2).all(|pair| matches!(pair, [(a, _), (b, _)] if a < b)) {
+            return ObjectMap(Shape::Small(entries));
         }
-        ObjectMap(Shape::Small(entries))
+        // Few entries: placing each in order is cheap, keeps the last of equal keys, and needs
+        // no sort.
+        let mut sorted: Vec<(Rc<str>, Node)> = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            match sorted.binary_search_by(|(probe, _)| probe.cmp(&key)) {
+                Ok(at) => {
+                    if let Some(slot) = sorted.get_mut(at) {
+                        slot.1 = value;
+                    }
+                }
+                Err(at) => sorted.insert(at, (key, value)),
+            }
+        }
+        ObjectMap(Shape::Small(sorted))
     }
 
     /// How many entries there are.
