@@ -239,9 +239,15 @@ export function freezeDeep(root) {
   const pending = [root];
   while (pending.length > 0) {
     const value = pending.pop();
-    if (value !== null && typeof value === 'object') {
-      Object.freeze(value);
-      for (const child of Object.values(value)) {
+    Object.freeze(value);
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const child = value[i];
+        if (child !== null && typeof child === 'object') pending.push(child);
+      }
+    } else {
+      for (const key in value) {
+        const child = value[key];
         if (child !== null && typeof child === 'object') pending.push(child);
       }
     }
@@ -279,7 +285,9 @@ fn parse_fresh(cache: &mut ContainerSet<JsValue>, node: &Node) -> Option<JsValue
         return None;
     }
     let value = js_sys::JSON::parse(&node.to_json_text()).ok()?;
-    freeze_deep(&value);
+    if value.is_object() {
+        freeze_deep(&value);
+    }
     cache.insert(node, value.clone());
     register_stores(cache, node, &value);
     Some(value)

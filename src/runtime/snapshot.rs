@@ -13,8 +13,12 @@ use std::rc::Rc;
 
 use super::replica::Replica;
 use super::store_id::{STORE_ID_KEY, StoreId, StoreKey};
-use super::tree::{ArrayVec, Node, ObjectMap, changed_indices};
+use super::tree::{ArrayVec, Node, ObjectMap, SMALL_MAX, changed_indices};
 use super::walk::{Frame, walk};
+
+fn is_scalar(node: &Node) -> bool {
+    !matches!(node, Node::Array(_) | Node::Object(_))
+}
 
 /// Marker key of a stream.
 pub const STREAM_KEY: &str = "__musubi_stream__";
@@ -255,7 +259,7 @@ impl Replica {
                         .map(|(key, value, before)| (key.clone(), value.clone(), before.cloned()))
                         .collect();
                     if pending.is_empty() {
-                        self.plain.insert(value, ());
+                        self.remember_plain(value);
                         return Err(value.clone());
                     }
                     pending.reverse();
@@ -280,7 +284,7 @@ impl Replica {
                         .collect(),
                 };
                 if pending.is_empty() {
-                    self.plain.insert(value, ());
+                    self.remember_plain(value);
                     return Err(value.clone());
                 }
                 pending.reverse();
@@ -315,6 +319,20 @@ impl Replica {
                 out.insert("error".into(), error);
                 Node::Object(Rc::new(out))
             }
+        }
+    }
+
+    /// Remembers that a container resolved to itself, unless telling that again is as cheap as
+    /// looking it up: a small container of scalars only (the records of a wide list, which would
+    /// fill the set with an entry each).
+    fn remember_plain(&mut self, value: &Node) {
+        let small_and_flat = match value {
+            Node::Object(map) => map.len() <= SMALL_MAX && map.values().all(is_scalar),
+            Node::Array(items) => items.len() <= SMALL_MAX && items.iter().all(is_scalar),
+            _ => true,
+        };
+        if !small_and_flat {
+            self.plain.insert(value, ());
         }
     }
 

@@ -86,7 +86,7 @@ impl Node {
                         if std::mem::replace(written, true) {
                             out.push(b',');
                         }
-                        write_json(&mut out, &**key);
+                        write_string(&mut out, key);
                         out.push(b':');
                         next = Some(value);
                     }
@@ -107,8 +107,20 @@ fn write_scalar(out: &mut Vec<u8>, scalar: &Node) {
         Node::Bool(true) => out.extend_from_slice(b"true"),
         Node::Bool(false) => out.extend_from_slice(b"false"),
         Node::Number(number) => write_json(out, number),
-        Node::String(text) => write_json(out, &**text),
+        Node::String(text) => write_string(out, text),
         Node::Null | Node::Array(_) | Node::Object(_) => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends a JSON string: as is between quotes when nothing in it needs escaping (the common
+/// case, and a byte scan), else escaped by `serde_json`.
+fn write_string(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        write_json(out, text);
     }
 }
 

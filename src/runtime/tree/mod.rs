@@ -31,7 +31,7 @@ mod parse;
 mod share;
 
 pub use diff::changed_indices;
-pub use object::ObjectMap;
+pub use object::{ObjectMap, SMALL_MAX};
 pub use parse::MAX_PARSE_NESTING;
 
 pub use share::share_unchanged;
