@@ -10,7 +10,6 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
-use std::collections::HashSet;
 use std::rc::Rc;
 
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -39,33 +38,30 @@ impl<'de> Deserialize<'de> for Node {
     }
 }
 
-/// The object keys seen so far in one parse. The first [`Keys::EAGER`] keys are allocated as they
-/// come (a small envelope never pays for a set); after that, keys are interned.
+/// The object keys seen last in one parse. The records of a list repeat the same few keys, so a
+/// key is first looked for among the last [`Keys::RECENT`] (a length check and a compare each,
+/// no hashing); a key not among them is allocated and becomes one of them. Memory stays bounded
+/// whatever the input.
 #[derive(Default)]
 struct Keys {
-    seen: usize,
-    known: HashSet<Rc<str>, foldhash::fast::FixedState>,
+    recent: Vec<Rc<str>>,
+    next: usize,
 }
 
 impl Keys {
-    /// Keys allocated before interning starts.
-    const EAGER: usize = 64;
-    /// Keys longer than this are rarely repeated (ids, free text): they are not interned.
-    const MAX_LEN: usize = 48;
-    /// A bound on the memory a hostile frame of unique keys can pin for the parse's length.
-    const MAX_KEYS: usize = 4096;
+    /// How many recent keys are kept.
+    const RECENT: usize = 16;
 
     fn intern(&mut self, key: &str) -> Rc<str> {
-        self.seen += 1;
-        if self.seen <= Self::EAGER || key.len() > Self::MAX_LEN {
-            return key.into();
-        }
-        if let Some(known) = self.known.get(key) {
+        if let Some(known) = self.recent.iter().find(|known| known.len() == key.len() && ***known == *key) {
             return Rc::clone(known);
         }
         let key: Rc<str> = key.into();
-        if self.known.len() < Self::MAX_KEYS {
-            self.known.insert(Rc::clone(&key));
+        if self.recent.len() < Self::RECENT {
+            self.recent.push(Rc::clone(&key));
+        } else if let Some(slot) = self.recent.get_mut(self.next) {
+            *slot = Rc::clone(&key);
+            self.next = (self.next + 1) % Self::RECENT;
         }
         key
     }
@@ -171,7 +167,7 @@ mod tests {
         let node = Node::parse_json_text(&format!("[{}]", items.join(","))).unwrap_or_default();
         let key = |index: usize| node.at(index).and_then(Node::as_object).and_then(|map| map.iter().next().map(|(k, _)| k.clone()));
         let (first, second) = (key(98), key(99));
-        assert!(first.zip(second).is_some_and(|(a, b)| Rc::ptr_eq(&a, &b)), "interned once past the eager keys");
+        assert!(first.zip(second).is_some_and(|(a, b)| Rc::ptr_eq(&a, &b)), "one allocation for a repeated key");
         assert_eq!(node.at(0).and_then(|item| item.get("id")), Some(&Node::from(1)), "a duplicate key keeps the last value");
     }
 
