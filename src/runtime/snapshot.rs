@@ -20,6 +20,20 @@ fn is_scalar(node: &Node) -> bool {
     !matches!(node, Node::Array(_) | Node::Object(_))
 }
 
+/// What every marker key starts with.
+const MARKER_PREFIX: &str = "__musubi_";
+
+/// True for a small container that resolves to itself by its shape alone: scalars only, and (an
+/// object) no marker key. Telling that is as cheap as a lookup, so such containers (the records
+/// of a wide list) are neither walked nor remembered.
+fn plain_by_shape(node: &Node) -> bool {
+    match node {
+        Node::Object(map) => map.len() <= SMALL_MAX && map.iter().all(|(key, value)| is_scalar(value) && !key.starts_with(MARKER_PREFIX)),
+        Node::Array(items) => items.len() <= SMALL_MAX && items.iter().all(is_scalar),
+        _ => false,
+    }
+}
+
 /// Marker key of a stream.
 pub const STREAM_KEY: &str = "__musubi_stream__";
 /// Marker key of an upload.
@@ -326,12 +340,7 @@ impl Replica {
     /// looking it up: a small container of scalars only (the records of a wide list, which would
     /// fill the set with an entry each).
     fn remember_plain(&mut self, value: &Node) {
-        let small_and_flat = match value {
-            Node::Object(map) => map.len() <= SMALL_MAX && map.values().all(is_scalar),
-            Node::Array(items) => items.len() <= SMALL_MAX && items.iter().all(is_scalar),
-            _ => true,
-        };
-        if !small_and_flat {
+        if !plain_by_shape(value) {
             self.plain.insert(value, ());
         }
     }
@@ -339,8 +348,9 @@ impl Replica {
     /// False for what resolves to itself without a look inside: scalars, the very node the
     /// previous snapshot showed at its place, and containers resolved to themselves before.
     fn needs_resolving(&self, value: &Node, previous: Option<&Node>) -> bool {
-        matches!(value, Node::Array(_) | Node::Object(_))
+        !is_scalar(value)
             && !previous.is_some_and(|previous| previous.same(value))
+            && !plain_by_shape(value)
             && self.plain.get(value).is_none()
     }
 
@@ -350,5 +360,20 @@ impl Replica {
         let key = id.key();
         let value = self.store(&key)?.node.get(field)?.clone();
         Some(self.resolve(&value, &key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_marker_key_has_the_prefix_the_shape_check_looks_for() {
+        for key in [STORE_ID_KEY, STREAM_KEY, UPLOAD_KEY, ASYNC_KEY] {
+            assert!(key.starts_with(MARKER_PREFIX), "{key}");
+        }
+        let flat = Node::from_json(&serde_json::json!({"id": 1, "label": "x"}));
+        let marker = Node::from_json(&serde_json::json!({"__musubi_stream__": "log"}));
+        assert!(plain_by_shape(&flat) && !plain_by_shape(&marker));
     }
 }
