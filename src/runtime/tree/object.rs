@@ -50,27 +50,35 @@ impl ObjectMap {
     }
 
     /// The entries of `entries` sorted by key; a later duplicate key wins, like repeated inserts.
-    pub fn from_entries(entries: Vec<(Rc<str>, Node)>) -> ObjectMap {
+    pub fn from_entries(mut entries: Vec<(Rc<str>, Node)>) -> ObjectMap {
         if entries.len() > SMALL_MAX {
             return ObjectMap(Shape::Large(entries.into_iter().collect()));
         }
-        if entries.windows(2).all(|pair| matches!(pair, [(a, _), (b, _)] if a < b)) {
-            return ObjectMap(Shape::Small(entries));
-        }
-        // Few entries: placing each in order is cheap, keeps the last of equal keys, and needs
-        // no sort.
-        let mut sorted: Vec<(Rc<str>, Node)> = Vec::with_capacity(entries.len());
-        for (key, value) in entries {
-            match sorted.binary_search_by(|(probe, _)| probe.cmp(&key)) {
-                Ok(at) => {
-                    if let Some(slot) = sorted.get_mut(at) {
-                        slot.1 = value;
-                    }
+        // Few entries, often nearly in order: an insertion sort in place is stable, allocates
+        // nothing, and is the least code (the library's stable sort adds kilobytes to the wasm).
+        let mut duplicates = false;
+        for from in 1..entries.len() {
+            let mut at = from;
+            while at > 0 {
+                let order = match (entries.get(at - 1), entries.get(at)) {
+                    (Some((before, _)), Some((key, _))) => before.cmp(key),
+                    _ => break,
+                };
+                duplicates |= order == std::cmp::Ordering::Equal;
+                if order != std::cmp::Ordering::Greater {
+                    break;
                 }
-                Err(at) => sorted.insert(at, (key, value)),
+                entries.swap(at - 1, at);
+                at -= 1;
             }
         }
-        ObjectMap(Shape::Small(sorted))
+        if duplicates {
+            // Equal keys are adjacent, in their original order: keep the last of each.
+            entries.reverse();
+            entries.dedup_by(|later, kept| later.0 == kept.0);
+            entries.reverse();
+        }
+        ObjectMap(Shape::Small(entries))
     }
 
     /// How many entries there are.
