@@ -31,8 +31,12 @@ pub fn changed_indices(new: &ArrayVec, old: &ArrayVec) -> Vec<usize> {
         }
         at += new_leaf.len();
     }
-    let rest = new.iter().zip(old.iter()).enumerate().skip(at);
-    changed.extend(rest.filter(|(_, (a, b))| !a.same(b)).map(|(index, _)| index));
+    // Not `iter().skip(at)`: skipping steps through every element before `at`.
+    let kept = new.len().min(old.len());
+    if at < kept {
+        let (mut new_rest, mut old_rest) = (new.focus(), old.focus());
+        changed.extend((at..kept).filter(|&index| !matches!((new_rest.get(index), old_rest.get(index)), (Some(a), Some(b)) if a.same(b))));
+    }
     changed
 }
 
