@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use musubi_wasm::browser::{RootHandle, SyncClient};
 use musubi_wasm::phoenix::SocketOptions;
-use musubi_wasm::runtime::{MountSpec, RootStatus, StoreId, WireMode};
+use musubi_wasm::runtime::{MountSpec, RootStatus, RuntimeEvent, StoreId, WireMode};
 use serde_json::{Value, json};
 use wasm_bindgen_test::*;
 
@@ -64,8 +64,18 @@ async fn per_root_mount_command_events_and_recovery_from_drop_gap_and_a_crashed_
     wait_until("the crashed root back", 5_000, || root.status() == Some(RootStatus::Live)).await;
     assert_eq!(other.status(), Some(RootStatus::Live), "only that root's channel crashed");
 
+    // The outage can be shorter than a poll: every status the runtime announces is recorded.
+    let statuses = Rc::new(RefCell::new(Vec::new()));
+    let (seen, watched) = (statuses.clone(), id.clone());
+    let _statuses = client.on_event(move |event| {
+        if let RuntimeEvent::RootStatus { root_id, status, .. } = event
+            && **root_id == *watched
+        {
+            seen.borrow_mut().push(*status);
+        }
+    });
     post("/_test/drop?code=4000").await;
-    wait_until("stale after the drop", 3_000, || root.status() == Some(RootStatus::Stale)).await;
+    wait_until("stale after the drop", 3_000, || statuses.borrow().contains(&RootStatus::Stale)).await;
     wait_until("live after the drop", 5_000, || root.status() == Some(RootStatus::Live)).await;
     store.command("increment", json!({"by": 1})).await.unwrap();
     wait_until("a command after all that", 3_000, || count(&root) == json!(3)).await;
