@@ -324,7 +324,8 @@ fn register_stores(cache: &mut ContainerSet<JsValue>, node: &Node, js: &JsValue)
                 found.push((current.clone(), path.clone()));
             }
         }
-        let is_container = |child: &&Node| matches!(child, Node::Array(_) | Node::Object(_));
+        // A store snapshot holds its id array, so a container of scalars only is not one.
+        let is_container = |child: &&Node| matches!(child, Node::Array(_) | Node::Object(_)) && !child.is_flat();
         match current {
             Node::Array(items) => pending.extend(
                 items

@@ -23,6 +23,8 @@ pub type StoreIndex = imbl::GenericHashMap<StoreKey, IndexedStore, foldhash::fas
 /// Calls `found` for every store node inside `node` (depth first, in document order, `node`
 /// included). Iterative, so any depth is safe.
 pub fn for_each_store(node: &Node, found: &mut impl FnMut(StoreId, &Node)) {
+    // A store's id is an array, so a container of scalars only is neither a store nor holds one.
+    let worth_a_look = |node: &&Node| matches!(node, Node::Array(_) | Node::Object(_)) && !node.is_flat();
     let mut pending: Vec<&Node> = vec![node];
     while let Some(node) = pending.pop() {
         match node {
@@ -30,9 +32,9 @@ pub fn for_each_store(node: &Node, found: &mut impl FnMut(StoreId, &Node)) {
                 if let Some(id) = StoreId::of_store_node(node) {
                     found(id, node);
                 }
-                pending.extend(map.values().rev());
+                pending.extend(map.values().rev().filter(worth_a_look));
             }
-            Node::Array(items) => pending.extend(items.iter().rev()),
+            Node::Array(items) => pending.extend(items.iter().rev().filter(worth_a_look)),
             _ => {}
         }
     }

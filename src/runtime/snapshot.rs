@@ -28,8 +28,8 @@ const MARKER_PREFIX: &str = "__musubi_";
 /// of a wide list) are neither walked nor remembered.
 fn plain_by_shape(node: &Node) -> bool {
     match node {
-        Node::Object(map) => map.len() <= SMALL_MAX && map.iter().all(|(key, value)| is_scalar(value) && !key.starts_with(MARKER_PREFIX)),
-        Node::Array(items) => items.len() <= SMALL_MAX && items.iter().all(is_scalar),
+        Node::Object(map) => map.len() <= SMALL_MAX && node.is_flat() && !map.iter().any(|(key, _)| key.starts_with(MARKER_PREFIX)),
+        Node::Array(items) => items.len() <= SMALL_MAX && node.is_flat(),
         _ => false,
     }
 }

@@ -106,7 +106,11 @@ fn write_scalar(out: &mut Vec<u8>, scalar: &Node) {
     match scalar {
         Node::Bool(true) => out.extend_from_slice(b"true"),
         Node::Bool(false) => out.extend_from_slice(b"false"),
-        Node::Number(number) => write_json(out, number),
+        Node::Number(number) => match (number.as_u64(), number.as_i64()) {
+            (Some(unsigned), _) => out.extend_from_slice(itoa::Buffer::new().format(unsigned).as_bytes()),
+            (None, Some(signed)) => out.extend_from_slice(itoa::Buffer::new().format(signed).as_bytes()),
+            (None, None) => write_json(out, number),
+        },
         Node::String(text) => write_string(out, text),
         Node::Null | Node::Array(_) | Node::Object(_) => out.extend_from_slice(b"null"),
     }

@@ -105,6 +105,17 @@ impl Node {
         }
     }
 
+    /// True for a container whose children are all scalars (so it holds no store, no marker
+    /// below it and nothing to walk into); false for scalars.
+    pub fn is_flat(&self) -> bool {
+        let scalar = |node: &Node| !matches!(node, Node::Array(_) | Node::Object(_));
+        match self {
+            Node::Array(items) => items.iter().all(scalar),
+            Node::Object(map) => map.values().all(scalar),
+            _ => false,
+        }
+    }
+
     /// The string, if this is a string.
     pub fn as_str(&self) -> Option<&str> {
         match self {
