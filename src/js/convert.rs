@@ -21,21 +21,22 @@ use crate::runtime::store_id::STORE_ID_KEY;
 use crate::runtime::tree::{ArrayVec, ContainerSet, changed_indices};
 use crate::runtime::walk::{Frame, walk};
 
-/// JS values of converted containers, by node (see [`ContainerSet`]): an entry is valid while
-/// the replica or a snapshot still holds the node.
+/// JS values of converted containers, by node (see [`ContainerSet`]): the roots of conversions,
+/// the store snapshots inside a large first read, and every container a conversion built.
+/// Everything else is reached from those, in step with the previous version.
 #[derive(Default)]
 pub(crate) struct SnapshotCache {
     converted: ContainerSet<JsValue>,
-    /// The snapshot each store was last converted from. Holding it keeps its containers (and so
-    /// their cache entries) alive, so the next conversion of that store can copy the JS arrays
-    /// of the previous version and replace only the elements that changed.
+    /// The snapshot each store was last converted from. Holding it keeps its cache entry alive,
+    /// so the next conversion of that store walks in step with its JS value: unchanged children
+    /// are taken from it, and a changed array is a copy of its previous JS array with only the
+    /// changed elements replaced.
     previous: HashMap<u32, Node>,
 }
 
 impl SnapshotCache {
-    /// Converts `node`, the snapshot of `store`, reusing the JS values of containers converted
-    /// before. An array that changed starts as a copy (`Array.from`) of its previous version's JS
-    /// array, with only the changed elements converted and set.
+    /// Converts `node`, the snapshot of `store`, reusing the JS values of what did not change
+    /// since its previous conversion (see [`SnapshotCache::previous`]).
     pub(crate) fn convert_snapshot(&mut self, store: u32, node: &Node) -> JsValue {
         let before = self.converted.len();
         let previous = self.previous.insert(store, node.clone());
