@@ -122,7 +122,7 @@ fn start_array(items: &ArrayVec, old_items: Option<&ArrayVec>, old_js: Option<js
         .into_iter()
         .filter_map(|at| {
             let item = items.get(at)?;
-            if !matches!(item, Node::Array(_) | Node::Object(_)) {
+            if !item.is_container() {
                 return Some((at, None));
             }
             let from = item.address().and_then(|address| moved.get(&address)).copied().unwrap_or(at);
@@ -174,7 +174,7 @@ impl Frame for Converting {
                 let entries = map
                     .iter()
                     .map(|(key, value)| {
-                        let before = old_map.and_then(|old| old.get(key)).filter(|_| matches!(value, Node::Array(_) | Node::Object(_)));
+                        let before = old_map.and_then(|old| old.get(key)).filter(|_| value.is_container());
                         let before = before.map(|before| {
                             (before.clone(), old_js.as_ref().and_then(|js| js_sys::Reflect::get(js, &JsValue::from_str(key)).ok()))
                         });
@@ -268,14 +268,14 @@ extern "C" {
 /// previous version. `None` when the subtree is small or holds a container converted before
 /// (whose JS object must be reused).
 fn parse_fresh(cache: &mut ContainerSet<JsValue>, node: &Node) -> Option<JsValue> {
-    if !matches!(node, Node::Array(_) | Node::Object(_)) {
+    if !node.is_container() {
         return None;
     }
     let mut containers = 0usize;
     let mut unseen: Vec<&Node> = vec![node];
     while let Some(next) = unseen.pop() {
         containers += 1;
-        for child in children(next).filter(|child| matches!(child, Node::Array(_) | Node::Object(_))) {
+        for child in next.children().filter(|child| child.is_container()) {
             if cache.get(child).is_some() {
                 return None;
             }
@@ -292,15 +292,6 @@ fn parse_fresh(cache: &mut ContainerSet<JsValue>, node: &Node) -> Option<JsValue
     cache.insert(node, value.clone());
     register_stores(cache, node, &value);
     Some(value)
-}
-
-/// The children of a container (none for a scalar).
-fn children(node: &Node) -> Box<dyn Iterator<Item = &Node> + '_> {
-    match node {
-        Node::Array(items) => Box::new(items.iter()),
-        Node::Object(map) => Box::new(map.values()),
-        _ => Box::new(std::iter::empty()),
-    }
 }
 
 /// One step down a tree: an object's key or an array's index.
@@ -326,19 +317,19 @@ fn register_stores(cache: &mut ContainerSet<JsValue>, node: &Node, js: &JsValue)
             }
         }
         // A store snapshot holds its id array, so a container of scalars only is not one.
-        let is_container = |child: &&Node| matches!(child, Node::Array(_) | Node::Object(_)) && !child.is_flat();
+        let worth_a_look = |child: &&Node| child.holds_containers();
         match current {
             Node::Array(items) => pending.extend(
                 items
                     .iter()
                     .enumerate()
-                    .filter(|(_, item)| is_container(item))
+                    .filter(|(_, item)| worth_a_look(item))
                     .filter_map(|(at, item)| Some((item, depth + 1, Some(Step::Index(u32::try_from(at).ok()?))))),
             ),
             Node::Object(map) => {
                 pending.extend(
                     map.iter()
-                        .filter(|(_, value)| is_container(value))
+                        .filter(|(_, value)| worth_a_look(value))
                         .map(|(key, value)| (value, depth + 1, Some(Step::Key(key.clone())))),
                 );
             }

@@ -24,7 +24,7 @@ pub type StoreIndex = imbl::GenericHashMap<StoreKey, IndexedStore, foldhash::fas
 /// included). Iterative, so any depth is safe.
 pub fn for_each_store(node: &Node, found: &mut impl FnMut(StoreId, &Node)) {
     // A store's id is an array, so a container of scalars only is neither a store nor holds one.
-    let worth_a_look = |node: &&Node| matches!(node, Node::Array(_) | Node::Object(_)) && !node.is_flat();
+    let worth_a_look = |node: &&Node| node.holds_containers();
     let mut pending: Vec<&Node> = vec![node];
     while let Some(node) = pending.pop() {
         match node {

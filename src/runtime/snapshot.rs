@@ -16,10 +16,6 @@ use super::store_id::{STORE_ID_KEY, StoreId, StoreKey};
 use super::tree::{ArrayVec, Node, ObjectMap, SMALL_MAX, changed_indices};
 use super::walk::{Frame, walk};
 
-fn is_scalar(node: &Node) -> bool {
-    !matches!(node, Node::Array(_) | Node::Object(_))
-}
-
 /// What every marker key starts with.
 const MARKER_PREFIX: &str = "__musubi_";
 
@@ -348,7 +344,7 @@ impl Replica {
     /// False for what resolves to itself without a look inside: scalars, the very node the
     /// previous snapshot showed at its place, and containers resolved to themselves before.
     fn needs_resolving(&self, value: &Node, previous: Option<&Node>) -> bool {
-        !is_scalar(value)
+        value.is_container()
             && !previous.is_some_and(|previous| previous.same(value))
             && !plain_by_shape(value)
             && self.plain.get(value).is_none()

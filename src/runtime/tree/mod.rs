@@ -105,15 +105,29 @@ impl Node {
         }
     }
 
-    /// True for a container whose children are all scalars (so it holds no store, no marker
-    /// below it and nothing to walk into); false for scalars.
-    pub fn is_flat(&self) -> bool {
-        let scalar = |node: &Node| !matches!(node, Node::Array(_) | Node::Object(_));
+    /// True for an array or an object.
+    pub fn is_container(&self) -> bool {
+        matches!(self, Node::Array(_) | Node::Object(_))
+    }
+
+    /// The children of a container, in order (none for a scalar).
+    pub fn children(&self) -> Box<dyn Iterator<Item = &Node> + '_> {
         match self {
-            Node::Array(items) => items.iter().all(scalar),
-            Node::Object(map) => map.values().all(scalar),
-            _ => false,
+            Node::Array(items) => Box::new(items.iter()),
+            Node::Object(map) => Box::new(map.values()),
+            _ => Box::new(std::iter::empty()),
         }
+    }
+
+    /// True for a container with a container among its children: one of scalars only holds no
+    /// store (a store's id is an array), no marker below it and nothing to walk into.
+    pub fn holds_containers(&self) -> bool {
+        self.children().any(Node::is_container)
+    }
+
+    /// True for a container whose children are all scalars; false for scalars.
+    pub fn is_flat(&self) -> bool {
+        self.is_container() && !self.holds_containers()
     }
 
     /// The string, if this is a string.
@@ -203,12 +217,7 @@ impl<V> ContainerSet<V> {
         while let Some(node) = dead.pop() {
             // `node` is held by `dead` alone now: a child held by it and by its own entry only
             // is dead once `node` goes.
-            let children: Box<dyn Iterator<Item = &Node>> = match &node {
-                Node::Array(items) => Box::new(items.iter()),
-                Node::Object(map) => Box::new(map.values()),
-                _ => Box::new(std::iter::empty()),
-            };
-            for child in children.filter(|child| child.holders() == Some(2)) {
+            for child in node.children().filter(|child| child.holders() == Some(2)) {
                 if let Some((child, _)) = child.address().and_then(|address| self.entries.remove(&address)) {
                     dead.push(child);
                 }
