@@ -431,9 +431,9 @@ fn raw_fields(text: &str) -> Result<[&RawValue; 5], FrameError> {
     items.get(..5).and_then(|first| <[&RawValue; 5]>::try_from(first).ok()).ok_or(FrameError::WrongArity(items.len()))
 }
 
-/// `join_ref`, `ref`, `topic` and `event` of a frame read by [`raw_fields`].
-fn raw_header(fields: &[&RawValue; 5]) -> Result<(Option<String>, Option<String>, String, String), FrameError> {
-    let [join_ref, msg_ref, topic, event, _] = fields;
+/// `join_ref`, `ref`, `topic` and `event` from the four raw header fields of a text frame.
+fn raw_header(header: &[&RawValue; 4]) -> Result<(Option<String>, Option<String>, String, String), FrameError> {
+    let [join_ref, msg_ref, topic, event] = header;
     let field = |raw: &RawValue, name: &'static str| {
         serde_json::from_str::<Value>(raw.get()).map_err(|_| FrameError::WrongType { field: name, expected: "a string or null" })
     };
@@ -458,8 +458,8 @@ fn raw_header(fields: &[&RawValue; 5]) -> Result<(Option<String>, Option<String>
 /// ```
 pub fn decode_server_text_keeping(text: &str, text_events: &[&str]) -> Result<Frame, FrameError> {
     if !text_events.is_empty()
-        && let Some((fields, payload)) = split_header(text)
-        && let Ok((join_ref, msg_ref, topic, event)) = raw_header(&fields)
+        && let Some((header, payload)) = split_header(text)
+        && let Ok((join_ref, msg_ref, topic, event)) = raw_header(&header)
         && !event.starts_with("phx_")
         && text_events.contains(&event.as_str())
     {
@@ -472,29 +472,26 @@ pub fn decode_server_text_keeping(text: &str, text_events: &[&str]) -> Result<Fr
 /// object payload, found without reading the payload: its receiver parses (and so validates) it
 /// anyway, and reading it here too would scan a multi-megabyte state twice. `None` for anything
 /// else (the general decoder then decides).
-fn split_header(text: &str) -> Option<([&RawValue; 5], &str)> {
+fn split_header(text: &str) -> Option<([&RawValue; 4], &str)> {
     let mut rest = text.trim_start().strip_prefix('[')?;
-    let mut fields: Vec<&RawValue> = Vec::with_capacity(5);
+    let mut header: Vec<&RawValue> = Vec::with_capacity(4);
     for _ in 0..4 {
         let mut values = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
-        fields.push(values.next()?.ok()?);
+        header.push(values.next()?.ok()?);
         rest = rest.get(values.byte_offset()..)?.trim_start().strip_prefix(',')?;
     }
     let payload = rest.trim_end().strip_suffix(']')?.trim();
     if !(payload.starts_with('{') && payload.ends_with('}')) {
         return None;
     }
-    // The payload slot only satisfies `raw_header`'s shape; it is never read.
-    fields.push(fields.first().copied()?);
-    Some((<[&RawValue; 5]>::try_from(fields).ok()?, payload))
+    Some((<[&RawValue; 4]>::try_from(header).ok()?, payload))
 }
 
 /// The frame of a server whose payload nests deeper than `serde_json`'s limit: the outer array
 /// and the fields are read without recursion into the payload, which stays text.
 fn decode_deep_text(text: &str) -> Result<Frame, FrameError> {
-    let fields = raw_fields(text)?;
-    let (join_ref, msg_ref, topic, event) = raw_header(&fields)?;
-    let [.., payload] = fields;
+    let [join_ref, msg_ref, topic, event, payload] = raw_fields(text)?;
+    let (join_ref, msg_ref, topic, event) = raw_header(&[join_ref, msg_ref, topic, event])?;
     let body = if event == PHX_REPLY {
         let reply: RawReply<'_> =
             serde_json::from_str(payload.get()).map_err(|_| FrameError::WrongType { field: "payload", expected: "a reply object" })?;
