@@ -293,8 +293,8 @@ fn check_depth(envelope: &Envelope, ops: &[Op], stream_ops: &[StreamOp], events:
         return Err(AcceptError::TooDeep { depth });
     }
     // A value at a path of `n` segments is at most `n` plus the payload's nesting deep.
-    let longest_path = ops.iter().map(|op| op.path().segments().len()).max().unwrap_or(0);
-    if envelope.nesting_bound.is_some_and(|bound| longest_path.saturating_add(bound) <= MAX_DEPTH) {
+    let longest_path = || ops.iter().map(|op| op.path().segments().len()).max().unwrap_or(0);
+    if envelope.nesting_bound.is_some_and(|bound| longest_path().saturating_add(bound) <= MAX_DEPTH) {
         return Ok(());
     }
     let values = ops.iter().filter_map(|op| match op {
