@@ -114,10 +114,11 @@ impl Channel {
     /// Calls `callback` with every event of this channel (state changes, joins, errors, …).
     pub fn on_event(&self, callback: impl Fn(&ChannelEvent) + 'static) -> Subscription {
         let id = self.id;
-        let key = self.shared.listeners.try_borrow_mut().map(|mut listeners| listeners.channels.insert(id, Rc::new(callback)));
-        Subscription::new(&self.shared.listeners, move |listeners: &mut Listeners| {
-            key.ok().and_then(|key| listeners.channels.remove(&id, key))
-        })
+        Subscription::register(
+            &self.shared.listeners,
+            |listeners: &mut Listeners| listeners.channels.insert(id, Rc::new(callback)),
+            move |listeners, key| listeners.channels.remove(&id, key),
+        )
     }
 
     /// Leaves the channel; pending pushes fail with [`PushError::ChannelClosed`].

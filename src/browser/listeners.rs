@@ -2,7 +2,7 @@
 //!
 //! No listener code runs while a registry is borrowed: dispatch calls snapshots of the callbacks,
 //! and a removed callback is dropped only after the borrow ends (its drop may subscribe again), so
-//! the `borrow_mut` of a subscribe call cannot find the registries borrowed.
+//! [`Subscription::register`] cannot find the registries borrowed.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -98,6 +98,21 @@ impl Subscription {
                     drop(removed);
                 }
             })),
+        }
+    }
+
+    /// Registers a listener: `insert` adds it to `state` and returns its key, and `remove` takes
+    /// it out again when the subscription is dropped. Nothing runs listener code while `state` is
+    /// borrowed (see the module docs), so the borrow succeeds; were it ever refused, nothing would
+    /// be registered and the subscription would do nothing.
+    pub(crate) fn register<S: 'static, K: 'static, R>(
+        state: &Rc<RefCell<S>>,
+        insert: impl FnOnce(&mut S) -> K,
+        remove: impl FnOnce(&mut S, K) -> R + 'static,
+    ) -> Self {
+        match state.try_borrow_mut().map(|mut borrowed| insert(&mut borrowed)) {
+            Ok(key) => Subscription::new(state, move |state: &mut S| remove(state, key)),
+            Err(_) => Subscription { remove: None },
         }
     }
 

@@ -106,8 +106,11 @@ impl Socket {
     /// Calls `callback` for every socket-level event: state changes, transport closes, scheduled
     /// reconnects, frame errors, and every channel event.
     pub fn on_event(&self, callback: impl Fn(&Event) + 'static) -> Subscription {
-        let key = self.shared.listeners.borrow_mut().socket.insert(Rc::new(callback));
-        Subscription::new(&self.shared.listeners, move |listeners: &mut Listeners| listeners.socket.remove(key))
+        Subscription::register(
+            &self.shared.listeners,
+            |listeners: &mut Listeners| listeners.socket.insert(Rc::new(callback)),
+            |listeners, key| listeners.socket.remove(key),
+        )
     }
 
     /// Calls `callback` with each new connection state.

@@ -134,8 +134,11 @@ impl SyncClient {
 
     /// Calls `callback` for every runtime event (socket state, settled requests, changes, status).
     pub fn on_event(&self, callback: impl Fn(&RuntimeEvent) + 'static) -> Subscription {
-        let key = self.shared.listeners.borrow_mut().events.insert(Rc::new(callback));
-        Subscription::new(&self.shared.listeners, move |listeners: &mut SyncListeners| listeners.events.remove(key))
+        Subscription::register(
+            &self.shared.listeners,
+            |listeners: &mut SyncListeners| listeners.events.insert(Rc::new(callback)),
+            |listeners, key| listeners.events.remove(key),
+        )
     }
 
     /// Calls `callback(outgoing, frame)` for every frame sent and received (for loggers; binary
@@ -284,16 +287,28 @@ impl StoreHandle {
     /// ```
     pub fn on_event(&self, name: &str, callback: impl Fn(&Node) + 'static) -> Subscription {
         let slot: PushSlot = ((self.topic.clone(), self.root_id.clone(), self.id.key()), name.into());
-        let key = self.client.shared.listeners.borrow_mut().pushed.insert(slot.clone(), Rc::new(callback));
-        Subscription::new(&self.client.shared.listeners, move |listeners: &mut SyncListeners| listeners.pushed.remove(&slot, key))
+        Subscription::register(
+            &self.client.shared.listeners,
+            {
+                let slot = slot.clone();
+                move |listeners: &mut SyncListeners| listeners.pushed.insert(slot, Rc::new(callback))
+            },
+            move |listeners, key| listeners.pushed.remove(&slot, key),
+        )
     }
 
     /// Calls `callback` whenever this store changes (node, streams or uploads) and when its root's
     /// status changes (e.g. it goes stale during an outage and live again after it).
     pub fn subscribe(&self, callback: impl Fn() + 'static) -> Subscription {
         let slot: StoreSlot = (self.topic.clone(), self.root_id.clone(), self.id.key());
-        let key = self.client.shared.listeners.borrow_mut().stores.insert(slot.clone(), Rc::new(callback));
-        Subscription::new(&self.client.shared.listeners, move |listeners: &mut SyncListeners| listeners.stores.remove(&slot, key))
+        Subscription::register(
+            &self.client.shared.listeners,
+            {
+                let slot = slot.clone();
+                move |listeners: &mut SyncListeners| listeners.stores.insert(slot, Rc::new(callback))
+            },
+            move |listeners, key| listeners.stores.remove(&slot, key),
+        )
     }
 }
 

@@ -147,7 +147,7 @@ impl RawConnection {
         let live = self.live.clone();
         future_to_promise(async move {
             let root = client.mount_on(&topic, MountSpec { module, id: id.into(), params }).await.map_err(|error| error_object(&error))?;
-            let mut slot = live.borrow_mut();
+            let mut slot = live.try_borrow_mut().map_err(|_| busy())?;
             let Some(live) = slot.as_mut() else {
                 return Err(error_object(&SyncError::Disconnected));
             };
