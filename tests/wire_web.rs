@@ -96,22 +96,22 @@ async fn both_wires_share_a_root_on_one_server() {
     wait_until("the connection client sees it", 3_000, || count(&b) == json!(6)).await;
 }
 
+/// A client on the default `Auto` wire against `server` settles on `expected` and works.
+async fn auto_detects(server: Option<&str>, variable: &str, expected: WireMode, by: i64) {
+    let Some(server) = server else { panic!("{variable} is not set (scripts/test.sh sets it)") };
+    let client = SyncClient::connect(&ws(server), SocketOptions::default());
+    let root = mount(&client, &unique("auto")).await;
+    assert_eq!(client.wire(), Some(expected));
+    root.store(StoreId::root()).command("increment", json!({"by": by})).await.unwrap();
+    wait_until("the patch", 3_000, || count(&root) == json!(by)).await;
+}
+
 #[wasm_bindgen_test]
 async fn auto_detects_a_per_root_only_server() {
-    let Some(server) = PER_ROOT_ONLY else { panic!("MUSUBI_TEST_SERVER_PER_ROOT is not set (scripts/test.sh sets it)") };
-    let client = SyncClient::connect(&ws(server), SocketOptions::default());
-    let root = mount(&client, &unique("auto-per-root")).await;
-    assert_eq!(client.wire(), Some(WireMode::PerRoot));
-    root.store(StoreId::root()).command("increment", json!({"by": 4})).await.unwrap();
-    wait_until("the patch", 3_000, || count(&root) == json!(4)).await;
+    auto_detects(PER_ROOT_ONLY, "MUSUBI_TEST_SERVER_PER_ROOT", WireMode::PerRoot, 4).await;
 }
 
 #[wasm_bindgen_test]
 async fn auto_detects_a_connection_only_server() {
-    let Some(server) = CONNECTION_ONLY else { panic!("MUSUBI_TEST_SERVER_CONNECTION is not set (scripts/test.sh sets it)") };
-    let client = SyncClient::connect(&ws(server), SocketOptions::default());
-    let root = mount(&client, &unique("auto-connection")).await;
-    assert_eq!(client.wire(), Some(WireMode::Connection));
-    root.store(StoreId::root()).command("increment", json!({"by": 3})).await.unwrap();
-    wait_until("the patch", 3_000, || count(&root) == json!(3)).await;
+    auto_detects(CONNECTION_ONLY, "MUSUBI_TEST_SERVER_CONNECTION", WireMode::Connection, 3).await;
 }

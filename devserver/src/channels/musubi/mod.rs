@@ -83,9 +83,7 @@ struct MusubiChannel {
 
 impl Channel for MusubiChannel {
     fn handle_in(&mut self, event: &str, payload: Payload, ctx: &mut ChannelContext) -> Result<(), Crash> {
-        let Payload::Json(Value::Object(payload)) = payload else {
-            return Err(Crash::new(format!("`{event}` payload must be a JSON object")));
-        };
+        let payload = object_payload(event, payload)?;
         let reply = ctx.deferred_reply();
         match event {
             "mount" => self.mount(&payload, reply),
@@ -193,6 +191,14 @@ fn refuse_upload(subscription: &Subscription, payload: &Map<String, Value>, repl
 }
 
 /// A non-empty string field.
+/// A pushed event's payload, which both Musubi channels require to be a JSON object.
+fn object_payload(event: &str, payload: Payload) -> Result<Map<String, Value>, Crash> {
+    match payload {
+        Payload::Json(Value::Object(payload)) => Ok(payload),
+        _ => Err(Crash::new(format!("`{event}` payload must be a JSON object"))),
+    }
+}
+
 fn non_empty_string<'a>(payload: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     payload.get(key).and_then(Value::as_str).filter(|value| !value.is_empty())
 }

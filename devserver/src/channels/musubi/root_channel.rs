@@ -29,7 +29,7 @@ use musubi_wasm::phoenix::frame::Payload;
 use serde_json::{Map, Value, json};
 
 use super::page::{Mount, Subscription};
-use super::{has_upload_fields, mount_params, mount_raised, non_empty_string, refuse, refuse_upload, run_command, stores};
+use super::{has_upload_fields, mount_params, mount_raised, non_empty_string, object_payload, refuse, refuse_upload, run_command, stores};
 use crate::channels::{Channel, ChannelContext, Crash, DeferredReply, JoinError, JoinRequest, Joined};
 
 /// The topic of a root channel is this prefix followed by `<module>:<id>`.
@@ -76,9 +76,7 @@ struct RootChannel {
 
 impl Channel for RootChannel {
     fn handle_in(&mut self, event: &str, payload: Payload, ctx: &mut ChannelContext) -> Result<(), Crash> {
-        let Payload::Json(Value::Object(payload)) = payload else {
-            return Err(Crash::new(format!("`{event}` payload must be a JSON object")));
-        };
+        let payload = object_payload(event, payload)?;
         // Replies go through the handle, like the envelopes, so each precedes its cycle's envelope.
         let reply = ctx.deferred_reply();
         match event {
