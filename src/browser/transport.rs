@@ -48,7 +48,7 @@ impl Transport {
         let message_handler = on_event.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let data = event.data();
-            if let Some(text) = data.as_string() {
+            if let Some(text) = frame_text(&data) {
                 message_handler(TransportEvent::Text(text));
             } else if let Ok(buffer) = data.dyn_into::<js_sys::ArrayBuffer>() {
                 message_handler(TransportEvent::Binary(js_sys::Uint8Array::new(&buffer).to_vec()));
@@ -84,6 +84,52 @@ impl Transport {
         self.socket.set_onmessage(None);
         self.socket.set_onclose(None);
     }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The browser's `TextEncoder`, taking a JS string as it is (web-sys's binding takes `&str`,
+    /// which would copy the text into wasm first).
+    #[wasm_bindgen(js_name = TextEncoder)]
+    type NativeEncoder;
+    #[wasm_bindgen(constructor, catch, js_class = "TextEncoder")]
+    fn new() -> Result<NativeEncoder, wasm_bindgen::JsValue>;
+    /// Writes the UTF-8 of `text` into `into` (a view of wasm memory), as much as fits.
+    #[wasm_bindgen(method, js_name = encodeInto)]
+    fn encode_into(this: &NativeEncoder, text: &js_sys::JsString, into: &mut [u8]) -> EncodeProgress;
+    /// What `encodeInto` reports.
+    type EncodeProgress;
+    /// UTF-16 units read.
+    #[wasm_bindgen(method, getter)]
+    fn read(this: &EncodeProgress) -> f64;
+    /// Bytes written.
+    #[wasm_bindgen(method, getter)]
+    fn written(this: &EncodeProgress) -> f64;
+}
+
+/// Frames at least this long (UTF-16 units) are copied into wasm by the native encoder.
+const NATIVE_COPY_MIN: u32 = 4096;
+
+/// The text of a text frame, `None` for anything else. A long frame (a mount's initial state can
+/// be megabytes) is written into wasm memory by the browser's `TextEncoder.encodeInto`: the
+/// generic string path copies ASCII one character at a time in JS (7 ms instead of 5 for 4 MB).
+fn frame_text(data: &wasm_bindgen::JsValue) -> Option<String> {
+    let text = data.dyn_ref::<js_sys::JsString>()?;
+    let units = text.length();
+    if units >= NATIVE_COPY_MIN
+        && let Ok(encoder) = NativeEncoder::new()
+    {
+        // ASCII fills exactly one byte per unit; other text needs up to three.
+        for bytes_per_unit in [1, 3] {
+            let mut buffer = vec![0u8; (units as usize).saturating_mul(bytes_per_unit)];
+            let progress = encoder.encode_into(text, &mut buffer);
+            if progress.read() as u32 == units {
+                buffer.truncate(progress.written() as usize);
+                return String::from_utf8(buffer).ok().or_else(|| data.as_string());
+            }
+        }
+    }
+    data.as_string()
 }
 
 impl Drop for Transport {

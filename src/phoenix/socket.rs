@@ -456,15 +456,25 @@ impl Socket {
             .filter(|(_, channel)| channel.topic == frame.topic && channel.accepts_join_ref(frame.join_ref.as_deref()))
             .map(|(id, _)| *id)
             .collect();
-        for id in targets {
-            match &frame.body {
-                Body::Reply(reply) => self.channel_reply(id, frame.msg_ref.as_deref(), reply.clone(), now),
-                Body::Message(payload) => match frame.event.as_str() {
-                    frame::PHX_ERROR => self.channel_error(id, &ErrorCause::Server(payload.clone()), now),
-                    frame::PHX_CLOSE => self.close_channel(id, super::CloseCause::Server),
-                    event => self.channel_message(id, event, payload.clone()),
-                },
-            }
+        // The body moves into the last target (a payload can be megabytes); only the rare
+        // overlapping channels on one topic get copies.
+        let Some((&last, others)) = targets.split_last() else {
+            return;
+        };
+        for &id in others {
+            self.deliver(id, frame.msg_ref.as_deref(), &frame.event, frame.body.clone(), now);
+        }
+        self.deliver(last, frame.msg_ref.as_deref(), &frame.event, frame.body, now);
+    }
+
+    fn deliver(&mut self, id: ChannelId, msg_ref: Option<&str>, event: &str, body: Body, now: Millis) {
+        match body {
+            Body::Reply(reply) => self.channel_reply(id, msg_ref, reply, now),
+            Body::Message(payload) => match event {
+                frame::PHX_ERROR => self.channel_error(id, &ErrorCause::Server(payload), now),
+                frame::PHX_CLOSE => self.close_channel(id, super::CloseCause::Server),
+                event => self.channel_message(id, event, payload),
+            },
         }
     }
 

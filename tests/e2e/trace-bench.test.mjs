@@ -3,7 +3,7 @@
 // (tests/e2e/bench/trace.js) in the same Chromium. `make test` runs it as a smoke run (1k leaves,
 // 30 envelopes per case). The full table:
 //
-//   MUSUBI_BENCH_SIZES=1000,10000,100000 MUSUBI_BENCH_ENVELOPES=300 \
+//   MUSUBI_BENCH_SIZES=1000,10000,100000 MUSUBI_BENCH_ENVELOPES=300 [MUSUBI_BENCH_MOUNTS=3] \
 //     [MUSUBI_BENCH_REFERENCE=/path/to/reference.js] node --test tests/e2e/trace-bench.test.mjs
 //
 // MUSUBI_BENCH_REFERENCE is an ES module bundle of another client that exports
@@ -16,6 +16,8 @@ import { devserverAndBrowser, e2e, openPage, ROOT } from "./support.mjs";
 const env = devserverAndBrowser();
 const sizes = (process.env.MUSUBI_BENCH_SIZES ?? "1000").split(",").map(Number);
 const envelopesPerCase = Number(process.env.MUSUBI_BENCH_ENVELOPES ?? "30");
+// Mounts measured per size (their median is reported), besides the one the cases run on.
+const mountSamples = Number(process.env.MUSUBI_BENCH_MOUNTS ?? "3");
 const reference = process.env.MUSUBI_BENCH_REFERENCE;
 // MUSUBI_BENCH_PROFILE=file.json writes a CPU profile of the package's run (Chrome DevTools'
 // format; load it in the Performance panel) and prints the functions with the most self time.
@@ -44,12 +46,12 @@ async function measure(t, clientModule) {
   assert.equal(await page.evaluate(() => crossOriginIsolated), true, "the benchmark page is cross-origin isolated");
   const profiler = profile && clientModule === "package" ? await startProfile(page) : undefined;
   const rows = await page.evaluate(
-    async ({ clientModule, sizes, envelopesPerCase }) => {
+    async ({ clientModule, sizes, envelopesPerCase, mountSamples }) => {
       const { runTrace } = await import("/_bench/trace.js");
       const client = clientModule === "package" ? { connect: (await import("/pkg/index.js")).connect } : { connect: (await import("/_bench/reference.js")).connectReference };
-      return runTrace(client, { sizes, envelopesPerCase });
+      return runTrace(client, { sizes, envelopesPerCase, mountSamples });
     },
-    { clientModule, sizes, envelopesPerCase },
+    { clientModule, sizes, envelopesPerCase, mountSamples },
   );
   if (profiler) await stopProfile(profiler);
   return rows;

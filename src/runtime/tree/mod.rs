@@ -111,11 +111,11 @@ impl Node {
     }
 
     /// The children of a container, in order (none for a scalar).
-    pub fn children(&self) -> Box<dyn Iterator<Item = &Node> + '_> {
+    pub fn children(&self) -> Children<'_> {
         match self {
-            Node::Array(items) => Box::new(items.iter()),
-            Node::Object(map) => Box::new(map.values()),
-            _ => Box::new(std::iter::empty()),
+            Node::Array(items) => Children::Array(items.iter()),
+            Node::Object(map) => Children::Object(map.iter()),
+            _ => Children::None,
         }
     }
 
@@ -144,6 +144,28 @@ impl Node {
         let mut map = self.as_object().cloned().unwrap_or_default();
         map.insert(key.into(), value);
         Node::Object(Rc::new(map))
+    }
+}
+
+/// The children of a container, in order ([`Node::children`]).
+pub enum Children<'a> {
+    #[doc(hidden)]
+    Array(imbl::vector::Iter<'a, Node, imbl::shared_ptr::DefaultSharedPtr>),
+    #[doc(hidden)]
+    Object(object::Iter<'a>),
+    #[doc(hidden)]
+    None,
+}
+
+impl<'a> Iterator for Children<'a> {
+    type Item = &'a Node;
+
+    fn next(&mut self) -> Option<&'a Node> {
+        match self {
+            Children::Array(items) => items.next(),
+            Children::Object(entries) => entries.next().map(|(_, value)| value),
+            Children::None => None,
+        }
     }
 }
 

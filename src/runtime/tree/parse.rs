@@ -24,9 +24,9 @@ pub const MAX_PARSE_NESTING: usize = 127;
 impl Node {
     /// Parses JSON text (O(size); nesting beyond [`MAX_PARSE_NESTING`] levels is an error).
     pub fn parse_json_text(text: &str) -> Result<Node, serde_json::Error> {
-        let mut keys = Keys::default();
+        let mut state = ParseState::default();
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        let node = NodeSeed { keys: &mut keys }.deserialize(&mut deserializer)?;
+        let node = NodeSeed { state: &mut state }.deserialize(&mut deserializer)?;
         deserializer.end()?;
         Ok(node)
     }
@@ -34,17 +34,31 @@ impl Node {
 
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Node, D::Error> {
-        NodeSeed { keys: &mut Keys::default() }.deserialize(deserializer)
+        NodeSeed { state: &mut ParseState::default() }.deserialize(deserializer)
     }
 }
 
-/// The object keys seen last in one parse. The records of a list repeat the same few keys, so a
-/// key is first looked for among the last [`Keys::RECENT`] (a length check and a compare each,
-/// no hashing); a key not among them is allocated and becomes one of them. Memory stays bounded
-/// whatever the input.
+/// What one parse keeps between values: the key interner, and the entries and items of the
+/// containers being read, as one stack each (a finished container takes its own off the top in one
+/// exactly sized allocation, instead of growing a vector of its own).
+#[derive(Default)]
+struct ParseState {
+    keys: Keys,
+    entries: Vec<(Rc<str>, Node)>,
+    items: Vec<Node>,
+}
+
+/// The object keys seen last in one parse. The records of a list repeat the same few keys in the
+/// same order, so the key that followed the previous one last time is tried first (one compare,
+/// no hashing), then the others among the last [`Keys::RECENT`]; a key not among them is allocated
+/// and becomes one of them. Memory stays bounded whatever the input.
 #[derive(Default)]
 struct Keys {
-    recent: Vec<Rc<str>>,
+    /// Recent keys, each with the slot of the key that followed it last time.
+    recent: Vec<(Rc<str>, usize)>,
+    /// The slot of the key interned last.
+    previous: Option<usize>,
+    /// The slot the next new key replaces once `recent` is full.
     next: usize,
 }
 
@@ -53,23 +67,37 @@ impl Keys {
     const RECENT: usize = 16;
 
     fn intern(&mut self, key: &str) -> Rc<str> {
-        if let Some(known) = self.recent.iter().find(|known| known.len() == key.len() && ***known == *key) {
-            return Rc::clone(known);
+        let holds = |slot: &(Rc<str>, usize)| slot.0.len() == key.len() && *slot.0 == *key;
+        let predicted = self.previous.and_then(|previous| self.recent.get(previous)).map(|(_, successor)| *successor);
+        let found = predicted
+            .filter(|&at| self.recent.get(at).is_some_and(holds))
+            .or_else(|| self.recent.iter().position(holds));
+        let at = match found {
+            Some(at) => at,
+            None if self.recent.len() < Self::RECENT => {
+                self.recent.push((key.into(), 0));
+                self.recent.len() - 1
+            }
+            None => {
+                let at = self.next;
+                if let Some(slot) = self.recent.get_mut(at) {
+                    *slot = (key.into(), 0);
+                }
+                self.next = (self.next + 1) % Self::RECENT;
+                at
+            }
+        };
+        if let Some(previous) = self.previous.and_then(|previous| self.recent.get_mut(previous)) {
+            previous.1 = at;
         }
-        let key: Rc<str> = key.into();
-        if self.recent.len() < Self::RECENT {
-            self.recent.push(Rc::clone(&key));
-        } else if let Some(slot) = self.recent.get_mut(self.next) {
-            *slot = Rc::clone(&key);
-            self.next = (self.next + 1) % Self::RECENT;
-        }
-        key
+        self.previous = Some(at);
+        self.recent.get(at).map_or_else(|| key.into(), |(known, _)| Rc::clone(known))
     }
 }
 
-/// Deserializes one value, interning its keys in `keys`.
+/// Deserializes one value within a parse.
 struct NodeSeed<'k> {
-    keys: &'k mut Keys,
+    state: &'k mut ParseState,
 }
 
 impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
@@ -141,18 +169,21 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(item) = seq.next_element_seed(NodeSeed { keys: &mut *self.keys })? {
-            items.push(item);
+        let start = self.state.items.len();
+        while let Some(item) = seq.next_element_seed(NodeSeed { state: &mut *self.state })? {
+            self.state.items.push(item);
         }
+        let items = self.state.items.split_off(start);
         Ok(Node::Array(Rc::new(ArrayVec::from(items))))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Node, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = access.next_key_seed(KeySeed { keys: &mut *self.keys })? {
-            entries.push((key, access.next_value_seed(NodeSeed { keys: &mut *self.keys })?));
+        let start = self.state.entries.len();
+        while let Some(key) = access.next_key_seed(KeySeed { keys: &mut self.state.keys })? {
+            let value = access.next_value_seed(NodeSeed { state: &mut *self.state })?;
+            self.state.entries.push((key, value));
         }
+        let entries = self.state.entries.split_off(start);
         Ok(Node::Object(Rc::new(ObjectMap::from_entries(entries))))
     }
 }
@@ -169,6 +200,21 @@ mod tests {
         let (first, second) = (key(98), key(99));
         assert!(first.zip(second).is_some_and(|(a, b)| Rc::ptr_eq(&a, &b)), "one allocation for a repeated key");
         assert_eq!(node.at(0).and_then(|item| item.get("id")), Some(&Node::from(1)), "a duplicate key keeps the last value");
+    }
+
+    #[test]
+    fn interned_keys_are_right_for_any_order_and_more_keys_than_are_kept() {
+        // Records whose keys cycle through more keys than the interner keeps, in changing orders.
+        let records: Vec<String> = (0..60)
+            .map(|n| {
+                let fields: Vec<String> = (0..5).map(|k| format!(r#""k{}": {n}"#, (n * 7 + k * (n % 3 + 1)) % 40)).collect();
+                format!("{{{}}}", fields.join(","))
+            })
+            .collect();
+        let text = format!("[{}]", records.join(","));
+        let parsed = Node::parse_json_text(&text).unwrap_or_default();
+        let expected = Node::from_json(&serde_json::from_str(&text).unwrap_or_default());
+        assert_eq!(parsed, expected);
     }
 
     #[test]

@@ -136,7 +136,7 @@ const median = (values) => {
  * `store.child(id)`, `store.subscribe(cb) → off`, `store.snapshot()`, `connection.disconnect()`.
  * Returns one row per size, times in microseconds (mount and first read in milliseconds).
  */
-export async function runTrace(client, { sizes, envelopesPerCase }) {
+export async function runTrace(client, { sizes, envelopesPerCase, mountSamples = 3 }) {
   const server = new TraceServer();
   server.install();
   const connection = await client.connect("/socket");
@@ -147,8 +147,8 @@ export async function runTrace(client, { sizes, envelopesPerCase }) {
   for (const { leaves, perCase, warmup } of passes) {
     const rootId = warmup ? "trace-warmup" : `trace-${leaves}`;
     const frames = server.prepare(rootId, leaves, 3 * perCase);
-    // Mount and first read: the median of three mounts of the same state (each unmounted
-    // again), then the mount the cases run on.
+    // Mount and first read: the median of `mountSamples` mounts of the same state (each
+    // unmounted again) and the mount the cases run on.
     const mounts = [];
     const firstReads = [];
     const mountAndRead = async () => {
@@ -160,7 +160,7 @@ export async function runTrace(client, { sizes, envelopesPerCase }) {
       firstReads.push(performance.now() - readStarted);
       return mounted;
     };
-    for (let sample = 0; sample < (warmup ? 1 : 3); sample++) await (await mountAndRead()).unmount();
+    for (let sample = 0; sample < (warmup ? 1 : mountSamples); sample++) await (await mountAndRead()).unmount();
     const { store: root, unmount } = await mountAndRead();
     const mountMs = median(mounts);
     const firstSnapshotMs = median(firstReads);
