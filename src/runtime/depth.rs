@@ -24,7 +24,7 @@ use std::rc::Rc;
 
 use json_event_parser::{JsonEvent, LowLevelJsonParser};
 
-use super::tree::{ArrayVec, Node, ObjectMap};
+use super::tree::{ArrayVec, Entry, Node, ObjectMap};
 
 /// The deepest tree a root may hold, in levels of containers (the root store's object is level 1;
 /// scalars add none). Envelopes that would go deeper are refused; an initial envelope that is
@@ -54,7 +54,7 @@ pub fn depth_of(node: &Node) -> usize {
 /// A container being built by [`parse_bounded`].
 enum Open {
     Array(ArrayVec),
-    Object(ObjectMap, Option<Rc<str>>),
+    Object(Vec<Entry>, Option<Rc<str>>),
 }
 
 /// Parses JSON text into a [`Node`] without recursion. Containers nested deeper than `max_depth`
@@ -84,12 +84,12 @@ pub fn parse_bounded(text: &str, max_depth: usize) -> Result<(Node, bool), Strin
                 continue;
             }
             JsonEvent::StartObject => {
-                open.push(Open::Object(ObjectMap::new(), None));
+                open.push(Open::Object(Vec::new(), None));
                 continue;
             }
             JsonEvent::EndArray | JsonEvent::EndObject => match open.pop() {
                 Some(Open::Array(items)) => Node::Array(Rc::new(items)),
-                Some(Open::Object(map, _)) => Node::Object(Rc::new(map)),
+                Some(Open::Object(entries, _)) => Node::Object(ObjectMap::from_entries(entries)),
                 None => return Err("unbalanced JSON".to_owned()),
             },
             JsonEvent::String(text) => Node::String(text.as_ref().into()),
@@ -100,9 +100,9 @@ pub fn parse_bounded(text: &str, max_depth: usize) -> Result<(Node, bool), Strin
         match open.last_mut() {
             None => return Ok((value, truncated)),
             Some(Open::Array(items)) => items.push_back(value),
-            Some(Open::Object(map, pending)) => {
+            Some(Open::Object(entries, pending)) => {
                 if let Some(key) = pending.take() {
-                    map.insert(key, value);
+                    entries.push((key, value));
                 }
             }
         }

@@ -332,14 +332,19 @@ fn apply_op(tree: &Node, index: &mut StoreIndex, op: &Op, touched: &mut Touched)
         Op::Add { value, .. } | Op::Replace { value, .. } => stores_within(value),
         _ => Vec::new(),
     };
+    // The new value's stores, then the path (which ends at the value itself); an old store that
+    // is there again is overwritten, not removed first.
+    let stays: Vec<StoreKey> = added.iter().chain(&new_path).map(|(id, _)| id.key()).collect();
+    let staying: HashSet<&StoreKey, foldhash::fast::RandomState> = stays.iter().collect();
     for (id, _) in old_path.iter().chain(&removed) {
         let key = id.key();
-        index.remove(&key);
-        touched.nodes.insert(key);
+        if !staying.contains(&key) {
+            index.remove(&key);
+            touched.nodes.insert(key);
+        }
     }
-    // The new value's stores, then the path (which ends at the value itself).
-    for (id, node) in added.into_iter().chain(new_path) {
-        let key = id.key();
+    drop(staying);
+    for ((id, node), key) in added.into_iter().chain(new_path).zip(stays) {
         touched.nodes.insert(key.clone());
         index.insert(key, IndexedStore { id, node });
     }

@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use super::replica::Replica;
 use super::store_id::{STORE_ID_KEY, StoreId, StoreKey};
-use super::tree::{ArrayVec, Node, ObjectMap, SMALL_MAX, changed_indices};
+use super::tree::{ArrayVec, Entry, Node, ObjectMap, SMALL_MAX, changed_indices};
 use super::walk::{Frame, walk};
 
 /// What every marker key starts with.
@@ -126,7 +126,7 @@ enum ResolvingKind {
     Array { pending: Vec<Pending<usize>>, current: Option<(usize, Node)>, out: Option<ArrayVec> },
     /// A store's snapshot (cached when finished): its fields (each with the previous snapshot's
     /// value), the next one, what was built.
-    Store { id: StoreId, entries: Vec<Pending<Rc<str>>>, next: usize, out: ObjectMap },
+    Store { id: StoreId, entries: Vec<Pending<Rc<str>>>, next: usize, out: Vec<Entry> },
     /// An async value waiting for its resolved `result`.
     Async { result: Option<Node>, status: Node, error: Node, data: Node },
 }
@@ -186,7 +186,7 @@ impl Frame for Resolving {
             }
             ResolvingKind::Store { entries, next, out, .. } => {
                 if let Some((key, _, _)) = next.checked_sub(1).and_then(|at| entries.get(at)) {
-                    out.insert(key.clone(), resolved);
+                    out.push((key.clone(), resolved));
                 }
             }
             ResolvingKind::Array { current: Some((at, wire)), out, .. } => {
@@ -222,7 +222,7 @@ impl Replica {
             return Err(cached.clone());
         }
         let Some(node) = self.store(&key).map(|store| store.node.clone()) else {
-            let only_id = Node::Object(Rc::new(ObjectMap::unit(STORE_ID_KEY.into(), id.to_node())));
+            let only_id = Node::Object(ObjectMap::unit(STORE_ID_KEY.into(), id.to_node()));
             self.snapshots.insert(key, only_id.clone());
             return Err(only_id);
         };
@@ -234,7 +234,7 @@ impl Replica {
                 fields.map(|(k, v)| (k.clone(), v.clone(), previous.and_then(|previous| previous.get(k)).cloned())).collect()
             })
             .unwrap_or_default();
-        Ok(Resolving { wire: node, owner: key, kind: ResolvingKind::Store { id: id.clone(), entries, next: 0, out: ObjectMap::new() } })
+        Ok(Resolving { wire: node, owner: key, kind: ResolvingKind::Store { id: id.clone(), entries, next: 0, out: Vec::new() } })
     }
 
     /// Resolves what needs no walk, or opens the container that does (§2.8 precedence).
@@ -314,20 +314,16 @@ impl Replica {
                 self.plain.insert(&frame.wire, ());
                 frame.wire
             }
-            ResolvingKind::Object { out: Some(out), .. } => Node::Object(Rc::new(out)),
+            ResolvingKind::Object { out: Some(out), .. } => Node::Object(out),
             ResolvingKind::Array { out: Some(out), .. } => Node::Array(Rc::new(out)),
             ResolvingKind::Store { id, mut out, .. } => {
-                out.insert(STORE_ID_KEY.into(), id.to_node());
-                let snapshot = Node::Object(Rc::new(out));
+                out.push((STORE_ID_KEY.into(), id.to_node()));
+                let snapshot = Node::Object(ObjectMap::from_entries(out));
                 self.snapshots.insert(frame.owner, snapshot.clone());
                 snapshot
             }
             ResolvingKind::Async { status, error, data, .. } => {
-                let mut out = ObjectMap::new();
-                out.insert("status".into(), status);
-                out.insert("data".into(), data);
-                out.insert("error".into(), error);
-                Node::Object(Rc::new(out))
+                Node::Object(ObjectMap::from_entries([("data".into(), data), ("error".into(), error), ("status".into(), status)]))
             }
         }
     }

@@ -38,9 +38,8 @@ impl StoreId {
 
     /// The store key (compact JSON text).
     pub fn key(&self) -> StoreKey {
-        let parts: Vec<&str> = self.0.iter().map(|s| &**s).collect();
         // Serializing a list of strings cannot fail.
-        StoreKey(serde_json::to_string(&parts).unwrap_or_default().into())
+        StoreKey(serde_json::to_string(&*self.0).unwrap_or_default().into())
     }
 
     /// Every prefix of this id, from the root (`[]`) to the id itself.
@@ -61,7 +60,12 @@ impl StoreId {
     /// Reads an id from a JSON array of strings; `None` for anything else.
     pub fn from_node(node: &Node) -> Option<StoreId> {
         let items = node.as_array()?;
-        items.iter().map(|item| item.as_str().map(Rc::from)).collect::<Option<Vec<_>>>().map(|segments| StoreId(segments.into()))
+        // The segments share the node's strings.
+        let segments = items.iter().map(|item| match item {
+            Node::String(text) => Some(Rc::clone(text)),
+            _ => None,
+        });
+        segments.collect::<Option<Rc<[Rc<str>]>>>().map(StoreId)
     }
 
     /// The id of a store node (an object whose `__musubi_store_id__` is an array of strings).

@@ -92,7 +92,7 @@ enum Leaf<'a> {
 
 /// One container on the way down and the step taken out of it.
 enum Frame {
-    Object(Rc<ObjectMap>, Rc<str>),
+    Object(ObjectMap, Rc<str>),
     Array(Rc<ArrayVec>, usize),
 }
 
@@ -112,9 +112,9 @@ fn edit(tree: &Node, path: &Pointer, leaf: Leaf<'_>, mode: Mode) -> Result<Appli
     for frame in frames.into_iter().rev() {
         node = match frame {
             Frame::Object(map, key) => {
-                let mut map = (*map).clone();
+                let mut map = map;
                 map.insert(key, node);
-                Node::Object(Rc::new(map))
+                Node::Object(map)
             }
             Frame::Array(items, index) => {
                 let mut items = (*items).clone();
@@ -132,7 +132,7 @@ fn edit(tree: &Node, path: &Pointer, leaf: Leaf<'_>, mode: Mode) -> Result<Appli
 fn step<'t>(current: &'t Node, segment: &Rc<str>, path: &Pointer, mode: Mode) -> Result<(Frame, &'t Node), PatchError> {
     match current {
         Node::Object(map) => match map.get(segment) {
-            Some(child) => Ok((Frame::Object(Rc::clone(map), Rc::clone(segment)), child)),
+            Some(child) => Ok((Frame::Object(map.clone(), Rc::clone(segment)), child)),
             None => Err(missing(path, mode)),
         },
         Node::Array(items) => {
@@ -150,7 +150,8 @@ fn step<'t>(current: &'t Node, segment: &Rc<str>, path: &Pointer, mode: Mode) ->
 fn edit_parent(parent: &Node, last: &Rc<str>, leaf: Leaf<'_>, path: &Pointer, mode: Mode) -> Result<(Node, Option<Node>), PatchError> {
     match parent {
         Node::Object(map) => {
-            let mut map = (**map).clone();
+            let original = map;
+            let mut map = map.clone();
             let previous = match leaf {
                 Leaf::Add(value) => map.insert(Rc::clone(last), value.clone()),
                 Leaf::Replace(value) => {
@@ -168,7 +169,12 @@ fn edit_parent(parent: &Node, last: &Rc<str>, leaf: Leaf<'_>, path: &Pointer, mo
                 }
                 Leaf::Touch => None,
             };
-            Ok((Node::Object(Rc::new(map)), previous))
+            // The object on the path is a new one even when nothing in it changed (a touch, a
+            // missing key removed), as the array's is.
+            if map.same(original) {
+                map = map.fresh_copy();
+            }
+            Ok((Node::Object(map), previous))
         }
         Node::Array(items) => {
             let mut items = (**items).clone();
@@ -234,7 +240,7 @@ pub(super) fn json_equal(a: &Node, b: &Node) -> bool {
             Rc::ptr_eq(x, y) || (x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| json_equal(p, q)))
         }
         (Node::Object(x), Node::Object(y)) => {
-            Rc::ptr_eq(x, y) || (x.len() == y.len() && x.iter().all(|(key, p)| y.get(key).is_some_and(|q| json_equal(p, q))))
+            x.same(y) || (x.len() == y.len() && x.iter().all(|(key, p)| y.get(key).is_some_and(|q| json_equal(p, q))))
         }
         _ => a.same(b),
     }

@@ -19,7 +19,7 @@ impl Node {
             Value::Number(number) => Node::Number(number.clone()),
             Value::String(text) => Node::String(text.as_str().into()),
             Value::Array(items) => Node::Array(Rc::new(items.iter().map(Node::from_json).collect())),
-            Value::Object(map) => Node::Object(Rc::new(map.iter().map(|(k, v)| (Rc::from(k.as_str()), Node::from_json(v))).collect())),
+            Value::Object(map) => Node::Object(map.iter().map(|(k, v)| (Rc::from(k.as_str()), Node::from_json(v))).collect()),
         }
     }
 

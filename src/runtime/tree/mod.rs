@@ -31,7 +31,7 @@ mod parse;
 mod share;
 
 pub use diff::changed_indices;
-pub use object::{ObjectMap, SMALL_MAX};
+pub use object::{Entry, ObjectMap, SMALL_MAX};
 pub use parse::MAX_PARSE_NESTING;
 
 pub use share::share_unchanged;
@@ -51,20 +51,20 @@ pub enum Node {
     /// An array (shared; identity via [`Node::same`]).
     Array(Rc<ArrayVec>),
     /// An object (shared; identity via [`Node::same`]).
-    Object(Rc<ObjectMap>),
+    Object(ObjectMap),
 }
 
 impl Node {
     /// An empty object.
     pub fn empty_object() -> Node {
-        Node::Object(Rc::default())
+        Node::Object(ObjectMap::new())
     }
 
     /// True when both are the same shared container, or equal scalars. O(1).
     pub fn same(&self, other: &Node) -> bool {
         match (self, other) {
             (Node::Array(a), Node::Array(b)) => Rc::ptr_eq(a, b),
-            (Node::Object(a), Node::Object(b)) => Rc::ptr_eq(a, b),
+            (Node::Object(a), Node::Object(b)) => a.same(b),
             (Node::Null, Node::Null) => true,
             (Node::Bool(a), Node::Bool(b)) => a == b,
             (Node::Number(a), Node::Number(b)) => a == b,
@@ -143,7 +143,7 @@ impl Node {
     pub fn with_key(&self, key: &str, value: Node) -> Node {
         let mut map = self.as_object().cloned().unwrap_or_default();
         map.insert(key.into(), value);
-        Node::Object(Rc::new(map))
+        Node::Object(map)
     }
 }
 
@@ -174,7 +174,7 @@ impl Node {
     fn holders(&self) -> Option<usize> {
         match self {
             Node::Array(items) => Some(Rc::strong_count(items)),
-            Node::Object(map) => Some(Rc::strong_count(map)),
+            Node::Object(map) => Some(map.holders()),
             _ => None,
         }
     }
@@ -184,7 +184,7 @@ impl Node {
     pub fn address(&self) -> Option<usize> {
         match self {
             Node::Array(items) => Some(Rc::as_ptr(items) as *const () as usize),
-            Node::Object(map) => Some(Rc::as_ptr(map) as *const () as usize),
+            Node::Object(map) => Some(map.address()),
             _ => None,
         }
     }
@@ -279,7 +279,7 @@ impl PartialEq for Node {
                     }
                     pending.extend(a.iter().zip(b.iter()));
                 }
-                (Node::Object(a), Node::Object(b)) if !Rc::ptr_eq(a, b) => {
+                (Node::Object(a), Node::Object(b)) if !a.same(b) => {
                     if a.len() != b.len() {
                         return false;
                     }
@@ -331,7 +331,6 @@ thread_local! {
     static DROP_LEVEL: Cell<usize> = const { Cell::new(0) };
     /// Empty containers that stand in for the ones [`release_children`] takes apart.
     static EMPTY_ARRAY: Rc<ArrayVec> = Rc::default();
-    static EMPTY_OBJECT: Rc<ObjectMap> = Rc::default();
 }
 
 #[cfg(test)]
@@ -344,7 +343,7 @@ thread_local! {
 fn release_shallow(node: &mut Node) {
     match node {
         Node::Array(items) => drop(std::mem::replace(items, EMPTY_ARRAY.try_with(Rc::clone).unwrap_or_default())),
-        Node::Object(map) => drop(std::mem::replace(map, EMPTY_OBJECT.try_with(Rc::clone).unwrap_or_default())),
+        Node::Object(map) => drop(std::mem::take(map)),
         _ => {}
     }
 }
@@ -361,12 +360,7 @@ fn release_children(node: &mut Node, pending: &mut Vec<Node>) {
                 pending.extend(items);
             }
         }
-        Node::Object(map) if Rc::strong_count(map) == 1 => {
-            let empty = EMPTY_OBJECT.try_with(Rc::clone).unwrap_or_default();
-            if let Ok(map) = Rc::try_unwrap(std::mem::replace(map, empty)) {
-                map.drain_values_into(pending);
-            }
-        }
+        Node::Object(map) => map.take_values_into(pending),
         _ => {}
     }
 }

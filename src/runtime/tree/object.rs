@@ -1,8 +1,9 @@
 //! [`ObjectMap`]: an object's entries, ordered by key, in the cheapest persistent shape for its
-//! size. Most objects of a server's state have a handful of fields; they are one sorted `Vec`
-//! (one allocation, copied whole on a change, which is bounded by [`SMALL_MAX`] entries). An
-//! object that grows past that becomes an `imbl::OrdMap`, so a change to a wide object (a map of
-//! thousands of records by id) still copies only O(log width).
+//! size. Most objects of a server's state have a handful of fields; they are one sorted slice
+//! in the same allocation as its reference counts (`Rc<[…]>`: one allocation per object, copied
+//! whole on a change, which is bounded by [`SMALL_MAX`] entries). An object that grows past that
+//! becomes an `imbl::OrdMap`, so a change to a wide object (a map of thousands of records by id)
+//! still copies only O(log width).
 //!
 //! ```
 //! use musubi_wasm::runtime::tree::{Node, ObjectMap};
@@ -17,25 +18,55 @@ use std::rc::Rc;
 
 use super::Node;
 
-/// Up to this many entries an object is one sorted `Vec`.
+/// Up to this many entries an object is one sorted slice.
 pub const SMALL_MAX: usize = 32;
 
-/// An object's entries, ordered by key. Cloning copies a small object's entries (each O(1)) and
-/// a large object's root.
-#[derive(Clone, Debug, Default)]
+/// One field of an object.
+pub type Entry = (Rc<str>, Node);
+
+/// An object's entries, ordered by key, shared: cloning is O(1), and a change makes a new object
+/// when the entries are shared (copy on write). Identity is the allocation ([`ObjectMap::same`]).
+#[derive(Clone, Debug)]
 pub struct ObjectMap(Shape);
 
 #[derive(Clone, Debug)]
 enum Shape {
-    /// Sorted by key, at most [`SMALL_MAX`] entries.
-    Small(Vec<(Rc<str>, Node)>),
-    Large(imbl::OrdMap<Rc<str>, Node>),
+    /// Sorted by key, at most [`SMALL_MAX`] entries, in the same allocation as the counts.
+    Small(Rc<[Entry]>),
+    Large(Rc<imbl::OrdMap<Rc<str>, Node>>),
 }
 
-impl Default for Shape {
+thread_local! {
+    /// The entries of every empty object built on this thread (no allocation per `{}`).
+    static NO_ENTRIES: Rc<[Entry]> = Rc::from(Vec::new());
+}
+
+impl Default for ObjectMap {
     fn default() -> Self {
-        Shape::Small(Vec::new())
+        ObjectMap(Shape::Small(NO_ENTRIES.try_with(Rc::clone).unwrap_or_else(|_| Rc::from(Vec::new()))))
     }
+}
+
+/// Sorts a few entries by key in place (an insertion sort: stable, allocates nothing, and the
+/// least code; the library's stable sort adds kilobytes to the wasm). True when a key repeats.
+fn sort_entries(entries: &mut [Entry]) -> bool {
+    let mut duplicates = false;
+    for from in 1..entries.len() {
+        let mut at = from;
+        while at > 0 {
+            let order = match (entries.get(at - 1), entries.get(at)) {
+                (Some((before, _)), Some((key, _))) => before.cmp(key),
+                _ => break,
+            };
+            duplicates |= order == std::cmp::Ordering::Equal;
+            if order != std::cmp::Ordering::Greater {
+                break;
+            }
+            entries.swap(at - 1, at);
+            at -= 1;
+        }
+    }
+    duplicates
 }
 
 impl ObjectMap {
@@ -46,37 +77,28 @@ impl ObjectMap {
 
     /// An object with one entry.
     pub fn unit(key: Rc<str>, value: Node) -> ObjectMap {
-        ObjectMap(Shape::Small(vec![(key, value)]))
+        ObjectMap(Shape::Small(Rc::from([(key, value)])))
     }
 
-    /// The entries of `entries` sorted by key; a later duplicate key wins, like repeated inserts.
-    pub fn from_entries(mut entries: Vec<(Rc<str>, Node)>) -> ObjectMap {
+    /// The entries sorted by key; a later duplicate key wins, like repeated inserts. A `Vec`'s
+    /// or a drain's entries are moved into one allocation of the exact size.
+    pub fn from_entries<I>(entries: I) -> ObjectMap
+    where
+        I: IntoIterator<Item = Entry>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let entries = entries.into_iter();
         if entries.len() > SMALL_MAX {
-            return ObjectMap(Shape::Large(entries.into_iter().collect()));
+            return ObjectMap(Shape::Large(Rc::new(entries.collect())));
         }
-        // Few entries, often nearly in order: an insertion sort in place is stable, allocates
-        // nothing, and is the least code (the library's stable sort adds kilobytes to the wasm).
-        let mut duplicates = false;
-        for from in 1..entries.len() {
-            let mut at = from;
-            while at > 0 {
-                let order = match (entries.get(at - 1), entries.get(at)) {
-                    (Some((before, _)), Some((key, _))) => before.cmp(key),
-                    _ => break,
-                };
-                duplicates |= order == std::cmp::Ordering::Equal;
-                if order != std::cmp::Ordering::Greater {
-                    break;
-                }
-                entries.swap(at - 1, at);
-                at -= 1;
-            }
-        }
+        let mut entries: Rc<[Entry]> = entries.collect();
+        let duplicates = Rc::get_mut(&mut entries).is_some_and(sort_entries);
         if duplicates {
             // Equal keys are adjacent, in their original order: keep the last of each.
-            entries.reverse();
-            entries.dedup_by(|later, kept| later.0 == kept.0);
-            entries.reverse();
+            let mut kept: Vec<Entry> = entries.iter().rev().cloned().collect();
+            kept.dedup_by(|later, kept| later.0 == kept.0);
+            kept.reverse();
+            entries = Rc::from(kept);
         }
         ObjectMap(Shape::Small(entries))
     }
@@ -110,23 +132,33 @@ impl ObjectMap {
         self.get(key).is_some()
     }
 
-    /// Sets `key`; returns its previous value.
+    /// Sets `key`; returns its previous value. A new value for a key of entries held only here
+    /// is set in place; anything else builds the new entries in one allocation.
     pub fn insert(&mut self, key: Rc<str>, value: Node) -> Option<Node> {
         match &mut self.0 {
             Shape::Small(entries) => match entries.binary_search_by(|(probe, _)| (**probe).cmp(&*key)) {
-                Ok(position) => entries.get_mut(position).map(|slot| std::mem::replace(&mut slot.1, value)),
+                Ok(position) => {
+                    if let Some(slot) = Rc::get_mut(entries).and_then(|entries| entries.get_mut(position)) {
+                        return Some(std::mem::replace(&mut slot.1, value));
+                    }
+                    let previous = entries.get(position).map(|(_, old)| old.clone());
+                    let replaced = entries.iter().enumerate().map(|(at, entry)| if at == position { (key.clone(), value.clone()) } else { entry.clone() });
+                    *entries = replaced.collect();
+                    previous
+                }
                 Err(position) if entries.len() < SMALL_MAX => {
-                    entries.insert(position, (key, value));
+                    let (before, after) = entries.split_at_checked(position).unwrap_or((entries, &[]));
+                    *entries = before.iter().cloned().chain(std::iter::once((key, value))).chain(after.iter().cloned()).collect();
                     None
                 }
                 Err(_) => {
-                    let mut map: imbl::OrdMap<Rc<str>, Node> = std::mem::take(entries).into_iter().collect();
+                    let mut map: imbl::OrdMap<Rc<str>, Node> = entries.iter().cloned().collect();
                     map.insert(key, value);
-                    self.0 = Shape::Large(map);
+                    self.0 = Shape::Large(Rc::new(map));
                     None
                 }
             },
-            Shape::Large(map) => map.insert(key, value),
+            Shape::Large(map) => Rc::make_mut(map).insert(key, value),
         }
     }
 
@@ -135,9 +167,13 @@ impl ObjectMap {
         match &mut self.0 {
             Shape::Small(entries) => {
                 let position = entries.binary_search_by(|(probe, _)| (**probe).cmp(key)).ok()?;
-                Some(entries.remove(position).1)
+                let (before, from) = entries.split_at_checked(position)?;
+                let ((_, removed), after) = from.split_first()?;
+                let removed = removed.clone();
+                *entries = before.iter().cloned().chain(after.iter().cloned()).collect();
+                Some(removed)
             }
-            Shape::Large(map) => map.remove(key),
+            Shape::Large(map) => Rc::make_mut(map).remove(key),
         }
     }
 
@@ -153,12 +189,62 @@ impl ObjectMap {
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Node> {
         self.iter().map(|(_, value)| value)
     }
+
+    /// A new object with the same entries (a new identity).
+    pub fn fresh_copy(&self) -> ObjectMap {
+        match &self.0 {
+            Shape::Small(entries) => ObjectMap(Shape::Small(entries.iter().cloned().collect())),
+            Shape::Large(map) => ObjectMap(Shape::Large(Rc::new((**map).clone()))),
+        }
+    }
+
+    /// True when both are the same object (one allocation), not merely equal.
+    pub fn same(&self, other: &ObjectMap) -> bool {
+        match (&self.0, &other.0) {
+            (Shape::Small(a), Shape::Small(b)) => Rc::ptr_eq(a, b),
+            (Shape::Large(a), Shape::Large(b)) => Rc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// How many holders share these entries.
+    pub(super) fn holders(&self) -> usize {
+        match &self.0 {
+            Shape::Small(entries) => Rc::strong_count(entries),
+            Shape::Large(map) => Rc::strong_count(map),
+        }
+    }
+
+    /// The address of the entries (an identity key while the object is alive).
+    pub(super) fn address(&self) -> usize {
+        match &self.0 {
+            Shape::Small(entries) => Rc::as_ptr(entries) as *const () as usize,
+            Shape::Large(map) => Rc::as_ptr(map) as *const () as usize,
+        }
+    }
+
+    /// Moves every value out onto `out` when the entries are held only here, leaving nulls
+    /// behind (used by [`Node`]'s drop to take a tree apart level by level).
+    pub(super) fn take_values_into(&mut self, out: &mut Vec<Node>) {
+        match &mut self.0 {
+            Shape::Small(entries) => {
+                if let Some(entries) = Rc::get_mut(entries) {
+                    out.extend(entries.iter_mut().map(|(_, value)| std::mem::take(value)));
+                }
+            }
+            Shape::Large(map) => {
+                if let Some(map) = Rc::get_mut(map) {
+                    out.extend(std::mem::take(map).into_iter().map(|(_, value)| value));
+                }
+            }
+        }
+    }
 }
 
 /// The entries of an [`ObjectMap`] in key order.
 pub enum Iter<'a> {
     #[doc(hidden)]
-    Small(std::slice::Iter<'a, (Rc<str>, Node)>),
+    Small(std::slice::Iter<'a, Entry>),
     #[doc(hidden)]
     Large(imbl::ordmap::Iter<'a, Rc<str>, Node, imbl::shared_ptr::DefaultSharedPtr>),
 }
@@ -199,19 +285,9 @@ impl<'a> IntoIterator for &'a ObjectMap {
     }
 }
 
-impl ObjectMap {
-    /// Moves every value out (used by [`Node`]'s drop to take a tree apart level by level).
-    pub(super) fn drain_values_into(self, out: &mut Vec<Node>) {
-        match self.0 {
-            Shape::Small(entries) => out.extend(entries.into_iter().map(|(_, value)| value)),
-            Shape::Large(map) => out.extend(map.into_iter().map(|(_, value)| value)),
-        }
-    }
-}
-
-impl FromIterator<(Rc<str>, Node)> for ObjectMap {
-    fn from_iter<I: IntoIterator<Item = (Rc<str>, Node)>>(entries: I) -> ObjectMap {
-        ObjectMap::from_entries(entries.into_iter().collect())
+impl FromIterator<Entry> for ObjectMap {
+    fn from_iter<I: IntoIterator<Item = Entry>>(entries: I) -> ObjectMap {
+        ObjectMap::from_entries(entries.into_iter().collect::<Vec<_>>())
     }
 }
 
@@ -235,6 +311,28 @@ mod tests {
         assert_eq!(edited.remove("zz"), None);
         assert_eq!(keys(&edited), ["a", "c"]);
         assert_eq!(keys(&map), ["a", "b"], "the original is untouched");
+    }
+
+    #[test]
+    fn a_change_to_shared_entries_makes_a_new_object_and_a_lone_one_changes_in_place() {
+        let mut map = ObjectMap::from_entries(vec![(Rc::from("a"), Node::from(1)), (Rc::from("b"), Node::from(2))]);
+        let shared = map.clone();
+        assert!(map.same(&shared) && map.holders() == 2);
+        map.insert("a".into(), Node::from(3));
+        assert!(!map.same(&shared), "copy on write");
+        assert_eq!((shared.get("a"), map.get("a")), (Some(&Node::from(1)), Some(&Node::from(3))));
+        let address = map.address();
+        map.insert("b".into(), Node::from(4));
+        assert_eq!(map.address(), address, "a new value for a key of a lone object is set in place");
+        assert!(!map.fresh_copy().same(&map));
+        let mut values = Vec::new();
+        let mut lone = map.fresh_copy();
+        lone.take_values_into(&mut values);
+        assert_eq!(values, [Node::from(3), Node::from(4)]);
+        let mut held = map.clone();
+        held.take_values_into(&mut values);
+        assert_eq!(values.len(), 2, "shared entries are left alone");
+        assert!(ObjectMap::new().same(&ObjectMap::default()), "empty objects share their entries");
     }
 
     #[test]

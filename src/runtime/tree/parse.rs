@@ -183,8 +183,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
             let value = access.next_value_seed(NodeSeed { state: &mut *self.state })?;
             self.state.entries.push((key, value));
         }
-        let entries = self.state.entries.split_off(start);
-        Ok(Node::Object(Rc::new(ObjectMap::from_entries(entries))))
+        Ok(Node::Object(ObjectMap::from_entries(self.state.entries.drain(start..))))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use super::{ArrayIter, ArrayVec, Node, ObjectIter, ObjectMap};
+use super::{ArrayIter, ArrayVec, Entry, Node, ObjectIter, ObjectMap};
 use crate::runtime::walk::{Frame, walk};
 
 /// `new`, with every subtree that equals the one at the same place in `old` replaced by `old`'s
@@ -31,7 +31,7 @@ struct Merge<'a> {
 }
 
 enum MergeChildren<'a> {
-    Object { before: &'a ObjectMap, after: ObjectIter<'a>, key: Option<Rc<str>>, merged: ObjectMap },
+    Object { before: &'a ObjectMap, after: ObjectIter<'a>, key: Option<Rc<str>>, merged: Vec<Entry> },
     Array { before: &'a ArrayVec, after: ArrayIter<'a>, merged: ArrayVec },
 }
 
@@ -46,8 +46,8 @@ impl<'a> Frame for Merge<'a> {
     fn start(_: &mut (), (old, new): (Option<&'a Node>, &'a Node)) -> Result<Self, Node> {
         let Some(old) = old else { return Err(new.clone()) };
         let children = match (old, new) {
-            (Node::Object(before), Node::Object(after)) if !Rc::ptr_eq(before, after) => {
-                MergeChildren::Object { before, after: after.iter(), key: None, merged: ObjectMap::new() }
+            (Node::Object(before), Node::Object(after)) if !before.same(after) => {
+                MergeChildren::Object { before, after: after.iter(), key: None, merged: Vec::with_capacity(after.len()) }
             }
             (Node::Array(before), Node::Array(after)) if !Rc::ptr_eq(before, after) => {
                 MergeChildren::Array { before, after: after.iter(), merged: ArrayVec::new() }
@@ -83,7 +83,7 @@ impl<'a> Frame for Merge<'a> {
             MergeChildren::Object { before, key, merged, .. } => {
                 if let Some(key) = key.take() {
                     self.all_same &= before.get(&key).is_some_and(|previous| previous.same(&shared));
-                    merged.insert(key, shared);
+                    merged.push((key, shared));
                 }
             }
             MergeChildren::Array { before, merged, .. } => {
@@ -98,7 +98,7 @@ impl<'a> Frame for Merge<'a> {
             return self.old.clone();
         }
         match self.children {
-            MergeChildren::Object { merged, .. } => Node::Object(Rc::new(merged)),
+            MergeChildren::Object { merged, .. } => Node::Object(ObjectMap::from_entries(merged)),
             MergeChildren::Array { merged, .. } => Node::Array(Rc::new(merged)),
         }
     }
