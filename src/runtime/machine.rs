@@ -556,10 +556,6 @@ pub use wire::WireMode;
 mod harness;
 
 #[cfg(test)]
-#[path = "perf_scratch.rs"]
-mod perf_scratch;
-
-#[cfg(test)]
 #[path = "machine_tests.rs"]
 mod tests;
 

@@ -335,10 +335,11 @@ fn apply_op(tree: &Node, index: &mut StoreIndex, op: &Op, touched: &mut Touched)
     // The new value's stores, then the path (which ends at the value itself); an old store that
     // is there again is overwritten, not removed first.
     let stays: Vec<StoreKey> = added.iter().chain(&new_path).map(|(id, _)| id.key()).collect();
-    let staying: HashSet<&StoreKey, foldhash::fast::RandomState> = stays.iter().collect();
+    let mut staying: Vec<&StoreKey> = stays.iter().collect();
+    staying.sort_unstable();
     for (id, _) in old_path.iter().chain(&removed) {
         let key = id.key();
-        if !staying.contains(&key) {
+        if staying.binary_search(&&key).is_err() {
             index.remove(&key);
             touched.nodes.insert(key);
         }

@@ -323,7 +323,7 @@ impl Replica {
                 snapshot
             }
             ResolvingKind::Async { status, error, data, .. } => {
-                Node::Object(ObjectMap::from_entries([("data".into(), data), ("error".into(), error), ("status".into(), status)]))
+                Node::Object(ObjectMap::from_entries(vec![("data".into(), data), ("error".into(), error), ("status".into(), status)]))
             }
         }
     }

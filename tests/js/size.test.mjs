@@ -9,7 +9,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const WASM_GZIP_BUDGET = 242_000;
+// 244,000 (from 242,000): one allocation per small object (ObjectMap's `Rc<[…]>` entries) costs
+// about 1.1 KB gzipped and took a 1k-leaf mount from 1.2 to 0.8 ms in Chromium.
+const WASM_GZIP_BUDGET = 244_000;
 const GLUE_GZIP_BUDGET = 14_000;
 
 /** The JS snippets wasm-bindgen emits next to the web build (`inline_js`), relative to pkg/. */

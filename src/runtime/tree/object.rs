@@ -141,9 +141,10 @@ impl ObjectMap {
                     if let Some(slot) = Rc::get_mut(entries).and_then(|entries| entries.get_mut(position)) {
                         return Some(std::mem::replace(&mut slot.1, value));
                     }
-                    let previous = entries.get(position).map(|(_, old)| old.clone());
-                    let replaced = entries.iter().enumerate().map(|(at, entry)| if at == position { (key.clone(), value.clone()) } else { entry.clone() });
-                    *entries = replaced.collect();
+                    let mut copy: Rc<[Entry]> = Rc::from(&**entries);
+                    let previous =
+                        Rc::get_mut(&mut copy).and_then(|copy| copy.get_mut(position)).map(|slot| std::mem::replace(&mut slot.1, value));
+                    *entries = copy;
                     previous
                 }
                 Err(position) if entries.len() < SMALL_MAX => {
@@ -193,7 +194,7 @@ impl ObjectMap {
     /// A new object with the same entries (a new identity).
     pub fn fresh_copy(&self) -> ObjectMap {
         match &self.0 {
-            Shape::Small(entries) => ObjectMap(Shape::Small(entries.iter().cloned().collect())),
+            Shape::Small(entries) => ObjectMap(Shape::Small(Rc::from(&**entries))),
             Shape::Large(map) => ObjectMap(Shape::Large(Rc::new((**map).clone()))),
         }
     }

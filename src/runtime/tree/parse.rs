@@ -69,9 +69,7 @@ impl Keys {
     fn intern(&mut self, key: &str) -> Rc<str> {
         let holds = |slot: &(Rc<str>, usize)| slot.0.len() == key.len() && *slot.0 == *key;
         let predicted = self.previous.and_then(|previous| self.recent.get(previous)).map(|(_, successor)| *successor);
-        let found = predicted
-            .filter(|&at| self.recent.get(at).is_some_and(holds))
-            .or_else(|| self.recent.iter().position(holds));
+        let found = predicted.filter(|&at| self.recent.get(at).is_some_and(holds)).or_else(|| self.recent.iter().position(holds));
         let at = match found {
             Some(at) => at,
             None if self.recent.len() < Self::RECENT => {
