@@ -262,11 +262,11 @@ impl Runtime {
             Ok(mut changes) => {
                 if was_stale {
                     // Back from stale: every store's staleness changed with its state.
-                    for key in root.replica.index().keys() {
-                        if !changes.notify.contains(key) {
-                            changes.notify.push(key.clone());
-                        }
-                    }
+                    let announced: std::collections::HashSet<StoreKey, foldhash::fast::RandomState> =
+                        changes.notify.iter().cloned().collect();
+                    let unannounced = root.replica.index().keys().filter(|key| !announced.contains(*key));
+                    let unannounced: Vec<StoreKey> = unannounced.cloned().collect();
+                    changes.notify.extend(unannounced);
                 }
                 if changes.initial {
                     root.initial_deadline = None;

@@ -174,6 +174,7 @@ impl Replica {
             stream_owners.retain(|owner| !self.streams.same_for(&streams, owner));
         }
         let mut lost_streams: Vec<StoreKey> = Vec::new();
+        let mut lost_seen: HashSet<StoreKey, foldhash::fast::RandomState> = HashSet::default();
         let prune_candidates: Vec<StoreKey> = if initial {
             self.index.keys().chain(stream_owners.iter()).cloned().collect()
         } else {
@@ -186,7 +187,7 @@ impl Replica {
                 let had = (!initial && self.streams.has_streams(&key)) || streams.has_streams(&key);
                 streams.prune(&key);
                 uploads.prune(&key);
-                if had && !lost_streams.contains(&key) {
+                if had && lost_seen.insert(key.clone()) {
                     lost_streams.push(key);
                 }
             }
@@ -223,9 +224,12 @@ impl Replica {
         lost: &[StoreKey],
         uploads: &[StoreKey],
     ) -> Vec<StoreKey> {
+        // Each store once, in first-seen order; a set keeps that O(1) per store for a state of
+        // thousands of stores.
         let mut notify: Vec<StoreKey> = Vec::new();
+        let mut seen: HashSet<StoreKey, foldhash::fast::RandomState> = HashSet::default();
         let mut push = |key: &StoreKey| {
-            if !notify.contains(key) {
+            if seen.insert(key.clone()) {
                 notify.push(key.clone());
             }
         };

@@ -271,10 +271,11 @@ impl Uploads {
     /// changed (once each).
     pub fn apply(&mut self, ops: &[UploadOp]) -> Vec<StoreKey> {
         let mut changed: Vec<StoreKey> = Vec::new();
+        let mut seen: std::collections::HashSet<StoreKey, foldhash::fast::RandomState> = Default::default();
         for op in ops {
             let owner = op.store_id.key();
             let handle = self.handles.entry((owner.clone(), op.upload.clone())).or_default();
-            if handle.apply(&op.kind) && !changed.contains(&owner) {
+            if handle.apply(&op.kind) && seen.insert(owner.clone()) {
                 changed.push(owner);
             }
         }

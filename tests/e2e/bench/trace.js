@@ -143,7 +143,7 @@ export async function runTrace(client, { sizes, envelopesPerCase, mountSamples =
   const rows = [];
   // A first, unrecorded pass (1k leaves, 3 × 500 envelopes) warms the JIT and V8's wasm tier-up
   // (Liftoff → TurboFan) up, so what is recorded is the steady state of a running page.
-  const passes = [{ leaves: 1000, perCase: 500, warmup: true }, ...sizes.map((leaves) => ({ leaves, perCase: envelopesPerCase, warmup: false }))];
+  const passes = [{ leaves: 1000, perCase: 6000, warmup: true }, ...sizes.map((leaves) => ({ leaves, perCase: envelopesPerCase, warmup: false }))];
   for (const { leaves, perCase, warmup } of passes) {
     const rootId = warmup ? "trace-warmup" : `trace-${leaves}`;
     const frames = server.prepare(rootId, leaves, 3 * perCase);
