@@ -262,11 +262,11 @@ impl Runtime {
             Ok(mut changes) => {
                 if was_stale {
                     // Back from stale: every store's staleness changed with its state.
-                    let announced: std::collections::HashSet<StoreKey, foldhash::fast::RandomState> =
-                        changes.notify.iter().cloned().collect();
-                    let unannounced = root.replica.index().keys().filter(|key| !announced.contains(*key));
-                    let unannounced: Vec<StoreKey> = unannounced.cloned().collect();
-                    changes.notify.extend(unannounced);
+                    let mut notify = crate::runtime::key_list::KeyList::from_keys(std::mem::take(&mut changes.notify));
+                    for key in root.replica.index().keys() {
+                        notify.push(key.clone());
+                    }
+                    changes.notify = notify.into_vec();
                 }
                 if changes.initial {
                     root.initial_deadline = None;

@@ -5,6 +5,7 @@ pub mod depth;
 pub mod envelope;
 pub mod error;
 pub mod index;
+mod key_list;
 pub mod machine;
 pub mod patch;
 pub mod push_event;

@@ -5,6 +5,7 @@
 //! Cost per envelope is O(ops × depth × log width + size of the op values + stream/upload ops):
 //! nothing walks the whole tree except the root replacement of an initial envelope.
 
+use crate::runtime::key_list::KeyList;
 use std::collections::HashSet;
 
 use super::depth::{MAX_DEPTH, depth_of};
@@ -173,8 +174,7 @@ impl Replica {
             stream_owners.dedup();
             stream_owners.retain(|owner| !self.streams.same_for(&streams, owner));
         }
-        let mut lost_streams: Vec<StoreKey> = Vec::new();
-        let mut lost_seen: HashSet<StoreKey, foldhash::fast::RandomState> = HashSet::default();
+        let mut lost_streams = KeyList::default();
         let prune_candidates: Vec<StoreKey> = if initial {
             self.index.keys().chain(stream_owners.iter()).cloned().collect()
         } else {
@@ -187,7 +187,7 @@ impl Replica {
                 let had = (!initial && self.streams.has_streams(&key)) || streams.has_streams(&key);
                 streams.prune(&key);
                 uploads.prune(&key);
-                if had && lost_seen.insert(key.clone()) {
+                if had {
                     lost_streams.push(key);
                 }
             }
@@ -198,6 +198,7 @@ impl Replica {
             }
         }
 
+        let lost_streams = lost_streams.into_vec();
         let notify = self.changes(&index, &touched, &stream_owners, &lost_streams, &upload_changed);
         if remount {
             self.invalidate_changed(&index, &stream_owners, &lost_streams);
@@ -224,14 +225,9 @@ impl Replica {
         lost: &[StoreKey],
         uploads: &[StoreKey],
     ) -> Vec<StoreKey> {
-        // Each store once, in first-seen order; a set keeps that O(1) per store for a state of
-        // thousands of stores.
-        let mut notify: Vec<StoreKey> = Vec::new();
-        let mut seen: HashSet<StoreKey, foldhash::fast::RandomState> = HashSet::default();
+        let mut notify = KeyList::default();
         let mut push = |key: &StoreKey| {
-            if seen.insert(key.clone()) {
-                notify.push(key.clone());
-            }
+            notify.push(key.clone());
         };
         let node_changed = |key: &StoreKey| match (self.index.get(key), new_index.get(key)) {
             (Some(old), Some(new)) => !old.node.same(&new.node),
@@ -246,7 +242,7 @@ impl Replica {
             keys.into_iter().for_each(&mut push);
         }
         stream_owners.iter().chain(lost).chain(uploads).for_each(&mut push);
-        notify
+        notify.into_vec()
     }
 
     /// Invalidation after a remount: stores whose node changed or left, stores whose streams
@@ -336,20 +332,14 @@ fn apply_op(tree: &Node, index: &mut StoreIndex, op: &Op, touched: &mut Touched)
         Op::Add { value, .. } | Op::Replace { value, .. } => stores_within(value),
         _ => Vec::new(),
     };
-    // The new value's stores, then the path (which ends at the value itself); an old store that
-    // is there again is overwritten, not removed first.
-    let stays: Vec<StoreKey> = added.iter().chain(&new_path).map(|(id, _)| id.key()).collect();
-    let mut staying: Vec<&StoreKey> = stays.iter().collect();
-    staying.sort_unstable();
     for (id, _) in old_path.iter().chain(&removed) {
         let key = id.key();
-        if staying.binary_search(&&key).is_err() {
-            index.remove(&key);
-            touched.nodes.insert(key);
-        }
+        index.remove(&key);
+        touched.nodes.insert(key);
     }
-    drop(staying);
-    for ((id, node), key) in added.into_iter().chain(new_path).zip(stays) {
+    // The new value's stores, then the path (which ends at the value itself).
+    for (id, node) in added.into_iter().chain(new_path) {
+        let key = id.key();
         touched.nodes.insert(key.clone());
         index.insert(key, IndexedStore { id, node });
     }

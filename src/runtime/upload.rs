@@ -13,6 +13,7 @@
 //! # Ok::<(), musubi_wasm::runtime::upload::UploadOpError>(())
 //! ```
 
+use crate::runtime::key_list::KeyList;
 use std::rc::Rc;
 
 use serde::Serialize;
@@ -270,16 +271,15 @@ impl Uploads {
     /// Applies ops grouped per handle, in order; returns the owning store keys of handles that
     /// changed (once each).
     pub fn apply(&mut self, ops: &[UploadOp]) -> Vec<StoreKey> {
-        let mut changed: Vec<StoreKey> = Vec::new();
-        let mut seen: std::collections::HashSet<StoreKey, foldhash::fast::RandomState> = Default::default();
+        let mut changed = KeyList::default();
         for op in ops {
             let owner = op.store_id.key();
             let handle = self.handles.entry((owner.clone(), op.upload.clone())).or_default();
-            if handle.apply(&op.kind) && seen.insert(owner.clone()) {
+            if handle.apply(&op.kind) {
                 changed.push(owner);
             }
         }
-        changed
+        changed.into_vec()
     }
 
     /// The handle for (store, upload name), if any op has touched it.
