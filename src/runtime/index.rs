@@ -2,6 +2,7 @@
 //! envelope. Only the root replacement of an initial envelope walks a whole tree; every other op
 //! touches the stores on its path and inside its old and new values.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::store_id::{StoreId, StoreKey};
@@ -16,9 +17,123 @@ pub struct IndexedStore {
     pub node: Node,
 }
 
-/// Store key → indexed store; persistent, so cloning it per envelope is O(1). Hashed with
-/// `foldhash` (randomly seeded, as store ids come from the server): several lookups per envelope.
-pub type StoreIndex = imbl::GenericHashMap<StoreKey, IndexedStore, foldhash::fast::RandomState, imbl::shared_ptr::DefaultSharedPtr>;
+/// Store key → indexed store. Hashed with `foldhash` (randomly seeded, as store ids come from the
+/// server): several lookups per envelope. An envelope edits it through an [`IndexEdit`].
+pub type StoreIndex = HashMap<StoreKey, IndexedStore, foldhash::fast::RandomState>;
+
+/// The store index as an envelope's ops leave it, kept as the changes to the current index until
+/// the envelope commits: an envelope costs what it changes, and a refused one leaves nothing to
+/// undo. Reads see the changes over the current index.
+///
+/// ```
+/// use musubi_wasm::runtime::index::{IndexEdit, IndexedStore, StoreIndex};
+/// use musubi_wasm::runtime::{Node, StoreId};
+/// let mut index = StoreIndex::default();
+/// let mut edit = IndexEdit::new(&index);
+/// let id = StoreId::from(["cart"]);
+/// edit.insert(id.key(), IndexedStore { id: id.clone(), node: Node::empty_object() });
+/// assert!(edit.contains_key(&id.key()) && index.is_empty());
+/// let changes = edit.into_changes();
+/// changes.apply_to(&mut index);
+/// assert!(index.contains_key(&id.key()));
+/// ```
+pub struct IndexEdit<'a> {
+    current: &'a StoreIndex,
+    changes: IndexChanges,
+}
+
+/// What an [`IndexEdit`] changed, detached from the index it read.
+pub enum IndexChanges {
+    /// A whole new index (a root replacement).
+    Replaced(StoreIndex),
+    /// Store key → the store now (`None`: removed).
+    Edited(HashMap<StoreKey, Option<IndexedStore>, foldhash::fast::RandomState>),
+}
+
+impl<'a> IndexEdit<'a> {
+    /// No changes yet to `current`.
+    pub fn new(current: &'a StoreIndex) -> Self {
+        IndexEdit { current, changes: IndexChanges::Edited(HashMap::default()) }
+    }
+
+    /// Replaces the whole index.
+    pub fn replace_all(&mut self, index: StoreIndex) {
+        self.changes = IndexChanges::Replaced(index);
+    }
+
+    /// The store of `key` after the changes.
+    pub fn get(&self, key: &StoreKey) -> Option<&IndexedStore> {
+        match &self.changes {
+            IndexChanges::Replaced(index) => index.get(key),
+            IndexChanges::Edited(edited) => match edited.get(key) {
+                Some(now) => now.as_ref(),
+                None => self.current.get(key),
+            },
+        }
+    }
+
+    /// True when `key` is indexed after the changes.
+    pub fn contains_key(&self, key: &StoreKey) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Every key indexed after the changes.
+    pub fn keys(&self) -> Box<dyn Iterator<Item = &StoreKey> + '_> {
+        match &self.changes {
+            IndexChanges::Replaced(index) => Box::new(index.keys()),
+            IndexChanges::Edited(edited) => {
+                let kept = self.current.keys().filter(|key| !edited.contains_key(*key));
+                Box::new(kept.chain(edited.iter().filter(|(_, now)| now.is_some()).map(|(key, _)| key)))
+            }
+        }
+    }
+
+    /// Indexes `store` under `key`.
+    pub fn insert(&mut self, key: StoreKey, store: IndexedStore) {
+        match &mut self.changes {
+            IndexChanges::Replaced(index) => {
+                index.insert(key, store);
+            }
+            IndexChanges::Edited(edited) => {
+                edited.insert(key, Some(store));
+            }
+        }
+    }
+
+    /// Drops `key` from the index.
+    pub fn remove(&mut self, key: &StoreKey) {
+        match &mut self.changes {
+            IndexChanges::Replaced(index) => {
+                index.remove(key);
+            }
+            IndexChanges::Edited(edited) => {
+                edited.insert(key.clone(), None);
+            }
+        }
+    }
+
+    /// The changes, to commit with [`IndexChanges::apply_to`].
+    pub fn into_changes(self) -> IndexChanges {
+        self.changes
+    }
+}
+
+impl IndexChanges {
+    /// Makes `index` what the edit left.
+    pub fn apply_to(self, index: &mut StoreIndex) {
+        match self {
+            IndexChanges::Replaced(replaced) => *index = replaced,
+            IndexChanges::Edited(edited) => {
+                for (key, now) in edited {
+                    match now {
+                        Some(store) => index.insert(key, store),
+                        None => index.remove(&key),
+                    };
+                }
+            }
+        }
+    }
+}
 
 /// Calls `found` for every store node inside `node` (depth first, in document order, `node`
 /// included). Iterative, so any depth is safe.

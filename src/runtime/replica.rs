@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use super::depth::{MAX_DEPTH, depth_of};
 use super::envelope::Envelope;
-use super::index::{IndexedStore, StoreIndex, build_index, stores_on_path, stores_within};
+use super::index::{IndexEdit, IndexedStore, StoreIndex, build_index, stores_on_path, stores_within};
 use super::patch::{self, Mode, Op, PatchError};
 use super::push_event::{PushEvent, PushEventError};
 use super::snapshot::Snapshots;
@@ -146,8 +146,13 @@ impl Replica {
         let events = envelope.events.iter().map(PushEvent::parse).collect::<Result<Vec<_>, _>>()?;
         check_depth(envelope, &ops, &stream_ops, &events)?;
 
-        // Work on O(1) copies; commit only when everything applied.
-        let (mut tree, mut index) = if initial { (Node::Null, StoreIndex::default()) } else { (self.tree.clone(), self.index.clone()) };
+        // Work on an O(1) copy of the tree and on the index's changes; commit only when
+        // everything applied.
+        let mut tree = if initial { Node::Null } else { self.tree.clone() };
+        let mut index = IndexEdit::new(&self.index);
+        if initial {
+            index.replace_all(StoreIndex::default());
+        }
         let mut touched = Touched { everything: initial, ..Touched::default() };
         for op in &ops {
             tree = apply_op(&tree, &mut index, op, &mut touched)?;
@@ -156,7 +161,7 @@ impl Replica {
             // Keep the identity of everything that did not change, so unchanged stores keep their
             // snapshots and are not announced as changed.
             tree = share_unchanged(&self.tree, &tree);
-            index = build_index(&tree);
+            index.replace_all(build_index(&tree));
         }
         let mut streams = if initial { Streams::default() } else { self.streams.clone() };
         for op in &stream_ops {
@@ -200,8 +205,12 @@ impl Replica {
 
         let lost_streams = lost_streams.into_vec();
         let notify = self.changes(&index, &touched, &stream_owners, &lost_streams, &upload_changed);
+        let invalid = if remount { self.changed_on_remount(&index, &stream_owners, &lost_streams) } else { Vec::new() };
+        index.into_changes().apply_to(&mut self.index);
         if remount {
-            self.invalidate_changed(&index, &stream_owners, &lost_streams);
+            for key in &invalid {
+                self.snapshots.invalidate(key);
+            }
         } else {
             self.invalidate_snapshots(&touched, &stream_ops);
         }
@@ -209,7 +218,6 @@ impl Replica {
             self.snapshots.forget(key);
         }
         self.tree = tree;
-        self.index = index;
         self.streams = streams;
         self.uploads = uploads;
         self.version = envelope.version;
@@ -219,7 +227,7 @@ impl Replica {
     /// §2.12 notification rules, evaluated against the old index (`self`) and the new one.
     fn changes(
         &self,
-        new_index: &StoreIndex,
+        new_index: &IndexEdit<'_>,
         touched: &Touched,
         stream_owners: &[StoreKey],
         lost: &[StoreKey],
@@ -245,28 +253,26 @@ impl Replica {
         notify.into_vec()
     }
 
-    /// Invalidation after a remount: stores whose node changed or left, stores whose streams
+    /// What a remount invalidates: stores whose node changed or left, stores whose streams
     /// changed, and the stores that contain those (their snapshots embed them).
-    fn invalidate_changed(&mut self, new_index: &StoreIndex, stream_owners: &[StoreKey], lost: &[StoreKey]) {
-        let changed: Vec<StoreKey> = self
+    fn changed_on_remount(&self, new_index: &IndexEdit<'_>, stream_owners: &[StoreKey], lost: &[StoreKey]) -> Vec<StoreKey> {
+        let mut changed: Vec<StoreKey> = self
             .snapshots
             .keys()
-            .filter(|key| match (self.index.get(*key), new_index.get(*key)) {
+            .filter(|key| match (self.index.get(*key), new_index.get(key)) {
                 (Some(old), Some(new)) => !old.node.same(&new.node),
                 _ => true,
             })
             .cloned()
             .collect();
-        for key in changed {
-            self.snapshots.invalidate(&key);
-        }
         for owner in stream_owners.iter().chain(lost) {
             let id = new_index.get(owner).or_else(|| self.index.get(owner)).map(|store| store.id.clone());
             match id {
-                Some(id) => id.prefixes().for_each(|prefix| self.snapshots.invalidate(&prefix.key())),
-                None => self.snapshots.invalidate(owner),
+                Some(id) => changed.extend(id.prefixes().map(|prefix| prefix.key())),
+                None => changed.push(owner.clone()),
             }
         }
+        changed
     }
 
     /// §2.12 snapshot-cache invalidation (a superset is always safe).
@@ -314,11 +320,11 @@ fn check_depth(envelope: &Envelope, ops: &[Op], stream_ops: &[StreamOp], events:
 
 /// Applies one op to `tree`, updating `index` from the stores on its path and inside its old and
 /// new values.
-fn apply_op(tree: &Node, index: &mut StoreIndex, op: &Op, touched: &mut Touched) -> Result<Node, PatchError> {
+fn apply_op(tree: &Node, index: &mut IndexEdit<'_>, op: &Op, touched: &mut Touched) -> Result<Node, PatchError> {
     let segments = op.path().segments();
     if op.path().is_root() {
         let applied = patch::apply_op(tree, op, Mode::Musubi)?;
-        *index = build_index(&applied.tree);
+        index.replace_all(build_index(&applied.tree));
         touched.everything = true;
         return Ok(applied.tree);
     }

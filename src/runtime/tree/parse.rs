@@ -62,6 +62,58 @@ struct Keys {
     next: usize,
 }
 
+/// The keys of the protocol's own objects (an envelope, its ops, stream, upload and push-event
+/// ops, markers), sorted: every envelope has some, so they are shared by every parse on the
+/// thread instead of allocated per envelope.
+const PROTOCOL_KEYS: [&str; 41] = [
+    "__musubi_async__",
+    "__musubi_store_id__",
+    "__musubi_stream__",
+    "__musubi_upload__",
+    "accept",
+    "at",
+    "base_version",
+    "chunk_size",
+    "client_name",
+    "client_size",
+    "client_type",
+    "code",
+    "config",
+    "entry",
+    "error",
+    "errors",
+    "events",
+    "from",
+    "item",
+    "item_key",
+    "limit",
+    "max_entries",
+    "max_file_size",
+    "message",
+    "name",
+    "op",
+    "ops",
+    "path",
+    "payload",
+    "progress",
+    "ref",
+    "root_id",
+    "status",
+    "store_id",
+    "stream",
+    "stream_ops",
+    "type",
+    "upload",
+    "upload_ops",
+    "value",
+    "version",
+];
+
+thread_local! {
+    /// [`PROTOCOL_KEYS`], allocated once per thread.
+    static SHARED_KEYS: Vec<Rc<str>> = PROTOCOL_KEYS.iter().map(|key| Rc::from(*key)).collect();
+}
+
 impl Keys {
     /// How many recent keys are kept.
     const RECENT: usize = 16;
@@ -73,13 +125,13 @@ impl Keys {
         let at = match found {
             Some(at) => at,
             None if self.recent.len() < Self::RECENT => {
-                self.recent.push((key.into(), 0));
+                self.recent.push((shared_key(key).unwrap_or_else(|| key.into()), 0));
                 self.recent.len() - 1
             }
             None => {
                 let at = self.next;
                 if let Some(slot) = self.recent.get_mut(at) {
-                    *slot = (key.into(), 0);
+                    *slot = (shared_key(key).unwrap_or_else(|| key.into()), 0);
                 }
                 self.next = (self.next + 1) % Self::RECENT;
                 at
@@ -91,6 +143,12 @@ impl Keys {
         self.previous = Some(at);
         self.recent.get(at).map_or_else(|| key.into(), |(known, _)| Rc::clone(known))
     }
+}
+
+/// The thread's shared allocation of `key`, if it is one of [`PROTOCOL_KEYS`].
+fn shared_key(key: &str) -> Option<Rc<str>> {
+    let position = PROTOCOL_KEYS.binary_search(&key).ok()?;
+    SHARED_KEYS.try_with(|keys| keys.get(position).cloned()).ok().flatten()
 }
 
 /// Deserializes one value within a parse.
@@ -197,6 +255,17 @@ mod tests {
         let (first, second) = (key(98), key(99));
         assert!(first.zip(second).is_some_and(|(a, b)| Rc::ptr_eq(&a, &b)), "one allocation for a repeated key");
         assert_eq!(node.at(0).and_then(|item| item.get("id")), Some(&Node::from(1)), "a duplicate key keeps the last value");
+    }
+
+    #[test]
+    fn protocol_keys_are_sorted_and_shared_across_parses() {
+        assert!(PROTOCOL_KEYS.windows(2).all(|pair| matches!(pair, [a, b] if a < b)), "sorted, for the binary search");
+        let key = |text: &str| {
+            let node = Node::parse_json_text(text).unwrap_or_default();
+            node.as_object().and_then(|map| map.iter().next().map(|(key, _)| key.clone()))
+        };
+        let (first, second) = (key(r#"{"ops": 1}"#), key(r#"{"ops": 2}"#));
+        assert!(first.zip(second).is_some_and(|(a, b)| Rc::ptr_eq(&a, &b)), "one allocation for every envelope's `ops`");
     }
 
     #[test]
