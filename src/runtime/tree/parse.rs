@@ -1,5 +1,6 @@
 //! JSON text straight into a [`Node`], with no `serde_json::Value` in between. Object keys are
-//! interned per parse, so the `id` of ten thousand records is one allocation, not ten thousand.
+//! interned (and the last ones carried over to the next parse on the thread), so the `id` of ten
+//! thousand records is one allocation, not ten thousand, and so is every envelope's `ops`.
 //! `serde_json` bounds the nesting at 128 levels (it fails instead of overflowing the stack);
 //! deeper text goes through [`crate::runtime::depth::parse_bounded`].
 //!
@@ -10,6 +11,7 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -24,9 +26,16 @@ pub const MAX_PARSE_NESTING: usize = 127;
 impl Node {
     /// Parses JSON text (O(size); nesting beyond [`MAX_PARSE_NESTING`] levels is an error).
     pub fn parse_json_text(text: &str) -> Result<Node, serde_json::Error> {
-        let mut state = ParseState::default();
+        let keys = LAST_KEYS.try_with(|last| last.try_borrow_mut().map(|mut keys| std::mem::take(&mut *keys)).unwrap_or_default());
+        let mut state = ParseState { keys: keys.unwrap_or_default(), ..ParseState::default() };
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        let node = NodeSeed { state: &mut state }.deserialize(&mut deserializer)?;
+        let node = NodeSeed { state: &mut state }.deserialize(&mut deserializer);
+        let _ = LAST_KEYS.try_with(|last| {
+            if let Ok(mut keys) = last.try_borrow_mut() {
+                *keys = std::mem::take(&mut state.keys);
+            }
+        });
+        let node = node?;
         deserializer.end()?;
         Ok(node)
     }
@@ -48,10 +57,11 @@ struct ParseState {
     items: Vec<Node>,
 }
 
-/// The object keys seen last in one parse. The records of a list repeat the same few keys in the
-/// same order, so the key that followed the previous one last time is tried first (one compare,
-/// no hashing), then the others among the last [`Keys::RECENT`]; a key not among them is allocated
-/// and becomes one of them. Memory stays bounded whatever the input.
+/// The object keys seen last. The records of a list repeat the same few keys in the same order,
+/// so the key that followed the previous one last time is tried first (one compare, no hashing),
+/// then the others among the last [`Keys::RECENT`]; a key not among them is allocated and becomes
+/// one of them. Only keys up to [`Keys::LONGEST`] bytes are kept, so memory stays bounded whatever
+/// the input (the keys outlive a parse: see `LAST_KEYS`).
 #[derive(Default)]
 struct Keys {
     /// Recent keys, each with the slot of the key that followed it last time.
@@ -62,76 +72,36 @@ struct Keys {
     next: usize,
 }
 
-/// The keys of the protocol's own objects (an envelope, its ops, stream, upload and push-event
-/// ops, markers), sorted: every envelope has some, so they are shared by every parse on the
-/// thread instead of allocated per envelope.
-const PROTOCOL_KEYS: [&str; 41] = [
-    "__musubi_async__",
-    "__musubi_store_id__",
-    "__musubi_stream__",
-    "__musubi_upload__",
-    "accept",
-    "at",
-    "base_version",
-    "chunk_size",
-    "client_name",
-    "client_size",
-    "client_type",
-    "code",
-    "config",
-    "entry",
-    "error",
-    "errors",
-    "events",
-    "from",
-    "item",
-    "item_key",
-    "limit",
-    "max_entries",
-    "max_file_size",
-    "message",
-    "name",
-    "op",
-    "ops",
-    "path",
-    "payload",
-    "progress",
-    "ref",
-    "root_id",
-    "status",
-    "store_id",
-    "stream",
-    "stream_ops",
-    "type",
-    "upload",
-    "upload_ops",
-    "value",
-    "version",
-];
-
 thread_local! {
-    /// [`PROTOCOL_KEYS`], allocated once per thread.
-    static SHARED_KEYS: Vec<Rc<str>> = PROTOCOL_KEYS.iter().map(|key| Rc::from(*key)).collect();
+    /// The keys the last parse on this thread ended with: envelopes repeat the protocol's keys
+    /// and the app's, so the next parse finds them (and their order) without allocating.
+    static LAST_KEYS: RefCell<Keys> = RefCell::default();
 }
 
 impl Keys {
     /// How many recent keys are kept.
-    const RECENT: usize = 16;
+    const RECENT: usize = 32;
+
+    /// The longest key kept.
+    const LONGEST: usize = 64;
 
     fn intern(&mut self, key: &str) -> Rc<str> {
+        if key.len() > Self::LONGEST {
+            return key.into();
+        }
         let holds = |slot: &(Rc<str>, usize)| slot.0.len() == key.len() && *slot.0 == *key;
         let predicted = self.previous.and_then(|previous| self.recent.get(previous)).map(|(_, successor)| *successor);
         let found = predicted.filter(|&at| self.recent.get(at).is_some_and(holds)).or_else(|| self.recent.iter().position(holds));
         let at = match found {
             Some(at) => at,
             None if self.recent.len() < Self::RECENT => {
-                self.recent.push((shared_key(key).unwrap_or_else(|| key.into()), 0));
+                self.recent.push((key.into(), 0));
                 self.recent.len() - 1
             }
             None => {
                 let at = self.next;
                 if let Some(slot) = self.recent.get_mut(at) {
-                    *slot = (shared_key(key).unwrap_or_else(|| key.into()), 0);
+                    *slot = (key.into(), 0);
                 }
                 self.next = (self.next + 1) % Self::RECENT;
                 at
@@ -143,12 +113,6 @@ impl Keys {
         self.previous = Some(at);
         self.recent.get(at).map_or_else(|| key.into(), |(known, _)| Rc::clone(known))
     }
-}
-
-/// The thread's shared allocation of `key`, if it is one of [`PROTOCOL_KEYS`].
-fn shared_key(key: &str) -> Option<Rc<str>> {
-    let position = PROTOCOL_KEYS.binary_search(&key).ok()?;
-    SHARED_KEYS.try_with(|keys| keys.get(position).cloned()).ok().flatten()
 }
 
 /// Deserializes one value within a parse.
@@ -258,8 +222,7 @@ mod tests {
     }
 
     #[test]
-    fn protocol_keys_are_sorted_and_shared_across_parses() {
-        assert!(PROTOCOL_KEYS.windows(2).all(|pair| matches!(pair, [a, b] if a < b)), "sorted, for the binary search");
+    fn keys_are_shared_across_parses() {
         let key = |text: &str| {
             let node = Node::parse_json_text(text).unwrap_or_default();
             node.as_object().and_then(|map| map.iter().next().map(|(key, _)| key.clone()))
