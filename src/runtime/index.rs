@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::store_id::{StoreId, StoreKey};
+use super::store_id::{STORE_ID_KEY, StoreId, StoreKey};
 use super::tree::Node;
 
 /// One indexed store.
@@ -164,15 +164,35 @@ pub fn build_index(tree: &Node) -> StoreIndex {
     index
 }
 
+/// A store met on a path.
+#[derive(Debug, Clone)]
+pub struct PathStore {
+    /// Its id.
+    pub id: StoreId,
+    /// Its key.
+    pub key: StoreKey,
+    /// Its node.
+    pub node: Node,
+}
+
 /// The store nodes met walking `segments` from the root of `tree` (root and final target
 /// included), stopping at the first missing step. Array steps follow canonical indices only.
-pub fn stores_on_path(tree: &Node, segments: &[Rc<str>]) -> Vec<(StoreId, Node)> {
-    let mut found = Vec::new();
+/// `known` is what the same walk met in the previous version: a store whose id array is the one
+/// it had there takes its id and key from there (no parse, no allocation).
+pub fn stores_on_path(tree: &Node, segments: &[Rc<str>], known: &[PathStore]) -> Vec<PathStore> {
+    let mut found: Vec<PathStore> = Vec::new();
     let mut current = Some(tree);
     let mut remaining = segments.iter();
     while let Some(node) = current {
-        if let Some(id) = StoreId::of_store_node(node) {
-            found.push((id, node.clone()));
+        let id_node = node.get(STORE_ID_KEY);
+        let before = known.get(found.len()).filter(|before| {
+            let same_id = before.node.get(STORE_ID_KEY).zip(id_node).is_some_and(|(was, is)| was.same(is));
+            same_id && id_node.is_some_and(Node::is_container)
+        });
+        if let Some(before) = before {
+            found.push(PathStore { id: before.id.clone(), key: before.key.clone(), node: node.clone() });
+        } else if let Some(id) = StoreId::of_store_node(node) {
+            found.push(PathStore { key: id.key(), id, node: node.clone() });
         }
         let Some(segment) = remaining.next() else { break };
         current = match node {
@@ -189,4 +209,31 @@ pub fn stores_within(node: &Node) -> Vec<(StoreId, Node)> {
     let mut found = Vec::new();
     for_each_store(node, &mut |id, store| found.push((id, store.clone())));
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::patch::{self, Mode, Op};
+    use serde_json::json;
+
+    #[test]
+    fn a_path_walk_reuses_the_ids_of_stores_whose_id_array_is_unchanged() {
+        let tree = Node::from_json(&json!({"__musubi_store_id__": [], "a": {"__musubi_store_id__": ["a"], "v": 1}}));
+        let segments: Vec<Rc<str>> = vec!["a".into(), "v".into()];
+        let before = stores_on_path(&tree, &segments, &[]);
+        let op = Op::parse(&Node::from_json(&json!({"op": "replace", "path": "/a/v", "value": 2})), Mode::Musubi);
+        let after = op.and_then(|op| patch::apply_op(&tree, &op, Mode::Musubi)).map(|applied| applied.tree).unwrap_or_default();
+        let walked = stores_on_path(&after, &segments, &before);
+        let keys = |stores: &[PathStore]| stores.iter().map(|store| store.key.to_string()).collect::<Vec<_>>();
+        assert_eq!(keys(&walked), ["[]", r#"["a"]"#]);
+        assert!(
+            walked.iter().zip(&before).all(|(now, was)| std::ptr::eq(now.key.as_str(), was.key.as_str())),
+            "ids and keys come from the known walk"
+        );
+        assert!(walked.iter().zip(&before).all(|(now, was)| !now.node.same(&was.node)), "the nodes are the new ones");
+        // A store whose id array changed is read again.
+        let renamed = Node::from_json(&json!({"__musubi_store_id__": [], "a": {"__musubi_store_id__": ["b"], "v": 1}}));
+        assert_eq!(keys(&stores_on_path(&renamed, &segments, &before)), ["[]", r#"["b"]"#]);
+    }
 }

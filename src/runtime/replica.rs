@@ -5,16 +5,16 @@
 //! Cost per envelope is O(ops × depth × log width + size of the op values + stream/upload ops):
 //! nothing walks the whole tree except the root replacement of an initial envelope.
 
-use crate::runtime::key_list::KeyList;
 use std::collections::HashSet;
 
 use super::depth::{MAX_DEPTH, depth_of};
 use super::envelope::Envelope;
-use super::index::{IndexEdit, IndexedStore, StoreIndex, build_index, stores_on_path, stores_within};
+use super::index::{IndexEdit, IndexedStore, PathStore, StoreIndex, build_index, stores_on_path, stores_within};
+use super::key_list::KeyList;
 use super::patch::{self, Mode, Op, PatchError};
 use super::push_event::{PushEvent, PushEventError};
 use super::snapshot::Snapshots;
-use super::store_id::StoreKey;
+use super::store_id::{StoreId, StoreKey};
 use super::stream::{StreamOp, StreamOpError, Streams};
 use super::tree::{ContainerSet, Node, share_unchanged};
 use super::upload::{UploadOp, UploadOpError, Uploads};
@@ -330,22 +330,21 @@ fn apply_op(tree: &Node, index: &mut IndexEdit<'_>, op: &Op, touched: &mut Touch
     }
     // Ancestors only: the old value at the path itself is `previous` (for an array `add` it is a
     // sibling that merely shifts and stays indexed).
-    let old_path = stores_on_path(tree, segments.split_last().map_or(segments, |(_, parent)| parent));
+    let old_path = stores_on_path(tree, segments.split_last().map_or(segments, |(_, parent)| parent), &[]);
     let applied = patch::apply_op(tree, op, Mode::Musubi)?;
-    let new_path = stores_on_path(&applied.tree, segments);
+    let new_path = stores_on_path(&applied.tree, segments, &old_path);
     let removed = applied.previous.as_ref().map(stores_within).unwrap_or_default();
     let added = match op {
         Op::Add { value, .. } | Op::Replace { value, .. } => stores_within(value),
         _ => Vec::new(),
     };
-    for (id, _) in old_path.iter().chain(&removed) {
-        let key = id.key();
+    let keyed = |(id, node): (StoreId, Node)| PathStore { key: id.key(), id, node };
+    for key in old_path.into_iter().map(|store| store.key).chain(removed.into_iter().map(|(id, _)| id.key())) {
         index.remove(&key);
         touched.nodes.insert(key);
     }
     // The new value's stores, then the path (which ends at the value itself).
-    for (id, node) in added.into_iter().chain(new_path) {
-        let key = id.key();
+    for PathStore { id, key, node } in added.into_iter().map(keyed).chain(new_path) {
         touched.nodes.insert(key.clone());
         index.insert(key, IndexedStore { id, node });
     }

@@ -13,11 +13,11 @@
 //! # Ok::<(), musubi_wasm::runtime::upload::UploadOpError>(())
 //! ```
 
-use crate::runtime::key_list::KeyList;
 use std::rc::Rc;
 
 use serde::Serialize;
 
+use super::key_list::KeyList;
 use super::store_id::{StoreId, StoreKey};
 use super::tree::Node;
 
