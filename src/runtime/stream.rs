@@ -115,9 +115,9 @@ type StreamKey = (StoreKey, Rc<str>);
 /// Every materialized stream of one root, persistent (cloning is O(1)).
 #[derive(Debug, Clone, Default)]
 pub struct Streams {
-    lists: imbl::HashMap<StreamKey, imbl::Vector<StreamEntry>>,
+    lists: imbl::OrdMap<StreamKey, imbl::Vector<StreamEntry>>,
     /// Stream names per owning store, for pruning and "has streams" checks.
-    by_store: imbl::HashMap<StoreKey, imbl::OrdSet<Rc<str>>>,
+    by_store: imbl::OrdMap<StoreKey, imbl::OrdSet<Rc<str>>>,
 }
 
 impl Streams {

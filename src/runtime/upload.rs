@@ -264,7 +264,7 @@ impl UploadOp {
 /// Every upload handle of one root, persistent (cloning is O(1)).
 #[derive(Debug, Clone, Default)]
 pub struct Uploads {
-    handles: imbl::HashMap<(StoreKey, Rc<str>), UploadHandle>,
+    handles: imbl::OrdMap<(StoreKey, Rc<str>), UploadHandle>,
 }
 
 impl Uploads {
@@ -289,7 +289,13 @@ impl Uploads {
 
     /// Drops the handles of a store that left the index.
     pub fn prune(&mut self, owner: &StoreKey) {
-        self.handles.retain(|(key, _), _| key != owner);
+        // A store's handles are adjacent in key order, from the empty name on.
+        let first = (owner.clone(), Rc::from(""));
+        let owned: Vec<(StoreKey, Rc<str>)> =
+            self.handles.range(first..).map(|(key, _)| key).take_while(|(key, _)| key == owner).cloned().collect();
+        for key in owned {
+            self.handles.remove(&key);
+        }
     }
 }
 
@@ -354,6 +360,12 @@ mod tests {
         assert!(uploads.handle(&StoreId::from(["child"]).key(), "doc").is_none());
         assert!(uploads.handle(&StoreId::root().key(), "avatar").is_some());
         assert!(uploads.apply(&[op(json!({"op":"progress","upload":"avatar","store_id":[],"ref":"nope","progress":5}))]).is_empty());
+        // Every handle of the store goes, and only its own (neighbours in key order stay).
+        let reset = |upload: &str, store: &str| op(json!({"op":"reset","upload":upload,"store_id":[store]}));
+        uploads.apply(&[reset("a", "child"), reset("b", "child"), reset("a", "child2"), reset("a", "chil")]);
+        uploads.prune(&StoreId::from(["child"]).key());
+        let has = |store: &str, name: &str| uploads.handle(&StoreId::from([store]).key(), name).is_some();
+        assert!(!has("child", "a") && !has("child", "b") && has("child2", "a") && has("chil", "a"));
     }
 
     #[test]

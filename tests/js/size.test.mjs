@@ -9,9 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-// 244,000 (from 242,000): one allocation per small object instead of two (ObjectMap's `Rc<[…]>`
-// entries: less memory per record, host accept ~5% faster) costs about 3 KB gzipped.
-const WASM_GZIP_BUDGET = 244_000;
+const WASM_GZIP_BUDGET = 240_000;
 const GLUE_GZIP_BUDGET = 14_000;
 
 /** The JS snippets wasm-bindgen emits next to the web build (`inline_js`), relative to pkg/. */
