@@ -279,7 +279,12 @@ fn parse_fresh(cache: &mut ContainerSet<JsValue>, node: &Node) -> Option<JsValue
             if cache.get(child).is_some() {
                 return None;
             }
-            unseen.push(child);
+            // A container of scalars only (a record) holds nothing more to look up.
+            if child.is_flat() {
+                containers += 1;
+            } else {
+                unseen.push(child);
+            }
         }
     }
     if containers < PARSE_MIN_CONTAINERS {

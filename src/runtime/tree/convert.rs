@@ -7,7 +7,7 @@ use std::rc::Rc;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 
-use super::{ArrayIter, Node, ObjectIter};
+use super::{ArrayIter, Node, ObjectIter, SMALL_MAX};
 use crate::runtime::walk::{Frame, walk};
 
 impl Node {
@@ -59,6 +59,20 @@ impl Node {
                 Some(Node::Array(items)) => {
                     out.push(b'[');
                     open.push(Open::Array(items.iter(), false));
+                }
+                // A record of scalars (most of a large state) is written in place, without a
+                // frame on the stack.
+                Some(Node::Object(map)) if map.len() <= SMALL_MAX && map.values().all(|value| !value.is_container()) => {
+                    out.push(b'{');
+                    for (at, (key, value)) in map.iter().enumerate() {
+                        if at > 0 {
+                            out.push(b',');
+                        }
+                        write_string(&mut out, key);
+                        out.push(b':');
+                        write_scalar(&mut out, value);
+                    }
+                    out.push(b'}');
                 }
                 Some(Node::Object(map)) => {
                     out.push(b'{');
@@ -229,5 +243,22 @@ impl Serialize for Node {
                 out.end()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_text_is_serde_json_text_for_records_nesting_escapes_and_numbers() {
+        let value = json!({
+            "records": [{"id": 1, "label": "a\"b\\c\n", "v": -2.5, "ok": true, "none": null}, {}, {"k\u{1}": 18446744073709551615u64}],
+            "nested": {"x": [[], [{}], {"y": {"z": [1, -1, 0.1]}}], "w": "ü"},
+            "wide": (0..40).map(|n| (format!("k{n:02}"), json!(n))).collect::<serde_json::Map<_, _>>(),
+        });
+        let node = Node::from_json(&value);
+        assert_eq!(node.to_json_text(), serde_json::to_string(&value).unwrap_or_default());
     }
 }
