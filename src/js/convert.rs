@@ -268,34 +268,21 @@ extern "C" {
 /// previous version. `None` when the subtree is small or holds a container converted before
 /// (whose JS object must be reused).
 fn parse_fresh(cache: &mut ContainerSet<JsValue>, node: &Node) -> Option<JsValue> {
-    if !node.is_container() {
-        return None;
-    }
-    let mut containers = 0usize;
-    let mut unseen: Vec<&Node> = vec![node];
-    while let Some(next) = unseen.pop() {
-        containers += 1;
-        for child in next.children().filter(|child| child.is_container()) {
-            if cache.get(child).is_some() {
-                return None;
-            }
-            // A container of scalars only (a record) holds nothing more to look up.
-            if child.is_flat() {
-                containers += 1;
-            } else {
-                unseen.push(child);
-            }
-        }
-    }
-    if containers < PARSE_MIN_CONTAINERS {
-        return None;
-    }
+    let stores = fresh_subtree_stores(cache, node)?;
     let value = js_sys::JSON::parse(&node.to_json_text()).ok()?;
     if value.is_object() {
         freeze_deep(&value);
     }
     cache.insert(node, value.clone());
-    register_stores(cache, node, &value);
+    for (store, steps) in stores {
+        let store_value = steps.iter().try_fold(value.clone(), |value, step| match step {
+            Step::Key(key) => js_sys::Reflect::get(&value, &JsValue::from_str(key)).ok(),
+            Step::Index(at) => js_sys::Reflect::get_u32(&value, *at).ok(),
+        });
+        if let Some(store_value) = store_value {
+            cache.insert(&store, store_value);
+        }
+    }
     Some(value)
 }
 
@@ -306,50 +293,47 @@ enum Step {
     Index(u32),
 }
 
-/// Remembers the JS object of every store snapshot inside `node` (whose JS value is `js`): the
-/// tree is searched in Rust, and the JS value is walked only along the paths to them.
-fn register_stores(cache: &mut ContainerSet<JsValue>, node: &Node, js: &JsValue) {
-    let mut found: Vec<(Node, Vec<Step>)> = Vec::new();
+/// For a large container none of whose containers was converted before: the store snapshots
+/// inside it, each with the steps to it. `None` for a scalar, a small subtree or one holding a
+/// converted container. One walk, which steps over records of scalars (a store snapshot holds
+/// its id array, so such a record is none, and it holds nothing to look up).
+fn fresh_subtree_stores(cache: &ContainerSet<JsValue>, node: &Node) -> Option<Vec<(Node, Vec<Step>)>> {
+    if !node.is_container() {
+        return None;
+    }
+    let mut containers = 0usize;
+    let mut stores: Vec<(Node, Vec<Step>)> = Vec::new();
     let mut path: Vec<Step> = Vec::new();
     // (container, how many steps below `node`, the step into it)
-    let mut pending: Vec<(&Node, usize, Option<Step>)> = vec![(node, 0, None)];
-    while let Some((current, depth, step)) = pending.pop() {
+    let mut unseen: Vec<(&Node, usize, Option<Step>)> = vec![(node, 0, None)];
+    while let Some((next, depth, step)) = unseen.pop() {
+        containers += 1;
         if let Some(step) = step {
             path.truncate(depth.saturating_sub(1));
             path.push(step);
-            if current.get(STORE_ID_KEY).is_some() {
-                found.push((current.clone(), path.clone()));
+            if next.get(STORE_ID_KEY).is_some() {
+                stores.push((next.clone(), path.clone()));
             }
         }
-        // A store snapshot holds its id array, so a container of scalars only is not one.
-        let worth_a_look = |child: &&Node| child.holds_containers();
-        match current {
-            Node::Array(items) => pending.extend(
-                items
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, item)| worth_a_look(item))
-                    .filter_map(|(at, item)| Some((item, depth + 1, Some(Step::Index(u32::try_from(at).ok()?))))),
-            ),
-            Node::Object(map) => {
-                pending.extend(
-                    map.iter()
-                        .filter(|(_, value)| worth_a_look(value))
-                        .map(|(key, value)| (value, depth + 1, Some(Step::Key(key.clone())))),
-                );
+        let children: Box<dyn Iterator<Item = (Step, &Node)>> = match next {
+            Node::Array(items) => {
+                Box::new(items.iter().enumerate().map(|(at, item)| (Step::Index(u32::try_from(at).unwrap_or(u32::MAX)), item)))
             }
-            _ => {}
+            Node::Object(map) => Box::new(map.iter().map(|(key, value)| (Step::Key(key.clone()), value))),
+            _ => Box::new(std::iter::empty()),
+        };
+        for (step, child) in children.filter(|(_, child)| child.is_container()) {
+            if cache.get(child).is_some() {
+                return None;
+            }
+            if child.is_flat() {
+                containers += 1;
+            } else {
+                unseen.push((child, depth + 1, Some(step)));
+            }
         }
     }
-    for (store, steps) in found {
-        let value = steps.iter().try_fold(js.clone(), |value, step| match step {
-            Step::Key(key) => js_sys::Reflect::get(&value, &JsValue::from_str(key)).ok(),
-            Step::Index(at) => js_sys::Reflect::get_u32(&value, *at).ok(),
-        });
-        if let Some(value) = value {
-            cache.insert(&store, value);
-        }
-    }
+    (containers >= PARSE_MIN_CONTAINERS).then_some(stores)
 }
 
 /// Converts a serde value (a reply) to a fresh JS value.
