@@ -117,19 +117,37 @@ fn frame_text(data: &wasm_bindgen::JsValue) -> Option<String> {
     let text = data.dyn_ref::<js_sys::JsString>()?;
     let units = text.length();
     if units >= NATIVE_COPY_MIN
-        && let Ok(encoder) = NativeEncoder::new()
+        && let Some(utf8) = ENCODER.try_with(|encoder| encoder.as_ref().and_then(|encoder| encode(encoder, text, units))).ok().flatten()
     {
-        // ASCII fills exactly one byte per unit; other text needs up to three.
-        for bytes_per_unit in [1, 3] {
-            let mut buffer = vec![0u8; (units as usize).saturating_mul(bytes_per_unit)];
-            let progress = encoder.encode_into(text, &mut buffer);
-            if progress.read() as u32 == units {
-                buffer.truncate(progress.written() as usize);
-                return String::from_utf8(buffer).ok().or_else(|| data.as_string());
-            }
-        }
+        return Some(utf8);
     }
     data.as_string()
+}
+
+thread_local! {
+    /// The encoder of long frames, made once.
+    static ENCODER: Option<NativeEncoder> = NativeEncoder::new().ok();
+}
+
+/// The UTF-8 of `text` (`units` UTF-16 units long): ASCII fills one byte per unit, so that is
+/// tried first; whatever did not fit (text with other characters) is encoded after it with room
+/// for three bytes per unit. Lone surrogates become U+FFFD, as in wasm-bindgen's own path.
+fn encode(encoder: &NativeEncoder, text: &js_sys::JsString, units: u32) -> Option<String> {
+    let mut bytes = vec![0u8; units as usize];
+    let first = encoder.encode_into(text, &mut bytes);
+    let read = first.read() as u32;
+    bytes.truncate(first.written() as usize);
+    if read < units {
+        let rest = text.slice(read, units);
+        let mut tail = vec![0u8; ((units - read) as usize).saturating_mul(3)];
+        let more = encoder.encode_into(&rest, &mut tail);
+        if more.read() as u32 != units - read {
+            return None;
+        }
+        tail.truncate(more.written() as usize);
+        bytes.extend_from_slice(&tail);
+    }
+    String::from_utf8(bytes).ok()
 }
 
 impl Drop for Transport {

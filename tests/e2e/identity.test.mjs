@@ -95,3 +95,38 @@ e2e("snapshots keep the identity of everything unchanged, in step with the previ
     protoKeyIsOwn: true,
   });
 });
+
+e2e("a long frame of any text arrives intact through the native copy into wasm", async (t) => {
+  const page = await openPage(t, env.browser, `${env.baseUrl}/js/leak.html`);
+  const body = readFileSync(path.join(ROOT, "tests/e2e/bench/trace.js"), "utf8");
+  await page.route(`${env.baseUrl}/_bench/trace.js`, (route) => route.fulfill({ status: 200, headers: { "content-type": "text/javascript" }, body }));
+  const result = await page.evaluate(async () => {
+    const { TraceServer } = await import("/_bench/trace.js");
+    const { connect } = await import("/pkg/index.js");
+    const server = new TraceServer();
+    server.install();
+    const connection = await connect("/socket");
+    // Frames far past the native-copy threshold (4,096 UTF-16 units): ASCII only, ASCII then
+    // other scripts (the second encoding pass starts mid-frame), and astral characters
+    // (surrogate pairs) throughout.
+    const trees = {
+      ascii: { __musubi_store_id__: [], text: "a".repeat(20000) },
+      mixed: { __musubi_store_id__: [], head: "b".repeat(6000), tail: "日本語のテキスト ".repeat(800), "キー": "値" },
+      astral: { __musubi_store_id__: [], text: "😀𝄞 ".repeat(3000), list: Array.from({ length: 300 }, (_, n) => `Ünïcödé ${n} 🚀`) },
+    };
+    // Key order aside (snapshots list keys sorted), the snapshot is the tree.
+    const canonical = (value) =>
+      Array.isArray(value) ? value.map(canonical) : value !== null && typeof value === "object" ? Object.fromEntries(Object.keys(value).sort().map((key) => [key, canonical(value[key])])) : value;
+    const out = {};
+    for (const [id, tree] of Object.entries(trees)) {
+      server.script(id, tree, []);
+      const { store, unmount } = await connection.mountStore({ module: "Text", id, params: {} });
+      const snapshot = JSON.stringify(canonical(store.snapshot()));
+      out[id] = snapshot === JSON.stringify(canonical(tree)) || snapshot.slice(0, 200);
+      await unmount();
+    }
+    await connection.disconnect();
+    return out;
+  });
+  assert.deepEqual(result, { ascii: true, mixed: true, astral: true });
+});

@@ -307,6 +307,9 @@ impl Drop for Node {
     /// that, the children of every container this node holds alone are moved onto a work list,
     /// so each drop goes one level deep whatever the depth.
     fn drop(&mut self) {
+        if !self.is_container() {
+            return;
+        }
         let level = DROP_LEVEL.try_with(Cell::get).unwrap_or(RECURSIVE_DROP_LEVELS);
         if level < RECURSIVE_DROP_LEVELS {
             let _ = DROP_LEVEL.try_with(|cell| cell.set(level + 1));
@@ -360,7 +363,12 @@ fn release_children(node: &mut Node, pending: &mut Vec<Node>) {
                 pending.extend(items);
             }
         }
-        Node::Object(map) => map.take_values_into(pending),
+        Node::Object(map) if map.holders() == 1 => {
+            // The taken-apart entries (keys and nulls) go now; the node keeps the shared empty
+            // object, so its own drop has nothing left to take apart.
+            let mut entries = std::mem::take(map);
+            entries.take_values_into(pending);
+        }
         _ => {}
     }
 }
@@ -399,6 +407,17 @@ mod tests {
         let before = work_list_releases();
         drop(chain);
         assert!(work_list_releases() > before, "the levels past the recursion limit use the work list");
+        // Each node goes through the list once (a taken-apart object leaves nothing behind to
+        // take apart again): 128 objects of 20 scalars and a link are 128 × 21 nodes, plus each
+        // object's own drop.
+        let mut chain = Node::from(0);
+        for _ in 0..(RECURSIVE_DROP_LEVELS * 4) {
+            let fields = (0..20).map(|n| (Rc::from(format!("f{n}").as_str()), Node::from(n)));
+            chain = Node::Object(ObjectMap::from_entries(fields.chain([(Rc::from("next"), chain)]).collect::<Vec<_>>()));
+        }
+        let before = work_list_releases();
+        drop(chain);
+        assert!(work_list_releases() - before <= RECURSIVE_DROP_LEVELS * 4 * 22, "{} releases", work_list_releases() - before);
     }
 
     #[test]

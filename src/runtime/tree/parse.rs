@@ -32,6 +32,7 @@ impl Node {
         let node = NodeSeed { state: &mut state }.deserialize(&mut deserializer);
         let _ = LAST_KEYS.try_with(|last| {
             if let Ok(mut keys) = last.try_borrow_mut() {
+                state.keys.forget_long();
                 *keys = std::mem::take(&mut state.keys);
             }
         });
@@ -60,8 +61,8 @@ struct ParseState {
 /// The object keys seen last. The records of a list repeat the same few keys in the same order,
 /// so the key that followed the previous one last time is tried first (one compare, no hashing),
 /// then the others among the last [`Keys::RECENT`]; a key not among them is allocated and becomes
-/// one of them. Only keys up to [`Keys::LONGEST`] bytes are kept, so memory stays bounded whatever
-/// the input (the keys outlive a parse: see `LAST_KEYS`).
+/// one of them. Only keys up to [`Keys::LONGEST`] bytes outlive a parse (see `LAST_KEYS`), so
+/// memory stays bounded whatever the input.
 #[derive(Default)]
 struct Keys {
     /// Recent keys, each with the slot of the key that followed it last time.
@@ -82,13 +83,10 @@ impl Keys {
     /// How many recent keys are kept.
     const RECENT: usize = 32;
 
-    /// The longest key kept.
+    /// The longest key kept for the next parse.
     const LONGEST: usize = 64;
 
     fn intern(&mut self, key: &str) -> Rc<str> {
-        if key.len() > Self::LONGEST {
-            return key.into();
-        }
         let holds = |slot: &(Rc<str>, usize)| slot.0.len() == key.len() && *slot.0 == *key;
         let predicted = self.previous.and_then(|previous| self.recent.get(previous)).map(|(_, successor)| *successor);
         let found = predicted.filter(|&at| self.recent.get(at).is_some_and(holds)).or_else(|| self.recent.iter().position(holds));
@@ -112,6 +110,16 @@ impl Keys {
         }
         self.previous = Some(at);
         self.recent.get(at).map_or_else(|| key.into(), |(known, _)| Rc::clone(known))
+    }
+
+    /// Lets go of the keys longer than [`Keys::LONGEST`] (their slots stand for the empty key),
+    /// so what outlives a parse stays small.
+    fn forget_long(&mut self) {
+        for slot in &mut self.recent {
+            if slot.0.len() > Self::LONGEST {
+                slot.0 = Rc::from("");
+            }
+        }
     }
 }
 
@@ -219,6 +227,21 @@ mod tests {
         let (first, second) = (key(98), key(99));
         assert!(first.zip(second).is_some_and(|(a, b)| Rc::ptr_eq(&a, &b)), "one allocation for a repeated key");
         assert_eq!(node.at(0).and_then(|item| item.get("id")), Some(&Node::from(1)), "a duplicate key keeps the last value");
+    }
+
+    #[test]
+    fn long_keys_are_shared_within_a_parse_but_not_kept() {
+        let long = "k".repeat(Keys::LONGEST + 1);
+        let node = Node::parse_json_text(&format!(r#"[{{"{long}": 1}}, {{"{long}": 2}}]"#)).unwrap_or_default();
+        let key = |index: usize| node.at(index).and_then(Node::as_object).and_then(|map| map.iter().next().map(|(k, _)| k.clone()));
+        assert!(key(0).zip(key(1)).is_some_and(|(a, b)| Rc::ptr_eq(&a, &b)), "one allocation within the parse");
+        let kept = LAST_KEYS.with(|keys| keys.borrow().recent.iter().any(|(key, _)| key.len() > Keys::LONGEST));
+        assert!(!kept, "not kept for the next parse");
+        assert_eq!(
+            Node::parse_json_text(r#"{"": 1}"#).ok(),
+            Some(Node::from_json(&serde_json::json!({"": 1}))),
+            "a forgotten slot stands for the empty key"
+        );
     }
 
     #[test]
