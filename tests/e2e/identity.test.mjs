@@ -10,16 +10,19 @@ import { devserverAndBrowser, e2e, openPage, ROOT } from "./support.mjs";
 
 const env = devserverAndBrowser();
 
-e2e("snapshots keep the identity of everything unchanged, in step with the previous version", async (t) => {
+/** A page of the devserver that can import the scripted server at `/_bench/trace.js`. */
+async function scriptedPage(t) {
   const page = await openPage(t, env.browser, `${env.baseUrl}/js/leak.html`);
   const body = readFileSync(path.join(ROOT, "tests/e2e/bench/trace.js"), "utf8");
   await page.route(`${env.baseUrl}/_bench/trace.js`, (route) => route.fulfill({ status: 200, headers: { "content-type": "text/javascript" }, body }));
+  return page;
+}
+
+e2e("snapshots keep the identity of everything unchanged, in step with the previous version", async (t) => {
+  const page = await scriptedPage(t);
   const result = await page.evaluate(async () => {
-    const { TraceServer } = await import("/_bench/trace.js");
-    const { connect } = await import("/pkg/index.js");
-    const server = new TraceServer();
-    server.install();
-    const connection = await connect("/socket");
+    const { connectScripted } = await import("/_bench/trace.js");
+    const { server, connection } = await connectScripted((await import("/pkg/index.js")).connect);
     const list = Array.from({ length: 200 }, (_, n) => ({ id: n, tags: ["t", n], meta: { x: n } }));
     const tree = { __musubi_store_id__: [], list, child: { __musubi_store_id__: ["c"], name: "c", items: [{ a: 1 }] }, odd: JSON.parse('{"__proto__": {"a": 1}, "keep": {"b": 2}}') };
     server.script("identity", tree, [
@@ -97,15 +100,10 @@ e2e("snapshots keep the identity of everything unchanged, in step with the previ
 });
 
 e2e("a long frame of any text arrives intact through the native copy into wasm", async (t) => {
-  const page = await openPage(t, env.browser, `${env.baseUrl}/js/leak.html`);
-  const body = readFileSync(path.join(ROOT, "tests/e2e/bench/trace.js"), "utf8");
-  await page.route(`${env.baseUrl}/_bench/trace.js`, (route) => route.fulfill({ status: 200, headers: { "content-type": "text/javascript" }, body }));
+  const page = await scriptedPage(t);
   const result = await page.evaluate(async () => {
-    const { TraceServer } = await import("/_bench/trace.js");
-    const { connect } = await import("/pkg/index.js");
-    const server = new TraceServer();
-    server.install();
-    const connection = await connect("/socket");
+    const { connectScripted } = await import("/_bench/trace.js");
+    const { server, connection } = await connectScripted((await import("/pkg/index.js")).connect);
     // Frames far past the native-copy threshold (4,096 UTF-16 units): ASCII only, ASCII then
     // other scripts (the second encoding pass starts mid-frame), and astral characters
     // (surrogate pairs) throughout.

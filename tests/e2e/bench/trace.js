@@ -125,6 +125,13 @@ export class TraceServer {
   }
 }
 
+/** Installs a scripted server in place of `WebSocket` and connects `connect(url)` through it. */
+export async function connectScripted(connect) {
+  const server = new TraceServer();
+  server.install();
+  return { server, connection: await connect("/socket") };
+}
+
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)];
@@ -137,9 +144,7 @@ const median = (values) => {
  * Returns one row per size, times in microseconds (mount and first read in milliseconds).
  */
 export async function runTrace(client, { sizes, envelopesPerCase, mountSamples = 3 }) {
-  const server = new TraceServer();
-  server.install();
-  const connection = await client.connect("/socket");
+  const { server, connection } = await connectScripted(client.connect);
   const rows = [];
   // A first, unrecorded pass (1k leaves, 3 × 500 envelopes) warms the JIT and V8's wasm tier-up
   // (Liftoff → TurboFan) up, so what is recorded is the steady state of a running page.
