@@ -297,7 +297,7 @@ enum Step {
 /// inside it, each with the steps to it. `None` for a scalar, a small subtree or one holding a
 /// converted container. One walk, which steps over records of scalars (a store snapshot holds
 /// its id array, so such a record is none, and it holds nothing to look up).
-fn fresh_subtree_stores(cache: &ContainerSet<JsValue>, node: &Node) -> Option<Vec<(Node, Vec<Step>)>> {
+fn fresh_subtree_stores<'n>(cache: &ContainerSet<JsValue>, node: &'n Node) -> Option<Vec<(Node, Vec<Step>)>> {
     if !node.is_container() {
         return None;
     }
@@ -305,7 +305,7 @@ fn fresh_subtree_stores(cache: &ContainerSet<JsValue>, node: &Node) -> Option<Ve
     let mut stores: Vec<(Node, Vec<Step>)> = Vec::new();
     let mut path: Vec<Step> = Vec::new();
     // (container, how many steps below `node`, the step into it)
-    let mut unseen: Vec<(&Node, usize, Option<Step>)> = vec![(node, 0, None)];
+    let mut unseen: Vec<(&'n Node, usize, Option<Step>)> = vec![(node, 0, None)];
     while let Some((next, depth, step)) = unseen.pop() {
         containers += 1;
         if let Some(step) = step {
@@ -315,22 +315,32 @@ fn fresh_subtree_stores(cache: &ContainerSet<JsValue>, node: &Node) -> Option<Ve
                 stores.push((next.clone(), path.clone()));
             }
         }
-        let children: Box<dyn Iterator<Item = (Step, &Node)>> = match next {
-            Node::Array(items) => {
-                Box::new(items.iter().enumerate().map(|(at, item)| (Step::Index(u32::try_from(at).unwrap_or(u32::MAX)), item)))
-            }
-            Node::Object(map) => Box::new(map.iter().map(|(key, value)| (Step::Key(key.clone()), value))),
-            _ => Box::new(std::iter::empty()),
-        };
-        for (step, child) in children.filter(|(_, child)| child.is_container()) {
+        // Each container child: a converted one ends the search, a record of scalars is only
+        // counted, anything else is looked into.
+        let mut look_at = |child: &'n Node, step: Step| {
             if cache.get(child).is_some() {
-                return None;
+                return false;
             }
             if child.is_flat() {
                 containers += 1;
             } else {
                 unseen.push((child, depth + 1, Some(step)));
             }
+            true
+        };
+        let fresh = match next {
+            Node::Array(items) => items
+                .iter()
+                .enumerate()
+                .filter(|(_, item)| item.is_container())
+                .all(|(at, item)| look_at(item, Step::Index(u32::try_from(at).unwrap_or(u32::MAX)))),
+            Node::Object(map) => {
+                map.iter().filter(|(_, value)| value.is_container()).all(|(key, value)| look_at(value, Step::Key(key.clone())))
+            }
+            _ => true,
+        };
+        if !fresh {
+            return None;
         }
     }
     (containers >= PARSE_MIN_CONTAINERS).then_some(stores)

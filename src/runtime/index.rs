@@ -204,10 +204,10 @@ pub fn stores_on_path(tree: &Node, segments: &[Rc<str>], known: &[PathStore]) ->
     found
 }
 
-/// Every store inside `node` (node included) as (id, node) pairs.
-pub fn stores_within(node: &Node) -> Vec<(StoreId, Node)> {
+/// Every store inside `node` (node included).
+pub fn stores_within(node: &Node) -> Vec<PathStore> {
     let mut found = Vec::new();
-    for_each_store(node, &mut |id, store| found.push((id, store.clone())));
+    for_each_store(node, &mut |id, store| found.push(PathStore { key: id.key(), id, node: store.clone() }));
     found
 }
 

@@ -28,7 +28,7 @@ impl KeyList {
     }
 
     /// True when `key` is in the list.
-    pub(crate) fn contains(&self, key: &StoreKey) -> bool {
+    fn contains(&self, key: &StoreKey) -> bool {
         match &self.index {
             Some(index) => index.contains(key),
             None => self.keys.contains(key),

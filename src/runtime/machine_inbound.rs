@@ -3,6 +3,7 @@
 //! version-mismatch recovery (PROTOCOL.md §2.13) and the self-healing remounts.
 
 use super::*;
+use crate::runtime::key_list::KeyList;
 
 impl Runtime {
     pub(super) fn on_channel_event(&mut self, channel: ChannelId, event: ChannelEvent, now: Millis) {
@@ -262,7 +263,7 @@ impl Runtime {
             Ok(mut changes) => {
                 if was_stale {
                     // Back from stale: every store's staleness changed with its state.
-                    let mut notify = crate::runtime::key_list::KeyList::from_keys(std::mem::take(&mut changes.notify));
+                    let mut notify = KeyList::from_keys(std::mem::take(&mut changes.notify));
                     for key in root.replica.index().keys() {
                         notify.push(key.clone());
                     }

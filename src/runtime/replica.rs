@@ -14,7 +14,7 @@ use super::key_list::KeyList;
 use super::patch::{self, Mode, Op, PatchError};
 use super::push_event::{PushEvent, PushEventError};
 use super::snapshot::Snapshots;
-use super::store_id::{StoreId, StoreKey};
+use super::store_id::StoreKey;
 use super::stream::{StreamOp, StreamOpError, Streams};
 use super::tree::{ContainerSet, Node, share_unchanged};
 use super::upload::{UploadOp, UploadOpError, Uploads};
@@ -338,13 +338,12 @@ fn apply_op(tree: &Node, index: &mut IndexEdit<'_>, op: &Op, touched: &mut Touch
         Op::Add { value, .. } | Op::Replace { value, .. } => stores_within(value),
         _ => Vec::new(),
     };
-    let keyed = |(id, node): (StoreId, Node)| PathStore { key: id.key(), id, node };
-    for key in old_path.into_iter().map(|store| store.key).chain(removed.into_iter().map(|(id, _)| id.key())) {
+    for PathStore { key, .. } in old_path.into_iter().chain(removed) {
         index.remove(&key);
         touched.nodes.insert(key);
     }
     // The new value's stores, then the path (which ends at the value itself).
-    for PathStore { id, key, node } in added.into_iter().map(keyed).chain(new_path) {
+    for PathStore { id, key, node } in added.into_iter().chain(new_path) {
         touched.nodes.insert(key.clone());
         index.insert(key, IndexedStore { id, node });
     }

@@ -111,8 +111,7 @@ fn edit(tree: &Node, path: &Pointer, leaf: Leaf<'_>, mode: Mode) -> Result<Appli
     let (mut node, previous) = edit_parent(current, last, leaf, path, mode)?;
     for frame in frames.into_iter().rev() {
         node = match frame {
-            Frame::Object(map, key) => {
-                let mut map = map;
+            Frame::Object(mut map, key) => {
                 map.insert(key, node);
                 Node::Object(map)
             }

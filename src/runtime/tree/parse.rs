@@ -17,7 +17,7 @@ use std::rc::Rc;
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
-use super::{ArrayVec, Node, ObjectMap};
+use super::{ArrayVec, Entry, Node, ObjectMap};
 
 /// The deepest nesting of containers [`Node::parse_json_text`] accepts (`serde_json`'s recursion
 /// limit): a text it parsed is at most this deep.
@@ -54,7 +54,7 @@ impl<'de> Deserialize<'de> for Node {
 #[derive(Default)]
 struct ParseState {
     keys: Keys,
-    entries: Vec<(Rc<str>, Node)>,
+    entries: Vec<Entry>,
     items: Vec<Node>,
 }
 
