@@ -133,13 +133,22 @@ pub enum SyncError {
     /// nothing is retried until the configuration changes.
     #[error("Cannot connect: {0}")]
     ConnectFailed(String),
+    /// The server refused an upload preflight (`allow_upload`), e.g. `unknown upload`.
+    #[error("Upload refused: {0}")]
+    UploadRefused(Value),
+    /// No preflight reply in time.
+    #[error("Upload timed out")]
+    UploadTimeout,
 }
 
 impl SyncError {
     /// True for failures a retry can cure (timeouts, a channel that went away); false for
     /// answers (a refusal, a state the client cannot hold).
     pub fn is_transient(&self) -> bool {
-        matches!(self, SyncError::MountTimeout | SyncError::NotConnected | SyncError::Disconnected | SyncError::JoinTimeout)
+        matches!(
+            self,
+            SyncError::MountTimeout | SyncError::NotConnected | SyncError::Disconnected | SyncError::JoinTimeout | SyncError::UploadTimeout
+        )
     }
 
     /// A stable, machine-readable name for the error (`error.kind` in JS).
@@ -166,6 +175,8 @@ impl SyncError {
             SyncError::Invalid(_) => "invalid",
             SyncError::TooDeep(_) => "too_deep",
             SyncError::ConnectFailed(_) => "connect_failed",
+            SyncError::UploadRefused(_) => "upload_refused",
+            SyncError::UploadTimeout => "upload_timeout",
         }
     }
 }

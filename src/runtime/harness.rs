@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::phoenix::WireMessage;
-use crate::phoenix::frame::{Body, Frame, decode_client_text};
+use crate::phoenix::frame::{Body, Frame, decode_client_binary, decode_client_text};
 use crate::phoenix::{ConnectionId, Millis, Output, Payload, SocketConfig};
 use crate::runtime::machine::*;
 use crate::runtime::{MountSpec, RequestId, StoreId, SyncError};
@@ -57,7 +57,8 @@ impl Wire {
                     }
                     self.sent.push(frame);
                 }
-                Output::Send { .. } | Output::Close { .. } => {}
+                Output::Send { message: WireMessage::Binary(bytes), .. } => self.sent.push(decode_client_binary(&bytes).unwrap()),
+                Output::Close { .. } => {}
                 Output::Event(event) => self.events.push(event),
             }
         }

@@ -32,6 +32,7 @@ use super::status::{ConnectionInfo, ConnectionStatus, Inputs, StatusDeriver};
 use super::store_id::{StoreId, StoreKey};
 use super::tree::Node;
 use super::upload::UploadHandle;
+use super::upload_transfer::{EntryView, FileId, JobId, ReadId};
 use crate::phoenix::{
     ChannelEvent, ChannelId, CloseCause, ConnectionId, ConnectionState, Event, Millis, Output, Payload, PushError, PushId, Reply,
     ReplyStatus, Socket, SocketConfig,
@@ -91,6 +92,46 @@ pub enum RuntimeEvent {
         /// The new state.
         info: ConnectionInfo,
     },
+    /// An upload handle's view changed (re-read [`Runtime::upload_view`]).
+    UploadChanged {
+        /// The handle.
+        target: UploadTarget,
+    },
+    /// Read `[offset, offset + len)` of `file` and answer with [`Runtime::upload_read`].
+    ReadChunk {
+        /// Pass back with the bytes.
+        read: ReadId,
+        /// The file.
+        file: FileId,
+        /// Byte offset.
+        offset: u64,
+        /// Byte count.
+        len: u64,
+    },
+    /// Call the external uploader `uploader` for `file`; report through
+    /// [`Runtime::external_progress`] and [`Runtime::external_finished`].
+    StartExternal {
+        /// Pass back with its progress and outcome.
+        job: JobId,
+        /// The file.
+        file: FileId,
+        /// The registered uploader's name.
+        uploader: String,
+        /// The preflight's `meta` for it (e.g. a URL).
+        meta: Value,
+        /// The entry as the handle shows it.
+        entry: Box<EntryView>,
+    },
+    /// Abort the external uploader call `job` (its entry was cancelled or its root went away).
+    AbortExternal {
+        /// The call.
+        job: JobId,
+    },
+    /// The runtime no longer needs `file`.
+    ReleaseFile {
+        /// The file.
+        file: FileId,
+    },
     /// An envelope was ignored or triggered recovery (diagnostics; nothing to do).
     Diagnostic {
         /// Connection topic.
@@ -103,15 +144,45 @@ pub enum RuntimeEvent {
 /// What a push was for.
 #[derive(Debug, Clone)]
 enum Purpose {
-    Mount { topic: Rc<str>, root_id: Rc<str>, generation: u64 },
-    Unmount { topic: Rc<str>, request: Option<RequestId> },
-    Command { topic: Rc<str>, root_id: Rc<str>, command: PendingCommand },
+    Mount {
+        topic: Rc<str>,
+        root_id: Rc<str>,
+        generation: u64,
+    },
+    Unmount {
+        topic: Rc<str>,
+        request: Option<RequestId>,
+    },
+    Command {
+        topic: Rc<str>,
+        root_id: Rc<str>,
+        command: PendingCommand,
+    },
+    /// `allow_upload`.
+    Preflight(Box<upload::Preflight>),
+    /// One chunk of an entry.
+    Chunk(upload::EntryAddr),
+    /// `cancel_upload` for this cancel or reset request.
+    CancelUpload {
+        topic: Rc<str>,
+        request: RequestId,
+    },
+    /// `upload_progress` / `upload_error` (nothing waits for the reply).
+    UploadNotice {
+        topic: Rc<str>,
+    },
 }
 
 impl Purpose {
     fn topic(&self) -> &Rc<str> {
         match self {
-            Purpose::Mount { topic, .. } | Purpose::Unmount { topic, .. } | Purpose::Command { topic, .. } => topic,
+            Purpose::Mount { topic, .. }
+            | Purpose::Unmount { topic, .. }
+            | Purpose::Command { topic, .. }
+            | Purpose::CancelUpload { topic, .. }
+            | Purpose::UploadNotice { topic } => topic,
+            Purpose::Preflight(preflight) => preflight.topic(),
+            Purpose::Chunk(addr) => addr.topic(),
         }
     }
 }
@@ -143,6 +214,8 @@ pub struct Runtime {
     status: StatusDeriver,
     /// The wire protocol (see [`wire`]).
     wire: wire::Wire,
+    /// Transfers, sub-channels, reads and uploader calls (see [`upload`]).
+    uploads: upload::UploadBook,
 }
 
 impl Runtime {
@@ -165,6 +238,7 @@ impl Runtime {
             socket_wanted: true,
             status: StatusDeriver::default(),
             wire: wire.into(),
+            uploads: upload::UploadBook::new(),
         }
     }
 
@@ -357,6 +431,7 @@ impl Runtime {
         };
         let waiters = root.waiters.clone();
         self.fail_root_work(topic, root_id, waiters, &SyncError::Unmounted);
+        self.drop_root_uploads(topic, root_id, &SyncError::Unmounted, now);
         self.wire_unmount(topic, root_id, &root, request, now);
         self.pump(now);
         request
@@ -393,6 +468,7 @@ impl Runtime {
             for (root_id, root) in connection.roots.iter_mut() {
                 let waiters = std::mem::take(&mut root.waiters);
                 self.fail_root_work(topic, root_id, waiters, &SyncError::Disconnected);
+                self.drop_root_uploads(topic, root_id, &SyncError::Disconnected, now);
             }
             // Replies on the left channel concern nobody any more; pending unmounts are done
             // (the server stops every root of a channel that leaves).
@@ -401,8 +477,13 @@ impl Runtime {
             orphaned.sort_unstable_by_key(|(id, _)| *id);
             for (push, purpose) in orphaned {
                 self.pushes.remove(&push);
-                if let Purpose::Unmount { request: Some(request), .. } = purpose {
-                    self.settle(request, Ok(Value::Null));
+                match purpose {
+                    Purpose::Unmount { request: Some(request), .. } => self.settle(request, Ok(Value::Null)),
+                    // Whoever waits for these hears that the channel went away.
+                    Purpose::Preflight(_) | Purpose::CancelUpload { .. } => {
+                        self.on_push_settled(push, purpose, Err(PushError::ChannelClosed), now)
+                    }
+                    _ => {}
                 }
             }
             self.wire_leave(&connection, now);
@@ -513,6 +594,7 @@ impl Runtime {
                 }
             }
         }
+        self.flush_upload_changes();
         self.refresh_status(now);
     }
 
@@ -549,6 +631,10 @@ mod read;
 #[path = "wire.rs"]
 mod wire;
 
+#[path = "machine_upload.rs"]
+mod upload;
+
+pub use upload::{UPLOAD_TOPIC_PREFIX, UploadTarget};
 pub use wire::WireMode;
 
 #[cfg(test)]
@@ -574,3 +660,7 @@ mod wire_tests;
 #[cfg(test)]
 #[path = "wire_trace_tests.rs"]
 mod wire_trace_tests;
+
+#[cfg(test)]
+#[path = "upload_tests.rs"]
+mod upload_tests;

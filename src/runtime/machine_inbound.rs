@@ -9,9 +9,12 @@ impl Runtime {
     pub(super) fn on_channel_event(&mut self, channel: ChannelId, event: ChannelEvent, now: Millis) {
         if let ChannelEvent::PushSettled { push, result } = event {
             if let Some(purpose) = self.pushes.remove(&push) {
-                self.on_push_settled(purpose, result, now);
+                self.on_push_settled(push, purpose, result, now);
             }
             return;
+        }
+        if self.is_upload_channel(channel) {
+            return self.on_upload_channel_event(channel, event, now);
         }
         let topic = match self.channel_role(channel) {
             Some(wire::ChannelRole::Connection(topic)) => topic,
@@ -81,6 +84,7 @@ impl Runtime {
         }
         for (root_id, waiters, root_channel) in failed {
             self.fail_root_work(topic, &root_id, waiters, &error);
+            self.drop_root_uploads(topic, &root_id, &error, now);
             // A forgotten root's own channel goes too, or it would keep rejoining (per root).
             self.wire_release(topic, &root_id, root_channel, false, now);
         }
@@ -139,8 +143,12 @@ impl Runtime {
         self.run_remount_retries(topic, now);
     }
 
-    pub(super) fn on_push_settled(&mut self, purpose: Purpose, result: Result<Reply, PushError>, now: Millis) {
+    pub(super) fn on_push_settled(&mut self, push: PushId, purpose: Purpose, result: Result<Reply, PushError>, now: Millis) {
         match purpose {
+            Purpose::Preflight(preflight) => self.on_preflight_answer(*preflight, result, now),
+            Purpose::Chunk(addr) => self.on_chunk_answer(addr, push, result, now),
+            Purpose::CancelUpload { request, .. } => self.on_cancel_answer(request),
+            Purpose::UploadNotice { .. } => {}
             Purpose::Command { command, .. } => {
                 let outcome = command_outcome(&command, result);
                 self.settle(command.request, outcome);
@@ -221,6 +229,7 @@ impl Runtime {
         if forget {
             let root_channel = connection.roots.remove(root_id).and_then(|root| root.channel);
             self.wire_release(topic, root_id, root_channel, mounted_on_server, now);
+            self.drop_root_uploads(topic, root_id, error, now);
         }
         for waiter in waiters {
             self.settle(waiter, Err(error.clone()));
@@ -281,8 +290,12 @@ impl Runtime {
                         self.settle(waiter, Ok(Value::Null));
                     }
                 }
+                let uploads = std::mem::take(&mut changes.uploads);
                 if !changes.notify.is_empty() {
                     self.emit(RuntimeEvent::StoresChanged { topic: topic.clone(), root_id: root_id.clone(), stores: changes.notify });
+                }
+                if !uploads.is_empty() {
+                    self.on_server_upload_changes(topic, &root_id, uploads, now);
                 }
                 if !changes.events.is_empty() {
                     self.emit(RuntimeEvent::PushEvents { topic: topic.clone(), root_id, events: changes.events });

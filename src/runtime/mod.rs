@@ -17,10 +17,11 @@ pub mod store_id;
 pub mod stream;
 pub mod tree;
 pub mod upload;
+pub mod upload_transfer;
 pub(crate) mod walk;
 
 pub use error::{CommandError, CommandErrorKind, SyncError};
-pub use machine::{DEFAULT_TOPIC, Runtime, RuntimeEvent, WireMode};
+pub use machine::{DEFAULT_TOPIC, Runtime, RuntimeEvent, UploadTarget, WireMode};
 pub use root::{MountSpec, RequestId, RootInfo, RootStatus};
 pub use store_id::{StoreId, StoreKey};
 pub use tree::Node;

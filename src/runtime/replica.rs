@@ -6,6 +6,7 @@
 //! nothing walks the whole tree except the root replacement of an initial envelope.
 
 use std::collections::HashSet;
+use std::rc::Rc;
 
 use super::depth::{MAX_DEPTH, depth_of};
 use super::envelope::Envelope;
@@ -14,7 +15,7 @@ use super::key_list::KeyList;
 use super::patch::{self, Mode, Op, PatchError};
 use super::push_event::{PushEvent, PushEventError};
 use super::snapshot::Snapshots;
-use super::store_id::StoreKey;
+use super::store_id::{StoreId, StoreKey};
 use super::stream::{StreamOp, StreamOpError, Streams};
 use super::tree::{ContainerSet, Node, share_unchanged};
 use super::upload::{UploadOp, UploadOpError, Uploads};
@@ -65,6 +66,8 @@ pub struct Changes {
     pub initial: bool,
     /// The envelope's push events, to deliver now that its state is applied.
     pub events: Vec<PushEvent>,
+    /// The upload handles its upload ops changed (owning store and upload name, once each).
+    pub uploads: Vec<(StoreId, Rc<str>)>,
 }
 
 /// A root's replicated state.
@@ -169,6 +172,7 @@ impl Replica {
         }
         let mut uploads = self.uploads.clone();
         let upload_changed = uploads.apply(&upload_ops);
+        let upload_owners: Vec<StoreKey> = KeyList::from_keys(upload_changed.iter().map(|(id, _)| id.key())).into_vec();
 
         // Prune streams and uploads of stores that are not in the new index.
         let mut stream_owners: Vec<StoreKey> = stream_ops.iter().map(|op| op.store_id().key()).collect();
@@ -197,14 +201,14 @@ impl Replica {
                 }
             }
         }
-        for key in &upload_changed {
+        for key in &upload_owners {
             if !index.contains_key(key) {
                 uploads.prune(key);
             }
         }
 
         let lost_streams = lost_streams.into_vec();
-        let notify = self.changes(&index, &touched, &stream_owners, &lost_streams, &upload_changed);
+        let notify = self.changes(&index, &touched, &stream_owners, &lost_streams, &upload_owners);
         let invalid = if remount { self.changed_on_remount(&index, &stream_owners, &lost_streams) } else { Vec::new() };
         index.into_changes().apply_to(&mut self.index);
         if remount {
@@ -214,6 +218,13 @@ impl Replica {
         } else {
             self.invalidate_snapshots(&touched, &stream_ops);
         }
+        // Upload state invalidates its store's snapshot and its ancestors' (later reference
+        // clients, PROTOCOL.md §6.1), like a stream op.
+        let uploads_changed: Vec<(StoreId, Rc<str>)> =
+            upload_changed.into_iter().filter(|(id, _)| self.index.contains_key(&id.key())).collect();
+        for (id, _) in &uploads_changed {
+            self.invalidate_upload_owner(id);
+        }
         for key in &left_index {
             self.snapshots.forget(key);
         }
@@ -221,7 +232,7 @@ impl Replica {
         self.streams = streams;
         self.uploads = uploads;
         self.version = envelope.version;
-        Ok(Changes { notify, initial, events })
+        Ok(Changes { notify, initial, events, uploads: uploads_changed })
     }
 
     /// §2.12 notification rules, evaluated against the old index (`self`) and the new one.
@@ -276,6 +287,14 @@ impl Replica {
     }
 
     /// §2.12 snapshot-cache invalidation (a superset is always safe).
+    /// An upload handle of `owner` changed: the snapshots of `owner` and of the stores that contain
+    /// it get new identities (their subscribers re-read).
+    pub(crate) fn invalidate_upload_owner(&mut self, owner: &StoreId) {
+        for prefix in owner.prefixes() {
+            self.snapshots.invalidate(&prefix.key());
+        }
+    }
+
     fn invalidate_snapshots(&mut self, touched: &Touched, stream_ops: &[StreamOp]) {
         if touched.everything {
             self.snapshots.invalidate_all();

@@ -257,15 +257,26 @@ fn a_remount_with_equal_state_changes_nothing() {
 }
 
 #[test]
-fn upload_ops_notify_the_owner_without_invalidating_snapshots() {
+fn upload_ops_notify_the_owner_and_invalidate_its_snapshot_and_its_ancestors() {
     let mut replica = mounted(page());
     let before = replica.snapshot(&root());
+    let header = StoreId::from(["header"]);
+    let header_before = replica.snapshot(&header);
     let payload = json!({"type": "patch", "root_id": "r", "base_version": 1, "version": 2, "ops": [], "stream_ops": [],
         "upload_ops": [{"op": "config", "upload": "avatar", "store_id": [], "config": {"accept": "any", "max_entries": 1, "max_file_size": 10, "chunk_size": 5}}]});
     let changes = replica.accept(&Envelope::parse(&Node::from_json(&payload)).unwrap()).unwrap();
     assert_eq!(keys(&changes), vec!["[]"]);
-    assert!(replica.snapshot(&root()).same(&before));
+    assert_eq!(changes.uploads, vec![(root(), "avatar".into())]);
+    // Later reference clients (PROTOCOL.md §6.1): the owner's snapshot is new, an unrelated
+    // store's is not.
+    assert!(!replica.snapshot(&root()).same(&before));
+    assert!(replica.snapshot(&header).same(&header_before));
     assert!(replica.uploads().handle(&root().key(), "avatar").is_some());
+    // An upload op of a store the tree does not have changes nothing.
+    let payload = json!({"type": "patch", "root_id": "r", "base_version": 2, "version": 3, "ops": [], "stream_ops": [],
+        "upload_ops": [{"op": "reset", "upload": "avatar", "store_id": ["nope"]}]});
+    let changes = replica.accept(&Envelope::parse(&Node::from_json(&payload)).unwrap()).unwrap();
+    assert!(changes.uploads.is_empty());
 }
 
 #[test]

@@ -17,7 +17,6 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use super::key_list::KeyList;
 use super::store_id::{StoreId, StoreKey};
 use super::tree::Node;
 
@@ -268,18 +267,18 @@ pub struct Uploads {
 }
 
 impl Uploads {
-    /// Applies ops grouped per handle, in order; returns the owning store keys of handles that
-    /// changed (once each).
-    pub fn apply(&mut self, ops: &[UploadOp]) -> Vec<StoreKey> {
-        let mut changed = KeyList::default();
+    /// Applies ops grouped per handle, in order; returns the handles that changed (owning store
+    /// and upload name, once each, in first-change order).
+    pub fn apply(&mut self, ops: &[UploadOp]) -> Vec<(StoreId, Rc<str>)> {
+        let mut changed: Vec<(StoreId, Rc<str>)> = Vec::new();
         for op in ops {
             let owner = op.store_id.key();
-            let handle = self.handles.entry((owner.clone(), op.upload.clone())).or_default();
-            if handle.apply(&op.kind) {
-                changed.push(owner);
+            let handle = self.handles.entry((owner, op.upload.clone())).or_default();
+            if handle.apply(&op.kind) && !changed.iter().any(|(id, name)| *id == op.store_id && *name == op.upload) {
+                changed.push((op.store_id.clone(), op.upload.clone()));
             }
         }
-        changed.into_vec()
+        changed
     }
 
     /// The handle for (store, upload name), if any op has touched it.
@@ -354,7 +353,11 @@ mod tests {
     fn checklist_47_48_49_handles_are_per_store_and_name_changed_once_and_pruned() {
         let mut uploads = Uploads::default();
         let changed = uploads.apply(&[add("u1"), add("u2"), op(json!({"op":"reset","upload":"doc","store_id":["child"]}))]);
-        assert_eq!(changed, vec![StoreId::root().key(), StoreId::from(["child"]).key()], "one change per owning store per batch");
+        assert_eq!(
+            changed,
+            vec![(StoreId::root(), "avatar".into()), (StoreId::from(["child"]), "doc".into())],
+            "one change per handle per batch"
+        );
         assert!(uploads.handle(&StoreId::root().key(), "doc").is_none());
         uploads.prune(&StoreId::from(["child"]).key());
         assert!(uploads.handle(&StoreId::from(["child"]).key(), "doc").is_none());

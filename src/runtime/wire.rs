@@ -9,6 +9,7 @@
 //! | unmount | push `unmount {root_id}` | `phx_leave` |
 //! | recovery | `unmount` then `mount` | leave, then join again |
 //! | command | `command {root_id, store_id, name, payload}` | `command {store_id, name, payload}` on the root's channel |
+//! | upload events | `allow_upload`, `cancel_upload`, … with `root_id` | the same on the root's channel, without `root_id` |
 //! | envelopes | routed by `root_id` | routed by channel |
 //!
 //! [`WireMode::Auto`] (the default) joins the connection channel first: a server that answers
@@ -226,6 +227,26 @@ impl Runtime {
             None => {
                 let body = json!({"root_id": root_id, "store_id": store_id.to_json(), "name": name, "payload": payload});
                 self.socket.push(connection.channel, "command", Payload::Json(body), now)
+            }
+        }
+    }
+
+    /// Pushes a root-addressed event (the upload events): on the connection channel with the
+    /// root's id added, or on the root's own channel as it is (PROTOCOL.md §6.1).
+    pub(super) fn wire_root_push(
+        &mut self,
+        topic: &str,
+        root_id: &str,
+        event: &str,
+        mut body: serde_json::Map<String, Value>,
+        now: Millis,
+    ) -> Result<PushId, PushError> {
+        let Some(connection) = self.connections.get(topic) else { return Err(PushError::ChannelClosed) };
+        match connection.roots.get(root_id).and_then(|root| root.channel) {
+            Some(channel) => self.socket.push(channel, event, Payload::Json(Value::Object(body)), now),
+            None => {
+                body.insert("root_id".into(), Value::String(root_id.to_owned()));
+                self.socket.push(connection.channel, event, Payload::Json(Value::Object(body)), now)
             }
         }
     }

@@ -90,6 +90,12 @@ impl Sim {
                 self.log(|| format!("socket: {event:?}"));
                 Ok(())
             }
+            // The simulated workload declares no uploads.
+            RuntimeEvent::UploadChanged { .. }
+            | RuntimeEvent::ReadChunk { .. }
+            | RuntimeEvent::StartExternal { .. }
+            | RuntimeEvent::AbortExternal { .. }
+            | RuntimeEvent::ReleaseFile { .. } => Ok(()),
             RuntimeEvent::PushEvents { root_id, events, .. } => {
                 let status = self.rt.root_status(TOPIC, &root_id);
                 ensure!(status == Some(RootStatus::Live), "events for {root_id} delivered while it is {status:?}");

@@ -1,0 +1,954 @@
+//! Uploads for the [`Runtime`] (PROTOCOL.md §3.2–§3.8): `select` preflights files with
+//! `allow_upload`, `start` sends each accepted entry over its own `musubi_upload:<ref>`
+//! sub-channel as binary `chunk` pushes (a window of them in flight) or hands it to a registered
+//! external uploader, `cancel` and `reset` give entries up. Every request settles exactly once;
+//! every entry ends `Done`, failed with a typed error, or removed — a dropped transport, a refused
+//! join, an unanswered chunk or a file that changed under it end the entry with a clear error, and
+//! `start` then preflights it afresh.
+//!
+//! The driver holds the files: the runtime names them ([`FileId`]), asks for slices
+//! ([`RuntimeEvent::ReadChunk`], answered by [`Runtime::upload_read`]), starts external uploaders
+//! ([`RuntimeEvent::StartExternal`], reported back through [`Runtime::external_progress`] and
+//! [`Runtime::external_finished`]) and says when a file is no longer needed
+//! ([`RuntimeEvent::ReleaseFile`]).
+
+use serde_json::Map;
+
+use super::*;
+use crate::phoenix::ErrorCause;
+use crate::phoenix::frame;
+use crate::runtime::error::extract_code;
+use crate::runtime::upload::{UploadConfig, UploadError};
+use crate::runtime::upload_transfer::{
+    self, ChunkWindow, EntryMode, EntryView, ExternalOutcome, JobId, LocalEntry, Phase, ReadId, SelectedFile, Transfer, UploadStatus,
+    UploadView, server_view,
+};
+
+/// The topic prefix of upload sub-channels.
+pub const UPLOAD_TOPIC_PREFIX: &str = "musubi_upload:";
+
+/// Names one upload handle: a declared upload of one store of one mounted root.
+///
+/// ```
+/// use musubi_wasm::runtime::{StoreId, UploadTarget};
+/// let target = UploadTarget::new("musubi:connection", "profile", StoreId::root(), "avatar");
+/// assert_eq!(&*target.name, "avatar");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UploadTarget {
+    /// Connection topic.
+    pub topic: Rc<str>,
+    /// Root id.
+    pub root_id: Rc<str>,
+    /// The store that declares the upload.
+    pub store_id: StoreId,
+    /// The upload's name.
+    pub name: Rc<str>,
+}
+
+impl UploadTarget {
+    /// The handle `name` of store `store_id` of root `root_id` on `topic`.
+    pub fn new(topic: &str, root_id: &str, store_id: StoreId, name: &str) -> Self {
+        UploadTarget { topic: topic.into(), root_id: root_id.into(), store_id, name: name.into() }
+    }
+}
+
+/// One entry of one handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EntryAddr {
+    target: UploadTarget,
+    client_ref: Rc<str>,
+}
+
+/// The runtime's upload bookkeeping.
+#[derive(Debug, Default)]
+pub(crate) struct UploadBook {
+    transfers: BTreeMap<UploadTarget, Transfer>,
+    channels: HashMap<ChannelId, EntryAddr>,
+    reads: HashMap<ReadId, EntryAddr>,
+    jobs: HashMap<JobId, EntryAddr>,
+    /// Cancel requests → replies still awaited.
+    cancels: HashMap<RequestId, usize>,
+    next_id: u64,
+    /// Chunks in flight per entry.
+    pub(crate) window: usize,
+    /// Handles changed during the current input, notified once each when it ends.
+    dirty: Vec<UploadTarget>,
+}
+
+impl EntryAddr {
+    pub(crate) fn topic(&self) -> &Rc<str> {
+        &self.target.topic
+    }
+}
+
+impl Preflight {
+    pub(crate) fn topic(&self) -> &Rc<str> {
+        &self.target.topic
+    }
+}
+
+impl UploadBook {
+    pub(crate) fn new() -> Self {
+        UploadBook { window: upload_transfer::DEFAULT_WINDOW, ..UploadBook::default() }
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        self.next_id = self.next_id.wrapping_add(1);
+        self.next_id
+    }
+
+    fn entry_mut(&mut self, addr: &EntryAddr) -> Option<&mut LocalEntry> {
+        self.transfers.get_mut(&addr.target)?.entry_mut(&addr.client_ref)
+    }
+}
+
+/// What a preflight was for.
+#[derive(Debug, Clone)]
+pub(crate) struct Preflight {
+    target: UploadTarget,
+    /// The `select` request (`None` for a restart inside `start`).
+    request: Option<RequestId>,
+    /// The files of a `select`, by client ref (empty for a restart: its entries are local).
+    files: Vec<(Rc<str>, SelectedFile)>,
+    /// The entries a restart preflights again.
+    restart: Vec<Rc<str>>,
+}
+
+/// An error code and message for an entry or handle.
+fn upload_error(code: &str, message: impl Into<String>) -> UploadError {
+    UploadError { code: code.to_owned(), message: message.into() }
+}
+
+/// The default message of a server error code (PROTOCOL.md §3.2).
+fn default_message(code: &str) -> &'static str {
+    match code {
+        "too_large" => "file exceeds the maximum size",
+        "too_many_files" => "too many files selected",
+        "not_accepted" => "file type is not accepted",
+        "chunk_timeout" => "upload timed out between chunks",
+        "chunk_too_large" => "chunk size exceeded the configured limit",
+        "external_failed" => "external upload failed",
+        "preflight_rejected" => "upload was rejected",
+        _ => "internal upload error",
+    }
+}
+
+/// A chunk reply's error reason as the entry error it means (PROTOCOL.md §3.4).
+fn chunk_error(response: &Value) -> UploadError {
+    let reason = response.get("reason").and_then(Value::as_str).unwrap_or("");
+    let code = match reason {
+        "chunk too large" => "chunk_too_large",
+        "upload too large" => "too_large",
+        "write failed" => "internal",
+        _ => "upload_failed",
+    };
+    let message =
+        if code == "upload_failed" { format!("the server refused a chunk: {response}") } else { default_message(code).to_owned() };
+    upload_error(code, message)
+}
+
+impl Runtime {
+    // ---- application interface ----
+
+    /// How many chunks each entry keeps in flight (1 = the reference's stop-and-wait; clamped to
+    /// 1..=64). Applies to entries started afterwards.
+    pub fn set_upload_window(&mut self, window: usize) {
+        self.uploads.window = window.clamp(1, upload_transfer::MAX_WINDOW);
+    }
+
+    /// The view of an upload handle (`None` if the root is unknown).
+    pub fn upload_view(&self, target: &UploadTarget) -> Option<UploadView> {
+        let root = self.root(&target.topic, &target.root_id)?;
+        let server = root.replica.uploads().handle(&target.store_id.key(), &target.name);
+        Some(match self.uploads.transfers.get(target) {
+            Some(transfer) => transfer.view(server),
+            None => server.map(server_view).unwrap_or_default(),
+        })
+    }
+
+    /// Bumped whenever the handle's view may have changed (cache views by it).
+    pub fn upload_revision(&self, target: &UploadTarget) -> u64 {
+        self.uploads.transfers.get(target).map_or(0, |transfer| transfer.revision)
+    }
+
+    /// Preflights `files` (`allow_upload`). Settles with the handle's entries (as JSON) once the
+    /// server answered: accepted files become `pending` entries, refused ones handle errors.
+    /// Settles at once with the current entries for an empty selection, and with
+    /// [`SyncError::NotConnected`] when the root is not live.
+    pub fn upload_select(&mut self, target: &UploadTarget, files: Vec<SelectedFile>, now: Millis) -> RequestId {
+        let request = self.request_id();
+        if files.is_empty() {
+            let entries = self.upload_entries_json(target);
+            self.settle(request, Ok(entries));
+            return request;
+        }
+        if !self.upload_root_live(target) {
+            for file in &files {
+                self.emit(RuntimeEvent::ReleaseFile { file: file.file });
+            }
+            self.settle(request, Err(SyncError::NotConnected));
+            return request;
+        }
+        let transfer = self.transfer(target);
+        transfer.status = UploadStatus::Selecting;
+        transfer.errors.clear();
+        let files: Vec<(Rc<str>, SelectedFile)> = files.into_iter().map(|file| (transfer.client_ref(), file)).collect();
+        let entries: Vec<Value> = files
+            .iter()
+            .map(|(client_ref, file)| json!({"client_ref": &**client_ref, "name": file.name, "size": file.size, "type": file.mime}))
+            .collect();
+        self.upload_changed(target);
+        let preflight = Preflight { target: target.clone(), request: Some(request), files, restart: Vec::new() };
+        self.push_preflight(preflight, entries, now);
+        self.pump(now);
+        request
+    }
+
+    /// Sends every `pending` entry (and preflights again the ones a dropped connection or an
+    /// unanswered chunk ended). Settles (with `null`) when no entry runs any more; the handle's
+    /// status then says how it went. [`SyncError::NotConnected`] when the root is not live.
+    pub fn upload_start(&mut self, target: &UploadTarget, now: Millis) -> RequestId {
+        let request = self.request_id();
+        if !self.upload_root_live(target) {
+            self.settle(request, Err(SyncError::NotConnected));
+            return request;
+        }
+        let transfer = self.transfer(target);
+        transfer.status = UploadStatus::Uploading;
+        transfer.cancelled_in_run = false;
+        transfer.start_waiters.push(request);
+        let mut restart = Vec::new();
+        let mut ready = Vec::new();
+        for entry in transfer.entries.iter_mut() {
+            match entry.phase {
+                Phase::Failed { retry: true } => {
+                    entry.phase = Phase::Preflight;
+                    restart.push(entry.client_ref.clone());
+                }
+                Phase::Ready => ready.push(entry.client_ref.clone()),
+                _ => {}
+            }
+        }
+        if !restart.is_empty() {
+            let entries: Vec<Value> = transfer
+                .entries
+                .iter()
+                .filter(|entry| restart.contains(&entry.client_ref))
+                .map(|entry| json!({"client_ref": &*entry.client_ref, "name": entry.file.name, "size": entry.file.size, "type": entry.file.mime}))
+                .collect();
+            let preflight = Preflight { target: target.clone(), request: None, files: Vec::new(), restart };
+            self.push_preflight(preflight, entries, now);
+        }
+        for client_ref in ready {
+            self.begin_entry(&EntryAddr { target: target.clone(), client_ref }, now);
+        }
+        self.upload_changed(target);
+        self.finish_start_if_done(target);
+        self.pump(now);
+        request
+    }
+
+    /// Cancels one entry (by its server ref) or every entry of this client: an external
+    /// uploader is aborted, a sub-channel left, and `cancel_upload` pushed. Settles (with `null`)
+    /// when the server answered every cancel; the entries are gone from the view at once.
+    pub fn upload_cancel(&mut self, target: &UploadTarget, entry_ref: Option<&str>, now: Millis) -> RequestId {
+        let request = self.request_id();
+        self.cancel_entries(target, entry_ref, request, now);
+        self.pump(now);
+        request
+    }
+
+    /// Cancels every entry, then clears entries and errors: the handle is `idle` again.
+    pub fn upload_reset(&mut self, target: &UploadTarget, now: Millis) -> RequestId {
+        let request = self.request_id();
+        self.cancel_entries(target, None, request, now);
+        if let Some(transfer) = self.uploads.transfers.get_mut(target) {
+            transfer.errors.clear();
+            transfer.status = UploadStatus::Idle;
+            transfer.cancelled_in_run = false;
+        }
+        self.upload_changed(target);
+        self.pump(now);
+        request
+    }
+
+    /// The driver read the slice `read` asked for (or could not).
+    pub fn upload_read(&mut self, read: ReadId, bytes: Result<Vec<u8>, String>, now: Millis) {
+        let Some(addr) = self.uploads.reads.remove(&read) else { return };
+        let Some(entry) = self.uploads.entry_mut(&addr) else { return };
+        let (Phase::Sending, Some(window)) = (entry.phase, entry.window.as_mut()) else { return };
+        let filled = match bytes {
+            Ok(bytes) => window.fill(read, bytes).map_err(|mismatch| {
+                format!("the file changed since it was selected (read {} bytes, expected {})", mismatch.received, mismatch.expected)
+            }),
+            Err(reason) => Err(format!("the file could not be read: {reason}")),
+        };
+        match filled {
+            Ok(_) => self.pump_entry(&addr, now),
+            Err(message) => self.fail_entry(&addr, "file_unreadable", message, false, now),
+        }
+        self.pump(now);
+    }
+
+    /// An external uploader reported progress (a percentage; rounded and clamped to 0–100).
+    pub fn external_progress(&mut self, job: JobId, percent: f64, now: Millis) {
+        let Some(addr) = self.uploads.jobs.get(&job).cloned() else { return };
+        let progress = if percent.is_finite() { percent.round().clamp(0.0, 100.0) as u64 } else { 0 };
+        let Some(entry) = self.uploads.entry_mut(&addr) else { return };
+        if entry.phase != Phase::External || entry.reported == Some(progress) {
+            return;
+        }
+        entry.reported = Some(progress);
+        let entry_ref = entry.entry_ref.clone();
+        self.push_upload_notice(&addr.target, "upload_progress", &entry_ref, json!({"progress": progress}), now);
+        self.pump(now);
+    }
+
+    /// An external uploader finished: resolved (a final `progress: 100` is pushed), rejected
+    /// (`upload_error` with `external_failed` and its message), or there was no uploader of that
+    /// name (a handle error; nothing is pushed).
+    pub fn external_finished(&mut self, job: JobId, outcome: ExternalOutcome, now: Millis) {
+        let Some(addr) = self.uploads.jobs.remove(&job) else { return };
+        let Some(entry) = self.uploads.entry_mut(&addr) else { return };
+        if entry.phase != Phase::External {
+            return;
+        }
+        entry.job = None;
+        let entry_ref = entry.entry_ref.clone();
+        match outcome {
+            ExternalOutcome::Done => {
+                entry.phase = Phase::Done;
+                entry.reported = Some(100);
+                self.push_upload_notice(&addr.target, "upload_progress", &entry_ref, json!({"progress": 100}), now);
+            }
+            ExternalOutcome::Failed(message) => {
+                entry.phase = Phase::Failed { retry: false };
+                let message = if message.is_empty() { default_message("external_failed").to_owned() } else { message };
+                self.push_upload_notice(
+                    &addr.target,
+                    "upload_error",
+                    &entry_ref,
+                    json!({"code": "external_failed", "message": message}),
+                    now,
+                );
+            }
+            ExternalOutcome::NoUploader(name) => {
+                entry.phase = Phase::Failed { retry: false };
+                if let Some(transfer) = self.uploads.transfers.get_mut(&addr.target) {
+                    transfer.errors.push(upload_error("no_uploader", format!("No registered uploader for \"{name}\"")));
+                }
+            }
+        }
+        self.upload_changed(&addr.target);
+        self.finish_start_if_done(&addr.target);
+        self.pump(now);
+    }
+
+    // ---- internals ----
+
+    fn transfer(&mut self, target: &UploadTarget) -> &mut Transfer {
+        self.uploads.transfers.entry(target.clone()).or_default()
+    }
+
+    fn upload_root_live(&self, target: &UploadTarget) -> bool {
+        let joined = self.connections.get(&target.topic).is_some_and(|connection| connection.joined);
+        joined && self.root(&target.topic, &target.root_id).is_some_and(|root| root.status == RootStatus::Live)
+    }
+
+    fn upload_entries_json(&self, target: &UploadTarget) -> Value {
+        let view = self.upload_view(target).unwrap_or_default();
+        serde_json::to_value(&view.entries).unwrap_or(Value::Null)
+    }
+
+    /// Something of the handle changed: a new revision and new snapshots for its store and the
+    /// stores above it now; one notification of the handle and the store when the input ends.
+    pub(super) fn upload_changed(&mut self, target: &UploadTarget) {
+        let transfer = self.transfer(target);
+        transfer.revision = transfer.revision.wrapping_add(1);
+        if let Some(root) = self.root_mut(&target.topic, &target.root_id) {
+            root.replica.invalidate_upload_owner(&target.store_id);
+        }
+        if !self.uploads.dirty.contains(target) {
+            self.uploads.dirty.push(target.clone());
+        }
+    }
+
+    /// Notifies the handles the input changed (see [`Runtime::upload_changed`]), once each.
+    pub(super) fn flush_upload_changes(&mut self) {
+        for target in std::mem::take(&mut self.uploads.dirty) {
+            if self.root(&target.topic, &target.root_id).is_none() {
+                continue;
+            }
+            let store = target.store_id.key();
+            self.emit(RuntimeEvent::StoresChanged { topic: target.topic.clone(), root_id: target.root_id.clone(), stores: vec![store] });
+            self.emit(RuntimeEvent::UploadChanged { target });
+        }
+    }
+
+    /// An envelope's upload ops changed these handles: entries the server removed (cancelled,
+    /// reset) go locally too — unless a client-side failure keeps them for a restart.
+    pub(super) fn on_server_upload_changes(&mut self, topic: &Rc<str>, root_id: &Rc<str>, changed: Vec<(StoreId, Rc<str>)>, now: Millis) {
+        for (store_id, name) in changed {
+            let target = UploadTarget { topic: topic.clone(), root_id: root_id.clone(), store_id, name };
+            let server_refs: Vec<Rc<str>> = self.upload_view_server_refs(&target).unwrap_or_default();
+            let transfer = self.transfer(&target);
+            // The envelope itself notified the store; only the handle is left to hear of it.
+            transfer.revision = transfer.revision.wrapping_add(1);
+            let mut gone = Vec::new();
+            for entry in transfer.entries.iter_mut() {
+                let present = server_refs.contains(&entry.entry_ref);
+                if present {
+                    entry.seen = true;
+                } else if entry.seen && !matches!(entry.phase, Phase::Failed { retry: true } | Phase::Preflight) {
+                    gone.push(entry.client_ref.clone());
+                }
+            }
+            for client_ref in gone {
+                self.forget_entry(&EntryAddr { target: target.clone(), client_ref }, now);
+            }
+            self.emit(RuntimeEvent::UploadChanged { target: target.clone() });
+            self.finish_start_if_done(&target);
+        }
+    }
+
+    fn upload_view_server_refs(&self, target: &UploadTarget) -> Option<Vec<Rc<str>>> {
+        let handle = self.root(&target.topic, &target.root_id)?.replica.uploads().handle(&target.store_id.key(), &target.name)?;
+        Some(handle.entries.iter().map(|entry| entry.entry_ref.clone()).collect())
+    }
+
+    fn push_preflight(&mut self, preflight: Preflight, entries: Vec<Value>, now: Millis) {
+        let target = preflight.target.clone();
+        let mut body = Map::new();
+        body.insert("entries".into(), Value::Array(entries));
+        match self.wire_upload_push(&target, "allow_upload", body, now) {
+            Ok(push) => {
+                self.pushes.insert(push, Purpose::Preflight(Box::new(preflight)));
+            }
+            Err(_) => self.on_preflight_answer(preflight, Err(PushError::ChannelClosed), now),
+        }
+    }
+
+    /// Pushes `event` for `target` with `body` plus the handle's `store_id` and `name` (and the
+    /// root id on the connection channel).
+    fn wire_upload_push(
+        &mut self,
+        target: &UploadTarget,
+        event: &str,
+        mut body: Map<String, Value>,
+        now: Millis,
+    ) -> Result<PushId, PushError> {
+        body.insert("store_id".into(), target.store_id.to_json());
+        body.insert("name".into(), Value::String(target.name.to_string()));
+        self.wire_root_push(&target.topic, &target.root_id, event, body, now)
+    }
+
+    fn push_upload_notice(&mut self, target: &UploadTarget, event: &str, entry_ref: &str, fields: Value, now: Millis) {
+        let mut body = Map::new();
+        body.insert("ref".into(), Value::String(entry_ref.to_owned()));
+        if let Value::Object(fields) = fields {
+            body.extend(fields);
+        }
+        if let Ok(push) = self.wire_upload_push(target, event, body, now) {
+            self.pushes.insert(push, Purpose::UploadNotice { topic: target.topic.clone() });
+        }
+    }
+
+    pub(super) fn on_preflight_answer(&mut self, preflight: Preflight, result: Result<Reply, PushError>, now: Millis) {
+        let Preflight { target, request, files, restart } = preflight;
+        if !self.uploads.transfers.contains_key(&target) || self.root(&target.topic, &target.root_id).is_none() {
+            for (_, file) in &files {
+                self.emit(RuntimeEvent::ReleaseFile { file: file.file });
+            }
+            if let Some(request) = request {
+                self.settle(request, Err(SyncError::Unmounted));
+            }
+            return;
+        }
+        let outcome = match result {
+            Ok(reply) if reply.is_ok() => Ok(reply.response.as_json().cloned().unwrap_or(Value::Null)),
+            Ok(reply) => {
+                let response = inbound::json_of(&reply.response);
+                let code = extract_code(&response).unwrap_or_else(|| "preflight_failed".to_owned());
+                Err((upload_error(&code, format!("the server refused the upload: {response}")), SyncError::UploadRefused(response)))
+            }
+            Err(PushError::Timeout) => {
+                Err((upload_error("timeout", "the server did not answer the upload request in time"), SyncError::UploadTimeout))
+            }
+            Err(_) => Err((upload_error("disconnected", "the connection dropped before the server answered"), SyncError::Disconnected)),
+        };
+        match outcome {
+            Ok(response) => self.accept_preflight(&target, &response, files, &restart, now),
+            Err((error, sync_error)) => {
+                for (_, file) in &files {
+                    self.emit(RuntimeEvent::ReleaseFile { file: file.file });
+                }
+                let transfer = self.transfer(&target);
+                for client_ref in &restart {
+                    if let Some(entry) = transfer.entry_mut(client_ref) {
+                        entry.fail(&error.code, error.message.clone(), true);
+                    }
+                }
+                transfer.errors.push(error);
+                if request.is_some() {
+                    transfer.status = UploadStatus::Error;
+                }
+                if let Some(request) = request {
+                    self.settle(request, Err(sync_error));
+                }
+                self.upload_changed(&target);
+                self.finish_start_if_done(&target);
+                return;
+            }
+        }
+        self.upload_changed(&target);
+        if let Some(request) = request {
+            let entries = self.upload_entries_json(&target);
+            self.settle(request, Ok(entries));
+        }
+        self.finish_start_if_done(&target);
+    }
+
+    /// An `ok` preflight: config, accepted entries, per-file errors (PROTOCOL.md §3.2).
+    fn accept_preflight(
+        &mut self,
+        target: &UploadTarget,
+        response: &Value,
+        files: Vec<(Rc<str>, SelectedFile)>,
+        restart: &[Rc<str>],
+        now: Millis,
+    ) {
+        let accepted = response.get("entries").and_then(Value::as_object);
+        let refused: Vec<(String, UploadError)> = response
+            .get("errors")
+            .and_then(Value::as_array)
+            .map(|errors| errors.iter().filter_map(parse_refusal).collect())
+            .unwrap_or_default();
+        let config = response.get("config").map(parse_config);
+        let is_select = !files.is_empty();
+        let mut released = Vec::new();
+        let mut begin = Vec::new();
+        let transfer = self.transfer(target);
+        if let Some(config) = config {
+            transfer.config = Some(config);
+        }
+        for (client_ref, file) in files {
+            match accepted.and_then(|entries| entries.get(&*client_ref)).and_then(parse_accepted) {
+                Some((entry_ref, mode)) => transfer.entries.push(LocalEntry {
+                    client_ref,
+                    entry_ref,
+                    file,
+                    mode,
+                    phase: Phase::Ready,
+                    errors: Vec::new(),
+                    channel: None,
+                    job: None,
+                    window: None,
+                    reported: None,
+                    seen: false,
+                }),
+                None => {
+                    if !refused.iter().any(|(refused_ref, _)| *refused_ref == *client_ref) {
+                        let message = format!("the server neither accepted nor refused {}", file.name);
+                        transfer.errors.push(upload_error("preflight_rejected", message));
+                    }
+                    released.push(file.file);
+                }
+            }
+        }
+        for client_ref in restart {
+            let fresh = accepted.and_then(|entries| entries.get(&**client_ref)).and_then(parse_accepted);
+            let refusal = refused.iter().find(|(refused_ref, _)| **refused_ref == **client_ref).map(|(_, error)| error.clone());
+            let Some(entry) = transfer.entries.iter_mut().find(|entry| entry.client_ref == *client_ref) else { continue };
+            match fresh {
+                Some((entry_ref, mode)) => {
+                    let old = std::mem::replace(&mut entry.entry_ref, entry_ref);
+                    entry.mode = mode;
+                    entry.phase = Phase::Ready;
+                    entry.errors.clear();
+                    entry.seen = false;
+                    entry.reported = None;
+                    transfer.retired.push(old);
+                    begin.push(client_ref.clone());
+                }
+                None => {
+                    let error = refusal.unwrap_or_else(|| upload_error("preflight_rejected", default_message("preflight_rejected")));
+                    entry.fail(&error.code, error.message, false);
+                }
+            }
+        }
+        let restart_refusals: Vec<&Rc<str>> = restart.iter().collect();
+        for (client_ref, error) in refused {
+            if !restart_refusals.iter().any(|restarted| ***restarted == *client_ref) {
+                transfer.errors.push(error);
+            }
+        }
+        if is_select {
+            transfer.status = if transfer.errors.is_empty() { UploadStatus::Selecting } else { UploadStatus::Error };
+        }
+        for file in released {
+            self.emit(RuntimeEvent::ReleaseFile { file });
+        }
+        for client_ref in begin {
+            self.begin_entry(&EntryAddr { target: target.clone(), client_ref }, now);
+        }
+    }
+
+    /// Starts one `pending` entry: joins its sub-channel, or calls its external uploader.
+    fn begin_entry(&mut self, addr: &EntryAddr, now: Millis) {
+        let job = JobId(self.uploads.fresh_id());
+        let Some(entry) = self.uploads.entry_mut(addr) else { return };
+        let topic = format!("{UPLOAD_TOPIC_PREFIX}{}", entry.entry_ref);
+        match &mut entry.mode {
+            // Without a token (a second `start`), a channel entry is skipped, like the reference.
+            EntryMode::Channel { token } => {
+                let Some(token) = token.take() else { return };
+                if frame::check_binary_field("topic", &topic).is_err() {
+                    entry.fail("invalid_ref", "the server's entry ref is too long to send chunks for", false);
+                    return;
+                }
+                entry.phase = Phase::Joining;
+                let channel = self.socket.replace_channel(&topic, json!({"token": token}), now);
+                if let Some(entry) = self.uploads.entry_mut(addr) {
+                    entry.channel = Some(channel);
+                }
+                self.uploads.channels.insert(channel, addr.clone());
+                // A fresh channel object can always join.
+                let _ = self.socket.join(channel, now);
+            }
+            EntryMode::External { uploader, meta } => {
+                let (uploader, meta) = (uploader.clone(), meta.clone());
+                entry.phase = Phase::External;
+                entry.job = Some(job);
+                let file = entry.file.file;
+                self.uploads.jobs.insert(job, addr.clone());
+                let entry = self.entry_view(addr);
+                self.emit(RuntimeEvent::StartExternal { job, file, uploader, meta, entry: Box::new(entry) });
+            }
+        }
+    }
+
+    /// The view of one of this client's entries.
+    fn entry_view(&self, addr: &EntryAddr) -> EntryView {
+        let local = self.uploads.transfers.get(&addr.target).and_then(|transfer| {
+            let entry = transfer.entries.iter().find(|entry| entry.client_ref == addr.client_ref)?;
+            Some((transfer, entry))
+        });
+        let Some((transfer, entry)) = local else { return EntryView::default() };
+        let server = self
+            .root(&addr.target.topic, &addr.target.root_id)
+            .and_then(|root| root.replica.uploads().handle(&addr.target.store_id.key(), &addr.target.name));
+        let view = transfer.view(server);
+        view.entries.into_iter().find(|view| view.entry_ref == entry.entry_ref).unwrap_or_default()
+    }
+
+    /// Requests reads to refill the window and pushes every chunk that is ready, in order; an
+    /// entry whose last byte was acknowledged is done.
+    fn pump_entry(&mut self, addr: &EntryAddr, now: Millis) {
+        let mut next = self.uploads.next_id;
+        let Some(entry) = self.uploads.transfers.get_mut(&addr.target).and_then(|t| t.entry_mut(&addr.client_ref)) else { return };
+        let (Phase::Sending, Some(channel), Some(window)) = (entry.phase, entry.channel, entry.window.as_mut()) else { return };
+        let reads = window.wanted(&mut || {
+            next = next.wrapping_add(1);
+            next
+        });
+        let socket = &mut self.socket;
+        let mut pushed = Vec::new();
+        let sent = window.send_ready(|bytes| {
+            let push = socket.push(channel, "chunk", Payload::Binary(bytes), now)?;
+            pushed.push(push);
+            Ok::<_, PushError>(push)
+        });
+        let done = window.is_done();
+        let file = entry.file.file;
+        self.uploads.next_id = next;
+        for push in pushed {
+            self.pushes.insert(push, Purpose::Chunk(addr.clone()));
+        }
+        if let Err(error) = sent {
+            return self.fail_entry(addr, "upload_failed", format!("a chunk could not be sent: {error}"), true, now);
+        }
+        for read in reads {
+            self.uploads.reads.insert(read.read, addr.clone());
+            self.emit(RuntimeEvent::ReadChunk { read: read.read, file, offset: read.offset, len: read.len });
+        }
+        if done {
+            if let Some(entry) = self.uploads.entry_mut(addr) {
+                entry.phase = Phase::Done;
+            }
+            self.upload_changed(&addr.target);
+            self.finish_start_if_done(&addr.target);
+        }
+    }
+
+    pub(super) fn is_upload_channel(&self, channel: ChannelId) -> bool {
+        self.uploads.channels.contains_key(&channel)
+    }
+
+    /// An event on an entry's sub-channel.
+    pub(super) fn on_upload_channel_event(&mut self, channel: ChannelId, event: ChannelEvent, now: Millis) {
+        let Some(addr) = self.uploads.channels.get(&channel).cloned() else { return };
+        let phase = self.uploads.entry_mut(&addr).map(|entry| entry.phase);
+        let Some(phase) = phase else {
+            self.release_channel(channel, now);
+            return;
+        };
+        match (phase, event) {
+            (Phase::Joining, ChannelEvent::Joined(_)) => {
+                let config = self.uploads.transfers.get(&addr.target).map(|transfer| {
+                    let server = self
+                        .root(&addr.target.topic, &addr.target.root_id)
+                        .and_then(|root| root.replica.uploads().handle(&addr.target.store_id.key(), &addr.target.name));
+                    transfer.effective_config(server)
+                });
+                let chunk = config.map_or(upload_transfer::DEFAULT_CHUNK_SIZE, |config| config.chunk_size);
+                let limit = self.uploads.window;
+                if let Some(entry) = self.uploads.entry_mut(&addr) {
+                    entry.phase = Phase::Sending;
+                    entry.window = Some(ChunkWindow::new(entry.file.size, chunk, limit));
+                }
+                self.pump_entry(&addr, now);
+            }
+            (Phase::Joining, ChannelEvent::JoinRefused(response)) => {
+                let response = inbound::json_of(&response);
+                let reason = response.get("reason").and_then(Value::as_str).unwrap_or("refused").to_owned();
+                self.fail_entry(&addr, &reason, format!("the server refused the upload channel: {response}"), true, now);
+            }
+            (Phase::Joining, ChannelEvent::JoinTimeout) => {
+                self.fail_entry(&addr, "timeout", "the server did not answer the upload channel's join in time", true, now);
+            }
+            (Phase::Joining | Phase::Sending, ChannelEvent::Errored(cause)) => {
+                let (code, message) = match cause {
+                    ErrorCause::Server(_) => ("upload_failed", "the server's upload channel failed"),
+                    ErrorCause::ConnectionLost | ErrorCause::HeartbeatTimeout => {
+                        ("disconnected", "the connection dropped during the upload; start again to resend it")
+                    }
+                    ErrorCause::Disconnected => ("disconnected", "the connection was closed during the upload; start again to resend it"),
+                };
+                self.fail_entry(&addr, code, message, true, now);
+            }
+            (Phase::Joining | Phase::Sending, ChannelEvent::Closed(CloseCause::Server)) => {
+                self.fail_entry(&addr, "upload_closed", "the server closed the upload before every byte arrived", true, now);
+            }
+            // A finished or given-up entry's channel: nothing to do but let it go.
+            (_, ChannelEvent::Closed(_)) => {
+                self.uploads.channels.remove(&channel);
+            }
+            (Phase::Joining | Phase::Sending, _) => {}
+            (_, ChannelEvent::Errored(_) | ChannelEvent::JoinRefused(_)) => self.release_channel(channel, now),
+            _ => {}
+        }
+        self.pump(now);
+    }
+
+    /// A chunk's reply.
+    pub(super) fn on_chunk_answer(&mut self, addr: EntryAddr, push: PushId, result: Result<Reply, PushError>, now: Millis) {
+        let Some(entry) = self.uploads.entry_mut(&addr) else { return };
+        let (Phase::Sending, Some(window)) = (entry.phase, entry.window.as_mut()) else { return };
+        match result {
+            Ok(reply) if reply.is_ok() => {
+                if window.acknowledge(push) {
+                    self.pump_entry(&addr, now);
+                    self.upload_changed(&addr.target);
+                }
+            }
+            Ok(reply) => {
+                let error = chunk_error(&inbound::json_of(&reply.response));
+                self.fail_entry(&addr, &error.code, error.message, false, now);
+            }
+            Err(PushError::Timeout) => self.fail_entry(&addr, "timeout", "the server did not answer a chunk in time", true, now),
+            // The channel's own event says what happened (dropped, crashed, closed).
+            Err(_) => {}
+        }
+    }
+
+    /// Ends an entry with a client-side error: its channel is left, its reads forgotten.
+    fn fail_entry(&mut self, addr: &EntryAddr, code: &str, message: impl Into<String>, retry: bool, now: Millis) {
+        let Some(entry) = self.uploads.entry_mut(addr) else { return };
+        entry.fail(code, message, retry);
+        let channel = entry.channel.take();
+        if let Some(job) = entry.job.take() {
+            self.uploads.jobs.remove(&job);
+            self.emit(RuntimeEvent::AbortExternal { job });
+        }
+        if let Some(channel) = channel {
+            self.release_channel(channel, now);
+        }
+        self.uploads.reads.retain(|_, read_addr| read_addr != addr);
+        self.upload_changed(&addr.target);
+        self.finish_start_if_done(&addr.target);
+    }
+
+    /// Leaves an upload sub-channel (so it never rejoins) and forgets it.
+    fn release_channel(&mut self, channel: ChannelId, now: Millis) {
+        self.uploads.channels.remove(&channel);
+        self.socket.leave(channel, now);
+    }
+
+    /// Removes an entry for good: uploader aborted, channel left, file released.
+    fn forget_entry(&mut self, addr: &EntryAddr, now: Millis) {
+        let Some(transfer) = self.uploads.transfers.get_mut(&addr.target) else { return };
+        let Some(position) = transfer.entries.iter().position(|entry| entry.client_ref == addr.client_ref) else { return };
+        let entry = transfer.entries.remove(position);
+        if !transfer.retired.contains(&entry.entry_ref) {
+            transfer.retired.push(entry.entry_ref.clone());
+        }
+        if let Some(job) = entry.job {
+            self.uploads.jobs.remove(&job);
+            self.emit(RuntimeEvent::AbortExternal { job });
+        }
+        if let Some(channel) = entry.channel {
+            self.release_channel(channel, now);
+        }
+        self.uploads.reads.retain(|_, read_addr| read_addr != addr);
+        self.emit(RuntimeEvent::ReleaseFile { file: entry.file.file });
+    }
+
+    /// `cancel(ref?)`: entries leave the view at once; `cancel_upload` is pushed for each and
+    /// `request` settles when every one is answered (at once without any, or without a channel).
+    fn cancel_entries(&mut self, target: &UploadTarget, entry_ref: Option<&str>, request: RequestId, now: Millis) {
+        let live = self.upload_root_live(target);
+        let chosen: Vec<(Rc<str>, Rc<str>)> = self
+            .uploads
+            .transfers
+            .get(target)
+            .map(|transfer| {
+                transfer
+                    .entries
+                    .iter()
+                    .filter(|entry| entry_ref.is_none_or(|wanted| *entry.entry_ref == *wanted))
+                    .map(|entry| (entry.client_ref.clone(), entry.entry_ref.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A ref only the server knows (another tab's entry) is cancelled on the server too.
+        let mut refs: Vec<Rc<str>> = chosen.iter().map(|(_, entry_ref)| entry_ref.clone()).collect();
+        if let (Some(wanted), true) = (entry_ref, chosen.is_empty()) {
+            refs.push(wanted.into());
+        }
+        let was_running = self.uploads.transfers.get(target).is_some_and(Transfer::running);
+        for (client_ref, _) in chosen {
+            self.forget_entry(&EntryAddr { target: target.clone(), client_ref }, now);
+        }
+        let mut awaited = 0;
+        if live {
+            for entry_ref in refs {
+                let mut body = Map::new();
+                body.insert("ref".into(), Value::String(entry_ref.to_string()));
+                if let Ok(push) = self.wire_upload_push(target, "cancel_upload", body, now) {
+                    self.pushes.insert(push, Purpose::CancelUpload { topic: target.topic.clone(), request });
+                    awaited += 1;
+                }
+            }
+        }
+        if let Some(transfer) = self.uploads.transfers.get_mut(target) {
+            if was_running {
+                transfer.cancelled_in_run = true;
+            }
+            if transfer.entries.is_empty() && matches!(transfer.status, UploadStatus::Selecting | UploadStatus::Uploading) {
+                transfer.status = UploadStatus::Cancelled;
+            }
+        }
+        if self.uploads.transfers.contains_key(target) {
+            self.upload_changed(target);
+            self.finish_start_if_done(target);
+        }
+        if awaited == 0 {
+            self.settle(request, Ok(Value::Null));
+        } else {
+            self.uploads.cancels.insert(request, awaited);
+        }
+    }
+
+    /// A `cancel_upload` was answered (or will not be).
+    pub(super) fn on_cancel_answer(&mut self, request: RequestId) {
+        let Some(remaining) = self.uploads.cancels.get_mut(&request) else { return };
+        *remaining = remaining.saturating_sub(1);
+        if *remaining == 0 {
+            self.uploads.cancels.remove(&request);
+            self.settle(request, Ok(Value::Null));
+        }
+    }
+
+    /// Settles the handle's `start` requests once no entry runs any more.
+    fn finish_start_if_done(&mut self, target: &UploadTarget) {
+        let server = self
+            .connections
+            .get(&target.topic)
+            .and_then(|connection| connection.roots.get(&target.root_id))
+            .and_then(|root| root.replica.uploads().handle(&target.store_id.key(), &target.name));
+        let Some(transfer) = self.uploads.transfers.get_mut(target) else { return };
+        if transfer.start_waiters.is_empty() || transfer.running() {
+            return;
+        }
+        let status = transfer.finished_status(server);
+        transfer.status = status;
+        let waiters = std::mem::take(&mut transfer.start_waiters);
+        for waiter in waiters {
+            self.settle(waiter, Ok(Value::Null));
+        }
+        self.upload_changed(target);
+    }
+
+    /// A root went away (unmounted, forgotten, disconnected): its transfers end, pending
+    /// `start`s fail with `error`, files are released, sub-channels left, uploaders aborted.
+    pub(super) fn drop_root_uploads(&mut self, topic: &str, root_id: &str, error: &SyncError, now: Millis) {
+        let targets: Vec<UploadTarget> =
+            self.uploads.transfers.keys().filter(|target| &*target.topic == topic && &*target.root_id == root_id).cloned().collect();
+        for target in targets {
+            let Some(transfer) = self.uploads.transfers.remove(&target) else { continue };
+            for entry in transfer.entries {
+                if let Some(job) = entry.job {
+                    self.uploads.jobs.remove(&job);
+                    self.emit(RuntimeEvent::AbortExternal { job });
+                }
+                if let Some(channel) = entry.channel {
+                    self.release_channel(channel, now);
+                }
+                self.emit(RuntimeEvent::ReleaseFile { file: entry.file.file });
+            }
+            self.uploads.reads.retain(|_, addr| addr.target != target);
+            for waiter in transfer.start_waiters {
+                self.settle(waiter, Err(error.clone()));
+            }
+        }
+    }
+}
+
+/// One refused file of a preflight reply: `{client_ref, error: {code, message}}`.
+fn parse_refusal(value: &Value) -> Option<(String, UploadError)> {
+    let client_ref = value.get("client_ref").and_then(Value::as_str).unwrap_or("").to_owned();
+    let error = value.get("error");
+    let code = error.and_then(|error| error.get("code")).and_then(Value::as_str).unwrap_or("preflight_rejected").to_owned();
+    let message = error
+        .and_then(|error| error.get("message"))
+        .and_then(Value::as_str)
+        .filter(|message| !message.is_empty())
+        .map_or_else(|| default_message(&code).to_owned(), str::to_owned);
+    Some((client_ref, UploadError { code, message }))
+}
+
+/// An accepted entry of a preflight reply: its server ref and how to send it.
+fn parse_accepted(value: &Value) -> Option<(Rc<str>, EntryMode)> {
+    let entry_ref = value.get("entry_ref").and_then(Value::as_str).filter(|entry_ref| !entry_ref.is_empty())?;
+    let mode = match value.get("type").and_then(Value::as_str) {
+        Some("external") => EntryMode::External {
+            uploader: value.get("uploader").and_then(Value::as_str).unwrap_or("external").to_owned(),
+            meta: value.get("meta").cloned().unwrap_or_else(|| json!({})),
+        },
+        _ => EntryMode::Channel { token: Some(value.get("token").and_then(Value::as_str)?.to_owned()) },
+    };
+    Some((entry_ref.into(), mode))
+}
+
+/// The `config` of a preflight reply, like a `config` upload op's.
+fn parse_config(value: &Value) -> UploadConfig {
+    let whole = |key: &str| value.get(key).and_then(Value::as_u64).unwrap_or(0);
+    let defaults = upload_transfer::default_config();
+    UploadConfig {
+        accept: value.get("accept").map_or(defaults.accept, Node::from_json),
+        max_entries: whole("max_entries"),
+        max_file_size: whole("max_file_size"),
+        chunk_size: Some(whole("chunk_size")).filter(|size| *size > 0).unwrap_or(defaults.chunk_size),
+    }
+}
