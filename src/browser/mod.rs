@@ -12,6 +12,7 @@ mod page_events;
 mod socket;
 mod sync;
 mod transport;
+mod upload;
 
 pub use channel::{Channel, JoinError};
 pub use clock::now;
@@ -19,3 +20,4 @@ pub use driver::Machine;
 pub use listeners::Subscription;
 pub use socket::Socket;
 pub use sync::{RootHandle, StoreHandle, SyncClient};
+pub use upload::{ExternalUpload, UploadHandle, Uploader, UploaderFuture};

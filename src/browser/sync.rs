@@ -24,10 +24,12 @@ use serde_json::Value;
 use super::driver::Driver;
 use super::listeners::{Registry, SlotRegistries, Subscription};
 use super::socket::page_location;
+use super::upload::{ExternalUpload, UploadHandle, UploadIo, UploaderFuture};
 use crate::phoenix::{ConnectionState, Event, Millis, SocketConfig, SocketOptions};
 use crate::runtime::status::ConnectionInfo;
 use crate::runtime::{
-    DEFAULT_TOPIC, MountSpec, Node, RequestId, RootInfo, RootStatus, Runtime, RuntimeEvent, StoreId, StoreKey, SyncError, WireMode,
+    DEFAULT_TOPIC, MountSpec, Node, RequestId, RootInfo, RootStatus, Runtime, RuntimeEvent, StoreId, StoreKey, SyncError, UploadTarget,
+    WireMode,
 };
 
 type StoreListener = dyn Fn();
@@ -42,12 +44,14 @@ struct SyncListeners {
     requests: HashMap<RequestId, oneshot::Sender<Result<Value, SyncError>>>,
     stores: SlotRegistries<StoreSlot, StoreListener>,
     pushed: SlotRegistries<PushSlot, PushListener>,
+    uploads: SlotRegistries<UploadTarget, StoreListener>,
     events: Registry<EventListener>,
 }
 
 struct SyncShared {
     driver: Rc<Driver<Runtime>>,
     listeners: Rc<RefCell<SyncListeners>>,
+    uploads: Rc<UploadIo>,
 }
 
 /// A Musubi client in the page: one socket, connection channels per topic, mounted roots.
@@ -75,9 +79,62 @@ impl SyncClient {
         let mut config = SocketConfig::with_options(endpoint, options);
         config.page = page_location();
         let listeners: Rc<RefCell<SyncListeners>> = Rc::default();
-        let sink = listeners.clone();
-        let driver = Driver::new(Runtime::with_wire(config, wire), move |event: RuntimeEvent| dispatch(&sink, &event));
-        SyncClient { shared: Rc::new(SyncShared { driver, listeners }) }
+        let uploads: Rc<UploadIo> = Rc::default();
+        let (sink, io) = (listeners.clone(), uploads.clone());
+        let driver = Driver::new(Runtime::with_wire(config, wire), move |event: RuntimeEvent| {
+            io.on_event(&event);
+            dispatch(&sink, &event);
+        });
+        uploads.attach(&driver);
+        SyncClient { shared: Rc::new(SyncShared { driver, listeners, uploads }) }
+    }
+
+    /// Registers the external uploader `name` (PROTOCOL.md §3.5): an upload whose preflight names
+    /// it calls `uploader` with the entry, the file, the preflight's meta, a progress reporter and
+    /// an abort signal. A later registration under the same name replaces it.
+    ///
+    /// ```no_run
+    /// # fn demo(client: musubi_wasm::browser::SyncClient) {
+    /// client.register_uploader("S3", |upload| Box::pin(async move {
+    ///     upload.progress(100.0);
+    ///     Ok(())
+    /// }));
+    /// # }
+    /// ```
+    pub fn register_uploader(&self, name: &str, uploader: impl Fn(ExternalUpload) -> UploaderFuture + 'static) {
+        self.shared.uploads.register(name, Rc::new(uploader));
+    }
+
+    /// How many chunks each upload entry keeps in flight (default 4; 1 is the reference's
+    /// stop-and-wait).
+    pub fn set_upload_window(&self, window: usize) {
+        self.shared.driver.with_core(|runtime, _| runtime.set_upload_window(window));
+    }
+
+    /// How many selected files uploads still hold (for leak checks).
+    pub fn held_files(&self) -> usize {
+        self.shared.uploads.held_files()
+    }
+
+    pub(crate) fn upload_io(&self) -> &UploadIo {
+        &self.shared.uploads
+    }
+
+    pub(crate) fn subscribe_upload(&self, target: &UploadTarget, callback: impl Fn() + 'static) -> Subscription {
+        let slot = target.clone();
+        Subscription::register(
+            &self.shared.listeners,
+            {
+                let slot = slot.clone();
+                move |listeners: &mut SyncListeners| listeners.uploads.insert(slot, Rc::new(callback))
+            },
+            move |listeners, key| listeners.uploads.remove(&slot, key),
+        )
+    }
+
+    /// Reads the runtime (`None` only while it is being driven).
+    pub(crate) fn with_runtime_ref<R>(&self, read: impl FnOnce(&Runtime) -> R) -> Option<R> {
+        self.shared.driver.core().map(|runtime| read(&runtime))
     }
 
     /// Mounts a root on the default topic `musubi:connection`.
@@ -162,7 +219,7 @@ impl SyncClient {
     }
 
     /// Starts a runtime request and waits for its outcome.
-    async fn request(&self, start: impl FnOnce(&mut Runtime, Millis) -> RequestId) -> Result<Value, SyncError> {
+    pub(crate) async fn request(&self, start: impl FnOnce(&mut Runtime, Millis) -> RequestId) -> Result<Value, SyncError> {
         let (sender, receiver) = oneshot::channel();
         let listeners = self.shared.listeners.clone();
         // The waiter is registered inside the same call, before any output is dispatched.
@@ -297,6 +354,13 @@ impl StoreHandle {
         )
     }
 
+    /// The store's declared upload `name` (the same handle for the same name).
+    pub fn upload(&self, name: &str) -> UploadHandle {
+        let target =
+            UploadTarget { topic: self.topic.clone(), root_id: self.root_id.clone(), store_id: self.id.clone(), name: name.into() };
+        UploadHandle { client: self.client.clone(), target }
+    }
+
     /// Calls `callback` whenever this store changes (node, streams or uploads) and when its root's
     /// status changes (e.g. it goes stale during an outage and live again after it).
     pub fn subscribe(&self, callback: impl Fn() + 'static) -> Subscription {
@@ -329,6 +393,7 @@ fn dispatch(listeners: &Rc<RefCell<SyncListeners>>, event: &RuntimeEvent) {
                     callbacks.extend(registry.stores.snapshot(&(topic.clone(), root_id.clone(), store.clone())));
                 }
             }
+            RuntimeEvent::UploadChanged { target } => callbacks.extend(registry.uploads.snapshot(target)),
             RuntimeEvent::PushEvents { topic, root_id, events } => {
                 for pushed_event in events {
                     let slot = ((topic.clone(), root_id.clone(), pushed_event.store_id.key()), pushed_event.name.clone());

@@ -366,7 +366,15 @@ fn log_line(event: &RuntimeEvent) -> Option<(&'static str, String, JsValue)> {
             let names: Vec<&str> = events.iter().map(|event| &*event.name).collect();
             ("event", format!("{root_id}: {}", names.join(", ")), JsValue::UNDEFINED)
         }
-        RuntimeEvent::Settled { .. } | RuntimeEvent::StoresChanged { .. } => return None,
+        RuntimeEvent::StartExternal { uploader, entry, .. } => {
+            ("upload", format!("external uploader {uploader} for {}", entry.entry_ref), JsValue::UNDEFINED)
+        }
+        RuntimeEvent::Settled { .. }
+        | RuntimeEvent::StoresChanged { .. }
+        | RuntimeEvent::UploadChanged { .. }
+        | RuntimeEvent::ReadChunk { .. }
+        | RuntimeEvent::AbortExternal { .. }
+        | RuntimeEvent::ReleaseFile { .. } => return None,
     };
     Some(line)
 }
