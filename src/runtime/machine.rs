@@ -664,3 +664,7 @@ mod wire_trace_tests;
 #[cfg(test)]
 #[path = "upload_tests.rs"]
 mod upload_tests;
+
+#[cfg(test)]
+#[path = "upload_fault_tests.rs"]
+mod upload_fault_tests;

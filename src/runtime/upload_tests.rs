@@ -17,17 +17,17 @@ fn profile() -> Value {
     json!({"__musubi_store_id__": [], "name": "P", "avatar": {"__musubi_upload__": "avatar"}})
 }
 
-fn target() -> UploadTarget {
+pub(super) fn target() -> UploadTarget {
     UploadTarget::new(TOPIC, ROOT, StoreId::root(), "avatar")
 }
 
-fn file(id: u64, name: &str, size: u64) -> SelectedFile {
+pub(super) fn file(id: u64, name: &str, size: u64) -> SelectedFile {
     SelectedFile { file: FileId(id), name: name.into(), size, mime: "image/png".into() }
 }
 
 /// How a test talks to the scripted server in either wire mode.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Mode {
+pub(super) enum Mode {
     Connection,
     PerRoot,
 }
@@ -38,12 +38,12 @@ fn root_topic() -> String {
     format!("{TOPIC}:{MODULE}:{ROOT}")
 }
 
-fn upload_topic(entry_ref: &str) -> String {
+pub(super) fn upload_topic(entry_ref: &str) -> String {
     format!("{UPLOAD_TOPIC_PREFIX}{entry_ref}")
 }
 
-struct Uploads {
-    wire: Wire,
+pub(super) struct Uploads {
+    pub(super) wire: Wire,
     mode: Mode,
     /// The join_ref of the channel envelopes and upload pushes travel on.
     root_join: Option<String>,
@@ -51,7 +51,7 @@ struct Uploads {
 }
 
 impl Uploads {
-    fn new(mode: Mode) -> Self {
+    pub(super) fn new(mode: Mode) -> Self {
         let mut wire = Wire::new();
         let spec = MountSpec { module: MODULE.into(), id: ROOT.into(), params: json!({}) };
         let root_join = match mode {
@@ -105,7 +105,7 @@ impl Uploads {
     }
 
     /// The last `event` pushed on the root's upload channel, checked for the wire's addressing.
-    fn pushed(&self, event: &str) -> Frame {
+    pub(super) fn pushed(&self, event: &str) -> Frame {
         let frame = self.wire.sent.iter().rev().find(|f| f.event == event).cloned().unwrap_or_else(|| panic!("no {event}"));
         assert_eq!(frame.topic, self.envelope_topic(), "{event} rides the root's channel");
         let payload = Wire::payload(&frame);
@@ -117,11 +117,11 @@ impl Uploads {
         frame
     }
 
-    fn view(&self) -> UploadView {
+    pub(super) fn view(&self) -> UploadView {
         self.wire.rt.upload_view(&target()).unwrap()
     }
 
-    fn select(&mut self, files: Vec<SelectedFile>) -> RequestId {
+    pub(super) fn select(&mut self, files: Vec<SelectedFile>) -> RequestId {
         let request = self.wire.rt.upload_select(&target(), files, self.wire.now);
         self.wire.drain();
         request
@@ -147,7 +147,7 @@ impl Uploads {
             "entry": {"ref": entry_ref, "client_name": "me.png", "client_size": size, "client_type": "image/png", "progress": 0, "status": "pending", "errors": []}}]));
     }
 
-    fn start(&mut self) -> RequestId {
+    pub(super) fn start(&mut self) -> RequestId {
         let request = self.wire.rt.upload_start(&target(), self.wire.now);
         self.wire.drain();
         request
@@ -161,7 +161,7 @@ impl Uploads {
     }
 
     /// The reads asked for since the last call, answered in order (or not).
-    fn reads(&mut self) -> Vec<(ReadId, u64, u64)> {
+    pub(super) fn reads(&mut self) -> Vec<(ReadId, u64, u64)> {
         let reads = self
             .wire
             .events
@@ -175,7 +175,7 @@ impl Uploads {
         reads
     }
 
-    fn answer_read(&mut self, read: ReadId, offset: u64, len: u64) {
+    pub(super) fn answer_read(&mut self, read: ReadId, offset: u64, len: u64) {
         let bytes: Vec<u8> = (offset..offset + len).map(|i| (i % 251) as u8).collect();
         self.wire.rt.upload_read(read, Ok(bytes), self.wire.now);
         self.wire.drain();
