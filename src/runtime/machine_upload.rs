@@ -366,6 +366,14 @@ impl Runtime {
     pub(super) fn upload_changed(&mut self, target: &UploadTarget) {
         let transfer = self.transfer(target);
         transfer.revision = transfer.revision.wrapping_add(1);
+        let mut released = Vec::new();
+        for entry in transfer.entries.iter_mut().filter(|entry| entry.file_held && entry.is_final()) {
+            entry.file_held = false;
+            released.push(entry.file.file);
+        }
+        for file in released {
+            self.emit(RuntimeEvent::ReleaseFile { file });
+        }
         if let Some(root) = self.root_mut(&target.topic, &target.root_id) {
             root.replica.invalidate_upload_owner(&target.store_id);
         }
@@ -546,6 +554,7 @@ impl Runtime {
                     window: None,
                     reported: None,
                     seen: false,
+                    file_held: true,
                 }),
                 None => {
                     if !refused.iter().any(|(refused_ref, _)| *refused_ref == *client_ref) {
@@ -801,7 +810,9 @@ impl Runtime {
             self.release_channel(channel, now);
         }
         self.uploads.reads.retain(|_, read_addr| read_addr != addr);
-        self.emit(RuntimeEvent::ReleaseFile { file: entry.file.file });
+        if entry.file_held {
+            self.emit(RuntimeEvent::ReleaseFile { file: entry.file.file });
+        }
     }
 
     /// `cancel(ref?)`: entries leave the view at once; `cancel_upload` is pushed for each and
@@ -905,7 +916,9 @@ impl Runtime {
                 if let Some(channel) = entry.channel {
                     self.release_channel(channel, now);
                 }
-                self.emit(RuntimeEvent::ReleaseFile { file: entry.file.file });
+                if entry.file_held {
+                    self.emit(RuntimeEvent::ReleaseFile { file: entry.file.file });
+                }
             }
             self.uploads.reads.retain(|_, addr| addr.target != target);
             for waiter in transfer.start_waiters {

@@ -269,6 +269,7 @@ fn a_channel_upload_preflights_joins_sends_binary_chunks_and_completes_in_both_m
         let view = uploads.view();
         assert_eq!((view.entries[0].status.as_str(), view.entries[0].progress, view.progress), ("success", 100.0, 100));
         assert_eq!(view.entries[0].bytes_sent, 250);
+        assert_eq!(uploads.released(), vec![FileId(1)], "a done entry lets its file go, once");
         assert_eq!(uploads.wire.rt.pending_pushes(), 0);
     }
 }

@@ -217,6 +217,9 @@ pub(crate) struct LocalEntry {
     /// True once the server's upload ops reported the entry (its removal there then removes it
     /// here).
     pub(crate) seen: bool,
+    /// True until the runtime told the driver it no longer needs the file (once the entry is
+    /// done, failed for good, or gone).
+    pub(crate) file_held: bool,
 }
 
 impl LocalEntry {
@@ -225,6 +228,11 @@ impl LocalEntry {
         self.errors.push(UploadError { code: code.to_owned(), message: message.into() });
         self.phase = Phase::Failed { retry };
         self.window = None;
+    }
+
+    /// True once nothing can send the file again.
+    pub(crate) fn is_final(&self) -> bool {
+        matches!(self.phase, Phase::Done | Phase::Failed { retry: false })
     }
 
     /// Bytes the server acknowledged.

@@ -103,6 +103,7 @@ fn local(client_ref: &str, entry_ref: &str, phase: Phase) -> LocalEntry {
         window: None,
         reported: None,
         seen: false,
+        file_held: true,
     }
 }
 
