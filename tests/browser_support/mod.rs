@@ -45,3 +45,12 @@ pub async fn post(path: &str) -> Value {
     let text = JsFuture::from(response.text().unwrap()).await.unwrap().as_string().unwrap();
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
+
+/// GETs a devserver path and returns its JSON answer (`null` for a non-JSON body).
+pub async fn get(path: &str) -> Value {
+    let window = web_sys::window().unwrap();
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&format!("{SERVER}{path}"))).await.unwrap().dyn_into().unwrap();
+    assert!(response.ok(), "{path} answered {}", response.status());
+    let text = JsFuture::from(response.text().unwrap()).await.unwrap().as_string().unwrap();
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
