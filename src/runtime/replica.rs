@@ -184,18 +184,24 @@ impl Replica {
             stream_owners.retain(|owner| !self.streams.same_for(&streams, owner));
         }
         let mut lost_streams = KeyList::default();
-        let prune_candidates: Vec<StoreKey> = if initial {
+        // A whole-document replace (initial or not) may have removed any store.
+        let prune_candidates: Vec<StoreKey> = if touched.everything {
             self.index.keys().chain(stream_owners.iter()).cloned().collect()
         } else {
             touched.nodes.iter().chain(stream_owners.iter()).cloned().collect()
         };
         let mut left_index: Vec<StoreKey> = Vec::new();
+        // Handles of stores that left: their views change too (they are empty now).
+        let mut pruned_uploads: Vec<(StoreId, Rc<str>)> = Vec::new();
         for key in prune_candidates {
             if !index.contains_key(&key) {
                 left_index.push(key.clone());
                 let had = (!initial && self.streams.has_streams(&key)) || streams.has_streams(&key);
                 streams.prune(&key);
-                uploads.prune(&key);
+                let names = uploads.prune(&key);
+                if let Some(gone) = self.index.get(&key) {
+                    pruned_uploads.extend(names.into_iter().map(|name| (gone.id.clone(), name)));
+                }
                 if had {
                     lost_streams.push(key);
                 }
@@ -203,7 +209,7 @@ impl Replica {
         }
         for key in &upload_owners {
             if !index.contains_key(key) {
-                uploads.prune(key);
+                let _ = uploads.prune(key);
             }
         }
 
@@ -220,11 +226,12 @@ impl Replica {
         }
         // Upload state invalidates its store's snapshot and its ancestors' (later reference
         // clients, PROTOCOL.md §6.1), like a stream op.
-        let uploads_changed: Vec<(StoreId, Rc<str>)> =
+        let mut uploads_changed: Vec<(StoreId, Rc<str>)> =
             upload_changed.into_iter().filter(|(id, _)| self.index.contains_key(&id.key())).collect();
         for (id, _) in &uploads_changed {
             self.invalidate_upload_owner(id);
         }
+        uploads_changed.extend(pruned_uploads);
         for key in &left_index {
             self.snapshots.forget(key);
         }

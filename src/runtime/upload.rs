@@ -286,15 +286,19 @@ impl Uploads {
         self.handles.get(&(owner.clone(), Rc::from(name)))
     }
 
-    /// Drops the handles of a store that left the index.
-    pub fn prune(&mut self, owner: &StoreKey) {
+    /// Drops the handles of a store that left the index; returns their names.
+    pub fn prune(&mut self, owner: &StoreKey) -> Vec<Rc<str>> {
         // A store's handles are adjacent in key order, from the empty name on.
         let first = (owner.clone(), Rc::from(""));
         let owned: Vec<(StoreKey, Rc<str>)> =
             self.handles.range(first..).map(|(key, _)| key).take_while(|(key, _)| key == owner).cloned().collect();
-        for key in owned {
-            self.handles.remove(&key);
-        }
+        owned
+            .into_iter()
+            .map(|key| {
+                self.handles.remove(&key);
+                key.1
+            })
+            .collect()
     }
 }
 
@@ -359,14 +363,14 @@ mod tests {
             "one change per handle per batch"
         );
         assert!(uploads.handle(&StoreId::root().key(), "doc").is_none());
-        uploads.prune(&StoreId::from(["child"]).key());
+        let _ = uploads.prune(&StoreId::from(["child"]).key());
         assert!(uploads.handle(&StoreId::from(["child"]).key(), "doc").is_none());
         assert!(uploads.handle(&StoreId::root().key(), "avatar").is_some());
         assert!(uploads.apply(&[op(json!({"op":"progress","upload":"avatar","store_id":[],"ref":"nope","progress":5}))]).is_empty());
         // Every handle of the store goes, and only its own (neighbours in key order stay).
         let reset = |upload: &str, store: &str| op(json!({"op":"reset","upload":upload,"store_id":[store]}));
         uploads.apply(&[reset("a", "child"), reset("b", "child"), reset("a", "child2"), reset("a", "chil")]);
-        uploads.prune(&StoreId::from(["child"]).key());
+        let _ = uploads.prune(&StoreId::from(["child"]).key());
         let has = |store: &str, name: &str| uploads.handle(&StoreId::from([store]).key(), name).is_some();
         assert!(!has("child", "a") && !has("child", "b") && has("child2", "a") && has("chil", "a"));
     }

@@ -717,3 +717,16 @@ fn hostile_preflight_replies_never_wedge_the_handle() {
         assert_eq!(uploads.wire.rt.pending_pushes(), 0, "{reply}");
     }
 }
+
+#[test]
+fn a_store_that_leaves_takes_its_handles_along() {
+    let mut uploads = Uploads::new(Mode::Connection);
+    uploads.select_accepted(300);
+    uploads.add_op(ENTRY, 300);
+    let revision = uploads.wire.rt.upload_revision(&target());
+    // The whole root is replaced by a tree without the uploads' store… (a remount of another page)
+    uploads.envelope(json!([{"op": "replace", "path": "", "value": {"__musubi_store_id__": ["other"], "x": 1}}]), json!([]));
+    assert!(uploads.wire.rt.upload_revision(&target()) > revision, "the view changed, so the revision did");
+    assert!(uploads.view().entries.is_empty(), "the server's entries went with the store, and the local ones with them");
+    assert_eq!(uploads.released(), vec![FileId(1)]);
+}
