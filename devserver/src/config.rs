@@ -28,15 +28,27 @@ pub struct ServerConfig {
     pub static_dir: Option<PathBuf>,
     /// The Musubi wire modes spoken on `musubi:*` topics (default: both).
     pub wire: WireMode,
+    /// The longest gap between chunks on an upload sub-channel before the entry fails with
+    /// `chunk_timeout` (PROTOCOL.md §3.4; default 10 s).
+    pub upload_chunk_timeout: Duration,
 }
 
 impl ServerConfig {
     /// The Phoenix default idle timeout.
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_millis(60_000);
+
+    /// Musubi's default chunk timeout.
+    pub const DEFAULT_UPLOAD_CHUNK_TIMEOUT: Duration = Duration::from_millis(10_000);
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { idle_timeout: Self::DEFAULT_IDLE_TIMEOUT, test_endpoints: false, static_dir: None, wire: WireMode::default() }
+        ServerConfig {
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            test_endpoints: false,
+            static_dir: None,
+            wire: WireMode::default(),
+            upload_chunk_timeout: Self::DEFAULT_UPLOAD_CHUNK_TIMEOUT,
+        }
     }
 }

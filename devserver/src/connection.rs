@@ -190,6 +190,10 @@ impl Connection {
                 self.send_frame(control_frame(join_ref, topic, PHX_CLOSE)).await?;
                 return Ok(false);
             }
+            Effect::Crash(why) => {
+                self.crash(topic, &Crash(why)).await?;
+                return Ok(false);
+            }
         }
         Ok(true)
     }

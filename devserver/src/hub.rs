@@ -1,6 +1,7 @@
 //! The registry of live sockets: how broadcasts and the test endpoints reach every connection,
-//! the Musubi page servers shared by all sockets, and the server-wide counters reported by
-//! `/_test/stats`.
+//! the Musubi page servers shared by all sockets (with their upload state: the token secret and
+//! the temp directory of uploaded bytes, removed when the hub is dropped), and the server-wide
+//! counters reported by `/_test/stats`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,6 +71,11 @@ impl Drop for Registration {
 }
 
 impl Hub {
+    /// A hub whose upload sub-channels allow `upload_chunk_timeout` between chunks.
+    pub fn new(upload_chunk_timeout: Duration) -> Self {
+        Hub { pages: Arc::new(PageRegistry::new(upload_chunk_timeout)), ..Hub::default() }
+    }
+
     /// Adds a live socket (counted as an accepted connect); it receives [`Control`]s on the
     /// returned receiver until the [`Registration`] is dropped.
     pub fn register(self: &Arc<Self>) -> (Registration, mpsc::UnboundedReceiver<Control>) {

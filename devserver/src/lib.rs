@@ -3,7 +3,8 @@
 //! A small Rust reference server for the `musubi-wasm` client's tests and demos. It speaks
 //! Phoenix Channels v2 (PROTOCOL.md §1) at `/socket/websocket`, routes topics to a test channel
 //! (`echo:*`) and to Musubi with demo stores (`musubi:*`): the 0.6.1 connection channel
-//! (PROTOCOL.md §2) and/or the 0.12+ per-root channels (§6), as [`WireMode`] says, and, when
+//! (PROTOCOL.md §2) and/or the 0.12+ per-root channels (§6), as [`WireMode`] says, plus upload
+//! sub-channels (`musubi_upload:*`, §3) and the upload routes under `/_uploads/`, and, when
 //! enabled, exposes fault-injection endpoints under `/_test/`.
 //!
 //! The frame codec is the client crate's own ([`musubi_wasm::phoenix::frame`]), used in the
@@ -23,6 +24,7 @@ pub mod connection;
 pub mod hub;
 pub mod server;
 pub mod test_endpoints;
+pub mod upload_routes;
 
 pub use config::{ServerConfig, WireMode};
 pub use server::app;

@@ -32,6 +32,9 @@ struct Cli {
     /// `both` (per-root for topics of that form, the connection channel for the rest).
     #[arg(long, value_enum, default_value_t = Wire::Both)]
     wire: Wire,
+    /// Fail an upload whose sub-channel gets no chunk for this long (`chunk_timeout`).
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    upload_chunk_timeout_ms: u64,
 }
 
 /// The values of `--wire`.
@@ -60,6 +63,7 @@ async fn main() -> ExitCode {
         test_endpoints: cli.test_endpoints,
         static_dir: cli.static_dir,
         wire: cli.wire.into(),
+        upload_chunk_timeout: Duration::from_millis(cli.upload_chunk_timeout_ms),
     };
     let listener = match tokio::net::TcpListener::bind((cli.host.as_str(), cli.port)).await {
         Ok(listener) => listener,
@@ -87,6 +91,24 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+        // Either signal ends `main` normally, so the runtime drops the server's state and with
+        // it the upload directory.
+        () = shutdown_signal() => ExitCode::SUCCESS,
     }
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

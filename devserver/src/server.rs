@@ -1,5 +1,6 @@
 //! The HTTP router and the state shared by all requests: the socket endpoint's handshake
-//! (`vsn` check, pause, auth-token subprotocol), the optional test endpoints and static files.
+//! (`vsn` check, pause, auth-token subprotocol), the upload routes (`/_uploads/`, always), the
+//! optional test endpoints and static files.
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use crate::config::ServerConfig;
 use crate::connection;
 use crate::hub::Hub;
 use crate::test_endpoints;
+use crate::upload_routes;
 
 /// The Phoenix socket endpoint path (endpoint `/socket` + transport suffix `/websocket`).
 pub const SOCKET_PATH: &str = "/socket/websocket";
@@ -38,8 +40,9 @@ pub struct AppState {
 pub fn app(config: ServerConfig) -> Router {
     let static_dir = config.static_dir.clone();
     let test_endpoints = config.test_endpoints;
-    let state = AppState { config: Arc::new(config), hub: Arc::new(Hub::default()) };
-    let mut router = Router::new().route(SOCKET_PATH, get(socket_endpoint));
+    let hub = Arc::new(Hub::new(config.upload_chunk_timeout));
+    let state = AppState { config: Arc::new(config), hub };
+    let mut router = Router::new().route(SOCKET_PATH, get(socket_endpoint)).nest("/_uploads", upload_routes::router());
     if test_endpoints {
         router = router.nest("/_test", test_endpoints::router());
     }

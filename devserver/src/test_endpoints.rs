@@ -11,6 +11,9 @@
 //! | `POST /_test/deepen?root_id=R&levels=N&step=S` | sequenced envelopes growing a chain of N levels under R's `deep` → `{"sent", "envelopes"}` |
 //! | `POST /_test/deep_initial?root_id=R&levels=N` | R's next initial envelope carries a chain of N levels under `deep` → `{"armed": true}` |
 //! | `GET /_test/stats` | counters → `{"sockets", "connects", "refused", "heartbeats", "mounts", "roots"}` |
+//! | `GET /_test/upload_sha256?ref=E` | the bytes stored for upload entry E so far (complete or partial) → `{"ref", "size", "sha256"}` (lower-case hex); 404 if there is no file (never stored, or deleted by a cancel) |
+//! | `GET /_test/uploads?root_id=R` | the upload entries of R's page(s) → `[{"upload", "store_id", "ref", "mode", "status", "progress", "bytes"}]` |
+//! | `POST /_test/upload_clock?advance_ms=N` | moves the upload-token clock forward by N ms (tokens issued before look N ms older; `advance_ms=600001` expires them) → `{"offset_ms"}` (the total) |
 //!
 //! All of them work in both Musubi wire modes. `T` names one channel: the connection channel's
 //! topic (all of that socket's roots) or a root channel's `musubi:connection:<module>:<id>` (that
@@ -36,6 +39,7 @@ use tower_http::cors::CorsLayer;
 
 use crate::channels::musubi::deep::{self, DEFAULT_STEP, MAX_ENVELOPES, MAX_LEVELS};
 use crate::channels::musubi::page::Fault;
+use crate::channels::musubi::upload::storage;
 use crate::server::AppState;
 
 /// The close reason sent by `/_test/drop`.
@@ -52,6 +56,9 @@ pub fn router() -> Router<AppState> {
         .route("/corrupt", post(corrupt))
         .route("/deepen", post(deepen))
         .route("/deep_initial", post(deep_initial))
+        .route("/upload_sha256", get(upload_sha256))
+        .route("/uploads", get(uploads))
+        .route("/upload_clock", post(upload_clock))
         .layer(CorsLayer::permissive())
 }
 
@@ -187,4 +194,40 @@ async fn deep_initial(State(state): State<AppState>, Query(query): Query<DeepIni
 /// `GET /_test/stats` → `{"sockets", "connects", "refused", "heartbeats", "mounts", "roots"}`.
 async fn stats(State(state): State<AppState>) -> Json<Value> {
     Json(state.hub.stats())
+}
+
+/// Query of `/_test/upload_sha256`.
+#[derive(Debug, Deserialize)]
+struct UploadRefQuery {
+    #[serde(rename = "ref")]
+    entry_ref: String,
+}
+
+/// `GET /_test/upload_sha256?ref=E` → `{"ref", "size", "sha256"}` of the bytes stored for E
+/// (complete or partial); 404 without a file.
+async fn upload_sha256(State(state): State<AppState>, Query(query): Query<UploadRefQuery>) -> Result<Json<Value>, Refused> {
+    let not_found = || (StatusCode::NOT_FOUND, format!("no stored bytes for {}", query.entry_ref));
+    let path = state.hub.pages().uploads().dir.existing(&query.entry_ref).ok_or_else(not_found)?;
+    let hashed = tokio::task::spawn_blocking(move || storage::sha256(&path)).await;
+    let Ok(Ok((size, sha256))) = hashed else { return Err(not_found()) };
+    Ok(Json(json!({"ref": query.entry_ref, "size": size, "sha256": sha256})))
+}
+
+/// `GET /_test/uploads?root_id=R` → `[{"upload", "store_id", "ref", "mode", "status",
+/// "progress", "bytes"}]`: the upload entries of every page of R (a client's plain id).
+async fn uploads(State(state): State<AppState>, Query(query): Query<RootQuery>) -> Json<Value> {
+    Json(Value::Array(state.hub.pages().upload_entries(&query.root_id)))
+}
+
+/// Query of `/_test/upload_clock`.
+#[derive(Debug, Deserialize)]
+struct ClockQuery {
+    advance_ms: u64,
+}
+
+/// `POST /_test/upload_clock?advance_ms=N`: the upload-token clock runs N ms ahead from now on
+/// (cumulative) → `{"offset_ms": total}`.
+async fn upload_clock(State(state): State<AppState>, Query(query): Query<ClockQuery>) -> Json<Value> {
+    let offset = state.hub.pages().uploads().advance_clock(query.advance_ms);
+    Json(json!({"offset_ms": offset}))
 }

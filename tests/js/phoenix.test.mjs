@@ -303,3 +303,46 @@ test("per-root mode: join is mount, commands patch the root with push events, le
   }
   assert.equal(roots, rootsBefore);
 });
+
+test("uploads: preflight, a binary chunk on musubi_upload:<ref>, then progress 100, phx_close and the complete op", async (t) => {
+  const socket = await connect(t);
+  const id = `js-upload-${process.pid}-${Date.now()}`;
+  const rootId = `Demo.ProfileStore:${id}`;
+  const root = socket.channel(`musubi:connection:${rootId}`, { module: "Demo.ProfileStore", id, params: {} });
+  const patches = [];
+  root.on("patch", (envelope) => patches.push(envelope));
+  assert.deepEqual(await settle(root.join(), "profile join"), { status: "ok", response: { root_id: rootId } });
+  await waitFor("the initial envelope", () => patches.length === 1);
+  assert.deepEqual(
+    patches[0].upload_ops.map((op) => [op.op, op.upload]),
+    [["config", "avatar"], ["config", "document"], ["config", "archive"]],
+  );
+  const hasOp = (op, ref) => patches.find((envelope) => envelope.upload_ops.some((o) => o.op === op && o.ref === ref));
+
+  const bytes = new Uint8Array(1000).map((_, i) => (i * 7 + 3) & 0xff);
+  const entries = [{ client_ref: "0", name: "me.png", size: bytes.length, type: "image/png" }];
+  const preflight = await request(root, "allow_upload", { name: "avatar", store_id: [], entries });
+  assert.equal(preflight.status, "ok", JSON.stringify(preflight));
+  assert.deepEqual(preflight.response.errors, []);
+  const entry = preflight.response.entries["0"];
+  assert.equal(entry.type, "channel");
+  const ref = entry.entry_ref;
+  await waitFor("the add op", () => hasOp("add", ref));
+
+  const upload = socket.channel(`musubi_upload:${ref}`, { token: entry.token });
+  let closed = false;
+  upload.onClose(() => (closed = true));
+  assert.deepEqual(await settle(upload.join(), "upload join"), { status: "ok", response: {} });
+  // phoenix.js sends an ArrayBuffer payload as a binary frame (kind 0 push).
+  assert.deepEqual(await request(upload, "chunk", bytes.buffer), { status: "ok", response: { progress: 100 } });
+  await waitFor("the complete op", () => hasOp("complete", ref));
+  await waitFor("the server to close the sub-channel", () => closed && upload.state === "closed");
+  const done = hasOp("complete", ref);
+  assert.deepEqual(done.ops.find((op) => op.path === "/avatar_url"), { op: "replace", path: "/avatar_url", value: `/_uploads/${ref}` });
+
+  assert.equal((await testEndpoint("GET", `upload_sha256?ref=${ref}`)).size, bytes.length);
+  const served = await fetch(`${httpBase}/_uploads/${ref}`);
+  assert.equal(served.headers.get("content-type"), "image/png");
+  assert.deepEqual(new Uint8Array(await served.arrayBuffer()), bytes);
+  assert.deepEqual(await settle(root.leave(), "leave"), { status: "ok", response: {} });
+});

@@ -68,7 +68,14 @@ pub type JoinFn = fn(JoinRequest<'_>) -> Result<Joined, JoinError>;
 pub type RouteFn = fn(&str, WireMode) -> Option<JoinFn>;
 
 /// Topic prefix → how the channel kind is chosen. The first matching prefix wins.
-pub const ROUTES: &[(&str, RouteFn)] = &[("echo:", echo_route), ("musubi:", musubi::route)];
+///
+/// | Prefix | Channel kind |
+/// |---|---|
+/// | `echo:` | [`echo`] (every wire mode) |
+/// | `musubi_upload:` | the upload sub-channel [`musubi::upload::channel`] (every wire mode) |
+/// | `musubi:` | the connection channel or a root channel, by [`WireMode`] ([`musubi::route`]) |
+pub const ROUTES: &[(&str, RouteFn)] =
+    &[("echo:", echo_route), (musubi::upload::channel::TOPIC_PREFIX, musubi::upload::channel::route), ("musubi:", musubi::route)];
 
 /// Finds the join function for `topic` under `wire`; `None` means "unmatched topic".
 pub fn route(topic: &str, wire: WireMode) -> Option<JoinFn> {
@@ -122,6 +129,10 @@ pub enum Effect {
     Raw(WireMessage),
     /// Stop gracefully: `phx_close` to the client, channel removed. Later effects are ignored.
     Stop,
+    /// Crash the channel: `phx_error` to the client, channel removed (as if its handler had
+    /// failed; the text is logged). Sent through a [`ChannelHandle`] to end another channel, e.g.
+    /// an upload sub-channel killed by `cancel_upload`.
+    Crash(String),
 }
 
 /// Where a channel records its effects while handling one message.

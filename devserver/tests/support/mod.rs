@@ -4,6 +4,7 @@
 
 pub mod musubi;
 pub mod per_root;
+pub mod uploads;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -86,13 +86,13 @@ pub fn deepen_ops(levels: usize, step: usize) -> impl Iterator<Item = String> {
 }
 
 /// A `patch` envelope (PROTOCOL.md §2.7) as JSON text, `base_version → base_version + 1`, with
-/// `ops` and `stream_ops` given as JSON array texts; `upload_ops` and `events` are empty.
-pub fn envelope(root_id: &str, base_version: u64, ops: &str, stream_ops: &str) -> String {
+/// `ops`, `stream_ops` and `upload_ops` given as JSON array texts; `events` is empty.
+pub fn envelope(root_id: &str, base_version: u64, ops: &str, stream_ops: &str, upload_ops: &str) -> String {
     let root_id = Value::String(root_id.to_owned()).to_string();
     let version = base_version + 1;
     format!(
         "{{\"type\":\"patch\",\"root_id\":{root_id},\"base_version\":{base_version},\"version\":{version},\
-         \"ops\":{ops},\"stream_ops\":{stream_ops},\"upload_ops\":[],\"events\":[]}}"
+         \"ops\":{ops},\"stream_ops\":{stream_ops},\"upload_ops\":{upload_ops},\"events\":[]}}"
     )
 }
 
@@ -167,7 +167,7 @@ mod tests {
     #[test]
     fn envelopes_are_valid_json() {
         let ops = format!("[{}]", deepen_ops(2, 2).next().unwrap());
-        let envelope: Value = serde_json::from_str(&envelope("a\"b", 4, &ops, "[]")).unwrap();
+        let envelope: Value = serde_json::from_str(&envelope("a\"b", 4, &ops, "[]", "[]")).unwrap();
         assert_eq!(
             envelope,
             json!({"type": "patch", "root_id": "a\"b", "base_version": 4, "version": 5,

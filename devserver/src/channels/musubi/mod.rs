@@ -26,11 +26,17 @@
 //!   not an object, or one the command refuses: a field of the wrong type, missing or out of
 //!   range, named in the reason; nothing changes) → the handler's reply, then the cycle's
 //!   envelope (if anything changed).
-//! * `allow_upload`, `cancel_upload`, `upload_progress`, `upload_error`: `missing required field`,
-//!   `unknown root`, `unknown store`, then always `unknown upload` (no demo store declares one).
+//! * `allow_upload {root_id, store_id, name, entries}`, `cancel_upload {…, ref}`,
+//!   `upload_progress {…, ref, progress}`, `upload_error {…, ref, code, message}` (PROTOCOL.md
+//!   §3): `missing required field` (root_id, name, and ref except for `allow_upload`),
+//!   `unknown root`, `unknown store`, `unknown upload`, then the event's own refusals
+//!   (`invalid entries`; `unknown entry` / `wrong mode` for the external-mode reports) → the
+//!   preflight result or `{}`, then the cycle's envelope with its upload ops (see [`upload`]).
+//!   Channel-mode bytes go over `musubi_upload:<ref>` sub-channels ([`upload::channel`]).
 //!
-//! Unlike Musubi (whose payload validation raises), no command payload crashes the channel, so
-//! one client's bad command never takes the other roots on its socket down with it. What still
+//! Unlike Musubi (whose payload validation raises), no command or upload payload crashes the
+//! channel (a non-array upload `store_id` counts as `[]`, bad `entries` are refused), so one
+//! client's bad request never takes the other roots on its socket down with it. What still
 //! crashes it, as in Musubi: a malformed message (a non-object frame payload, an unknown event,
 //! a `store_id` that is not an array) and a store whose mount raises (bad params). Deliberate
 //! crashes are for tests: `POST /_test/crash?topic=…`. Every reply and envelope goes through the
@@ -42,6 +48,7 @@ pub mod render;
 pub mod root_channel;
 pub mod stores;
 pub mod stream;
+pub mod upload;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,6 +57,7 @@ use musubi_wasm::phoenix::frame::{Payload, Reply};
 use serde_json::{Map, Value, json};
 
 use self::page::{Mount, PageRegistry, Subscription, error_reply};
+use self::upload::UploadRequest;
 use super::{Channel, ChannelContext, ChannelHandle, Crash, DeferredReply, JoinError, JoinFn, JoinRequest, Joined};
 use crate::config::WireMode;
 
@@ -139,14 +147,15 @@ impl MusubiChannel {
         run_command(subscription, name, payload, reply)
     }
 
-    /// PROTOCOL.md §3.2–§3.6, as far as a connection without declared uploads goes.
+    /// PROTOCOL.md §3.2–§3.6: `root_id`, `name` (and `ref`) are checked before the root.
     fn upload(&self, event: &str, payload: &Map<String, Value>, reply: DeferredReply) -> Result<(), Crash> {
         let root_id = non_empty_string(payload, "root_id");
-        let (Some(root_id), true) = (root_id, has_upload_fields(event, payload)) else {
+        let (Some(root_id), Some(request)) = (root_id, UploadRequest::parse(event, payload)) else {
             return refuse(reply, "missing required field");
         };
         let Some(subscription) = self.roots.get(root_id) else { return refuse(reply, "unknown root") };
-        refuse_upload(subscription, payload, reply)
+        subscription.upload(request, reply);
+        Ok(())
     }
 }
 
@@ -176,21 +185,6 @@ fn run_command(subscription: &Subscription, name: &str, payload: &Map<String, Va
     Ok(())
 }
 
-/// True if an upload event has the fields it needs besides `root_id` (`name`, and `ref` after
-/// `allow_upload`).
-fn has_upload_fields(event: &str, payload: &Map<String, Value>) -> bool {
-    let required: &[&str] = if event == "allow_upload" { &["name"] } else { &["name", "ref"] };
-    required.iter().all(|field| non_empty_string(payload, field).is_some())
-}
-
-/// An upload event on a mounted root: `unknown store`, else `unknown upload` (no demo store
-/// declares one).
-fn refuse_upload(subscription: &Subscription, payload: &Map<String, Value>, reply: DeferredReply) -> Result<(), Crash> {
-    let exists = string_segments(store_id_segments(payload)?).is_some_and(|store_id| subscription.has_store(&store_id));
-    refuse(reply, if exists { "unknown upload" } else { "unknown store" })
-}
-
-/// A non-empty string field.
 /// A pushed event's payload, which both Musubi channels require to be a JSON object.
 fn object_payload(event: &str, payload: Payload) -> Result<Map<String, Value>, Crash> {
     match payload {
@@ -199,6 +193,7 @@ fn object_payload(event: &str, payload: Payload) -> Result<Map<String, Value>, C
     }
 }
 
+/// A non-empty string field.
 fn non_empty_string<'a>(payload: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     payload.get(key).and_then(Value::as_str).filter(|value| !value.is_empty())
 }

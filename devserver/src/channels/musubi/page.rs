@@ -14,6 +14,11 @@
 //! socket a reply precedes the envelope of the cycle it caused, and an `unmount` reply follows
 //! every envelope of that subscription.
 //!
+//! Each page also keeps its upload entries and queued upload ops ([`PageUploads`]): upload
+//! events ([`Subscription::upload`]) and upload sub-channels or HTTP routes ([`PageLink`]) change
+//! them under the same lock and run the same render cycle, so every subscriber gets the same
+//! `upload_ops`; every initial envelope carries one `config` op per declared upload.
+//!
 //! Test endpoints inject extra envelopes ([`PageRegistry::inject`], [`Fault`]) under the same
 //! lock, so they fall into each subscriber's sequence like any render cycle's.
 //!
@@ -24,14 +29,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use musubi_wasm::phoenix::frame::{Payload, Reply};
 use serde_json::{Map, Value, json};
 
 use super::deep;
-use super::render::{self, PatchOp};
-use super::stores::{CommandOutcome, InvalidArgs, RootKind, RootStore, Timer};
+use super::render::{self, Lists, PatchOp};
+use super::stores::{self, CommandOutcome, InvalidArgs, RootKind, RootStore, Timer};
+use super::upload::{PageName, PageUploads, UploadContext, UploadRequest};
 use crate::channels::{ChannelHandle, DeferredReply, Effect};
 
 /// How long a page without subscribers keeps its state.
@@ -44,6 +50,8 @@ const PATCH: &str = "patch";
 #[derive(Default)]
 pub struct PageRegistry {
     pages: Mutex<HashMap<PageKey, Arc<Page>>>,
+    /// What the pages' uploads share (token secret, temp directory, chunk timeout).
+    uploads: Arc<UploadContext>,
     next_subscriber: AtomicU64,
     mounts: AtomicU64,
     roots: AtomicU64,
@@ -66,6 +74,17 @@ struct PageKey {
     params: String,
 }
 
+impl PageKey {
+    /// The key as upload tokens name it.
+    fn name(&self) -> PageName {
+        PageName { module: self.module.to_owned(), root_id: self.root_id.clone(), params: self.params.clone() }
+    }
+
+    fn is(&self, name: &PageName) -> bool {
+        self.module == name.module && self.root_id == name.root_id && self.params == name.params
+    }
+}
+
 /// One page server.
 struct Page {
     key: PageKey,
@@ -74,6 +93,8 @@ struct Page {
 
 struct PageState {
     store: Box<dyn RootStore>,
+    /// The upload entries and the queued upload ops.
+    uploads: PageUploads,
     /// The last rendered wire tree (what every subscriber holds).
     tree: Value,
     /// Ordered by subscription, so fan-out order is stable.
@@ -143,6 +164,16 @@ impl fmt::Debug for Subscription {
 }
 
 impl PageRegistry {
+    /// No pages yet; sub-channels allow `chunk_timeout` between chunks.
+    pub fn new(chunk_timeout: Duration) -> Self {
+        PageRegistry { uploads: Arc::new(UploadContext::new(chunk_timeout)), ..PageRegistry::default() }
+    }
+
+    /// What the pages' uploads share.
+    pub fn uploads(&self) -> &Arc<UploadContext> {
+        &self.uploads
+    }
+
     /// Mounts the client's root `id` of `kind` for `mount.handle`'s channel: joins the page
     /// (starting it if needed), replies `ok {"root_id"}` through `mount.reply` (if any), then
     /// sends the initial envelope (0 → 1, `replace ""`, the streams' current items; with a deep
@@ -161,7 +192,7 @@ impl PageRegistry {
         let page = match pages.get(&key) {
             Some(page) => Arc::clone(page),
             None => {
-                let page = Page::start(key.clone(), (kind.create)(params)?);
+                let page = Page::start(key.clone(), (kind.create)(params)?, Arc::clone(&self.uploads));
                 pages.insert(key, Arc::clone(&page));
                 page
             }
@@ -174,15 +205,17 @@ impl PageRegistry {
             }
             let armed = lock(&self.deep_initial).remove(id);
             let deep_tree = armed.and_then(|levels| deep::with_chain(&state.tree, levels));
+            let upload_ops = PageUploads::config_ops(&*state.store);
             let initial = match deep_tree {
                 Some(tree) => {
                     let ops = format!("[{{\"op\":\"replace\",\"path\":\"\",\"value\":{tree}}}]");
                     let stream_ops = Value::Array(state.store.stream_seed()).to_string();
-                    deep_patch(deep::envelope(&root_id, 0, &ops, &stream_ops))
+                    deep_patch(deep::envelope(&root_id, 0, &ops, &stream_ops, &Value::Array(upload_ops).to_string()))
                 }
                 None => {
                     let ops = vec![render::replace_document(&state.tree).into_value()];
-                    patch(render::envelope(&root_id, 0, 1, ops, state.store.stream_seed()))
+                    let lists = Lists { ops, stream_ops: state.store.stream_seed(), upload_ops, events: Vec::new() };
+                    patch(render::full_envelope(&root_id, 0, 1, lists))
                 }
             };
             handle.send(initial);
@@ -245,7 +278,7 @@ impl PageRegistry {
                         for subscriber in subscribers.values_mut() {
                             let base = subscriber.version;
                             subscriber.version += 1;
-                            subscriber.handle.send(deep_patch(deep::envelope(&subscriber.root_id, base, &ops, "[]")));
+                            subscriber.handle.send(deep_patch(deep::envelope(&subscriber.root_id, base, &ops, "[]", "[]")));
                         }
                     }
                 }
@@ -253,6 +286,24 @@ impl PageRegistry {
             sent += subscribers.len();
         }
         sent
+    }
+
+    /// The page `name` names, if it is running.
+    pub fn page(&self, name: &PageName) -> Option<PageLink> {
+        lock(&self.pages).iter().find(|(key, _)| key.is(name)).map(|(_, page)| PageLink(Arc::downgrade(page)))
+    }
+
+    /// The page holding the upload entry `entry_ref`, if any.
+    pub fn page_with_entry(&self, entry_ref: &str) -> Option<PageLink> {
+        let pages: Vec<Arc<Page>> = lock(&self.pages).values().cloned().collect();
+        pages.iter().find(|page| lock(&page.state).uploads.contains(entry_ref)).map(|page| PageLink(Arc::downgrade(page)))
+    }
+
+    /// The upload entries of every page with this root id (a client's plain id), as
+    /// `/_test/uploads` lists them.
+    pub fn upload_entries(&self, root_id: &str) -> Vec<Value> {
+        let pages: Vec<Arc<Page>> = lock(&self.pages).values().filter(|page| page.key.root_id == root_id).cloned().collect();
+        pages.iter().flat_map(|page| lock(&page.state).uploads.listing()).collect()
     }
 
     /// Drops the page if it is still idle since `generation`.
@@ -270,13 +321,16 @@ impl PageRegistry {
 
 impl Page {
     /// Renders the first tree and schedules the store's start timers.
-    fn start(key: PageKey, mut store: Box<dyn RootStore>) -> Arc<Page> {
+    fn start(key: PageKey, mut store: Box<dyn RootStore>, uploads: Arc<UploadContext>) -> Arc<Page> {
         let tree = store.render();
         // Streams seeded by the store's mount: applied to its mirror; subscribers get seeds.
         store.take_stream_ops();
         store.take_events();
+        store.take_upload_resets();
         let timers = store.take_timers();
-        let page = Arc::new(Page { key, state: Mutex::new(PageState { store, tree, subscribers: BTreeMap::new(), idle_generation: 0 }) });
+        let uploads = PageUploads::new(uploads, key.name());
+        let state = PageState { store, uploads, tree, subscribers: BTreeMap::new(), idle_generation: 0 };
+        let page = Arc::new(Page { key, state: Mutex::new(state) });
         schedule(&page, timers);
         page
     }
@@ -284,17 +338,19 @@ impl Page {
     /// One render cycle after a change: one envelope per subscriber unless nothing changed;
     /// then the timers the store asked for are scheduled.
     fn after_change(self: &Arc<Self>, state: &mut PageState) {
-        let ops = state.store.update_tree(&mut state.tree);
+        for reset in state.store.take_upload_resets() {
+            state.uploads.reset(&reset.store_id, reset.upload);
+        }
+        let ops = state.store.update_tree(&mut state.tree).into_iter().map(PatchOp::into_value).collect();
         let stream_ops = state.store.take_stream_ops();
         let events = state.store.take_events();
-        if !ops.is_empty() || !stream_ops.is_empty() || !events.is_empty() {
-            let ops: Vec<Value> = ops.into_iter().map(PatchOp::into_value).collect();
+        let upload_ops = state.uploads.drain(Instant::now());
+        let lists = Lists { ops, stream_ops, upload_ops, events };
+        if !lists.is_empty() {
             for subscriber in state.subscribers.values_mut() {
                 let base = subscriber.version;
                 subscriber.version += 1;
-                let envelope =
-                    render::envelope_with_events(&subscriber.root_id, base, base + 1, ops.clone(), stream_ops.clone(), events.clone());
-                subscriber.handle.send(patch(envelope));
+                subscriber.handle.send(patch(render::full_envelope(&subscriber.root_id, base, base + 1, lists.clone())));
             }
         }
         let timers = state.store.take_timers();
@@ -321,11 +377,6 @@ fn schedule(page: &Arc<Page>, timers: Vec<Timer>) {
 }
 
 impl Subscription {
-    /// True if the root's current tree has a store with this id.
-    pub fn has_store(&self, store_id: &[String]) -> bool {
-        lock(&self.page.state).store.commands(store_id).is_some()
-    }
-
     /// Runs a command on the store `store_id` of this root: replies `unknown store` / `unknown
     /// command`, `invalid payload: …` (a `payload` that is not an object, or that the command
     /// refuses) or the handler's outcome through `reply`, then runs the render cycle (idle unless
@@ -368,6 +419,60 @@ impl Subscription {
         // A refused payload changed nothing, so its cycle is idle; running it anyway keeps the
         // tree in step with the state should a store ever break that rule.
         self.page.after_change(&mut state);
+    }
+}
+
+impl Subscription {
+    /// Runs an upload event (PROTOCOL.md §3.2–§3.6) on this root: replies `unknown store`,
+    /// `unknown upload`, an event's own refusal (see [`super::upload::events`]) or its `ok`
+    /// response through `reply`, then runs the render cycle (the preflight's `add` ops, a
+    /// `cancel`, `progress` / `complete` or `error` op ride its envelope).
+    pub fn upload(&self, request: UploadRequest, reply: DeferredReply) {
+        let mut guard = lock(&self.page.state);
+        let state = &mut *guard;
+        if state.store.commands(&request.store_id).is_none() {
+            reply.send(error_reply("unknown store"));
+            return;
+        }
+        let Some(spec) = stores::declared_upload(&*state.store, &request.store_id, &request.name) else {
+            reply.send(error_reply("unknown upload"));
+            return;
+        };
+        match request.run(&mut state.uploads, &mut *state.store, spec) {
+            Ok(response) => reply.send(Reply::ok(response)),
+            Err(reason) => reply.send(error_reply(reason)),
+        }
+        self.page.after_change(state);
+    }
+}
+
+/// A page as the upload machinery reaches it from outside a subscription (sub-channels, the
+/// HTTP routes, the watchdog): weakly, so a page that went away reads as gone (`None`).
+#[derive(Clone)]
+pub struct PageLink(Weak<Page>);
+
+impl fmt::Debug for PageLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PageLink").field(&self.0.upgrade().map(|page| page.key.clone())).finish()
+    }
+}
+
+impl PageLink {
+    /// Runs `f` on the page's uploads and store under the page's lock, then a render cycle.
+    pub fn update<R>(&self, f: impl FnOnce(&mut PageUploads, &mut dyn RootStore) -> R) -> Option<R> {
+        let page = self.0.upgrade()?;
+        let mut guard = lock(&page.state);
+        let state = &mut *guard;
+        let result = f(&mut state.uploads, &mut *state.store);
+        page.after_change(state);
+        Some(result)
+    }
+
+    /// Runs `f` on the page's uploads without a render cycle (for what no client sees).
+    pub fn with_uploads<R>(&self, f: impl FnOnce(&mut PageUploads) -> R) -> Option<R> {
+        let page = self.0.upgrade()?;
+        let mut state = lock(&page.state);
+        Some(f(&mut state.uploads))
     }
 }
 

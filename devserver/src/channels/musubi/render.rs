@@ -1,5 +1,6 @@
-//! The wire side of a page: marker shapes of the wire tree (PROTOCOL.md §2.8), JSON Patch ops
-//! between two renders (§2.9) and the `patch` envelope (§2.7).
+//! The wire side of a page: marker shapes of the wire tree (PROTOCOL.md §2.8: store nodes,
+//! streams, uploads, async values), JSON Patch ops between two renders (§2.9) and the `patch`
+//! envelope (§2.7).
 
 use std::collections::HashSet;
 
@@ -15,6 +16,9 @@ pub const STREAM_KEY: &str = "__musubi_stream__";
 /// The key of an async value.
 pub const ASYNC_KEY: &str = "__musubi_async__";
 
+/// The key of an upload marker.
+pub const UPLOAD_KEY: &str = "__musubi_upload__";
+
 /// A store node: `{"__musubi_store_id__": id, …fields}`.
 pub fn store_node(id: &[String], fields: Map<String, Value>) -> Value {
     let mut node = Map::with_capacity(fields.len() + 1);
@@ -26,6 +30,12 @@ pub fn store_node(id: &[String], fields: Map<String, Value>) -> Value {
 /// A stream marker: exactly `{"__musubi_stream__": name}`.
 pub fn stream_marker(name: &str) -> Value {
     json!({ STREAM_KEY: name })
+}
+
+/// An upload marker: exactly `{"__musubi_upload__": name}` (at the top level of the declaring
+/// store's node, under the upload's name).
+pub fn upload_marker(name: &str) -> Value {
+    json!({ UPLOAD_KEY: name })
 }
 
 /// An async value as the server holds it (PROTOCOL.md §2.17).
@@ -172,21 +182,35 @@ fn is_within(path: &str, node: &str) -> bool {
     path.strip_prefix(node).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// A `patch` envelope (PROTOCOL.md §2.7, with 0.13's `events`); `upload_ops` is always present
-/// and empty here.
+/// A `patch` envelope (PROTOCOL.md §2.7, with 0.13's `events`) with empty `upload_ops` and
+/// `events`.
 pub fn envelope(root_id: &str, base_version: u64, version: u64, ops: Vec<Value>, stream_ops: Vec<Value>) -> Value {
-    envelope_with_events(root_id, base_version, version, ops, stream_ops, Vec::new())
+    full_envelope(root_id, base_version, version, Lists { ops, stream_ops, ..Lists::default() })
 }
 
-/// An envelope that also carries push events (`[{store_id, name, payload}]`).
-pub fn envelope_with_events(
-    root_id: &str,
-    base_version: u64,
-    version: u64,
-    ops: Vec<Value>,
-    stream_ops: Vec<Value>,
-    events: Vec<Value>,
-) -> Value {
+/// The four op/event lists of an envelope.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Lists {
+    /// JSON Patch ops.
+    pub ops: Vec<Value>,
+    /// Stream ops.
+    pub stream_ops: Vec<Value>,
+    /// Upload ops (PROTOCOL.md §3.7).
+    pub upload_ops: Vec<Value>,
+    /// Push events (`[{store_id, name, payload}]`).
+    pub events: Vec<Value>,
+}
+
+impl Lists {
+    /// True if all four lists are empty (an idle cycle: no envelope).
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.stream_ops.is_empty() && self.upload_ops.is_empty() && self.events.is_empty()
+    }
+}
+
+/// An envelope with all eight keys.
+pub fn full_envelope(root_id: &str, base_version: u64, version: u64, lists: Lists) -> Value {
+    let Lists { ops, stream_ops, upload_ops, events } = lists;
     json!({
         "type": "patch",
         "root_id": root_id,
@@ -194,7 +218,7 @@ pub fn envelope_with_events(
         "version": version,
         "ops": ops,
         "stream_ops": stream_ops,
-        "upload_ops": [],
+        "upload_ops": upload_ops,
         "events": events,
     })
 }

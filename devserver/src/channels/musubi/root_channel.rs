@@ -18,8 +18,10 @@
 //!   `missing required field` (name), `unknown store`, `unknown command`, `invalid payload: …`
 //!   → the handler's reply, then the cycle's envelope (if anything changed): the same code path
 //!   as the connection channel's `command`.
-//! * `allow_upload`, `cancel_upload`, `upload_progress`, `upload_error` (no `root_id` either):
-//!   `missing required field`, `unknown store`, then always `unknown upload`.
+//! * `allow_upload`, `cancel_upload`, `upload_progress`, `upload_error` (no `root_id` either,
+//!   PROTOCOL.md §6.1): `missing required field`, `unknown store`, `unknown upload`, then the
+//!   event's own refusals → the same code path as the connection channel's (see
+//!   [`super::upload`]); the initial envelope carries a `config` op per declared upload.
 //!
 //! Anything else (a non-object payload, an unknown event such as `mount`, a `store_id` that is not
 //! an array) crashes this channel only: every other root, on this socket or another, lives on.
@@ -29,7 +31,8 @@ use musubi_wasm::phoenix::frame::Payload;
 use serde_json::{Map, Value, json};
 
 use super::page::{Mount, Subscription};
-use super::{has_upload_fields, mount_params, mount_raised, non_empty_string, object_payload, refuse, refuse_upload, run_command, stores};
+use super::upload::UploadRequest;
+use super::{mount_params, mount_raised, non_empty_string, object_payload, refuse, run_command, stores};
 use crate::channels::{Channel, ChannelContext, Crash, DeferredReply, JoinError, JoinRequest, Joined};
 
 /// The topic of a root channel is this prefix followed by `<module>:<id>`.
@@ -92,10 +95,9 @@ impl Channel for RootChannel {
 
 impl RootChannel {
     fn upload(&self, event: &str, payload: &Map<String, Value>, reply: DeferredReply) -> Result<(), Crash> {
-        if !has_upload_fields(event, payload) {
-            return refuse(reply, "missing required field");
-        }
-        refuse_upload(&self.subscription, payload, reply)
+        let Some(request) = UploadRequest::parse(event, payload) else { return refuse(reply, "missing required field") };
+        self.subscription.upload(request, reply);
+        Ok(())
     }
 }
 

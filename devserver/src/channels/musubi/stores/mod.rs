@@ -1,10 +1,15 @@
 //! The demo root stores and the interface a page server drives them through.
 //!
-//! A store owns its state; the page server (see `page.rs`) calls [`RootStore::command`] or
-//! [`RootStore::on_timer`] and then runs one render cycle: [`RootStore::update_tree`] brings the
-//! previous wire tree up to date and returns the JSON ops, [`RootStore::take_stream_ops`] the
-//! stream ops. Every state change is followed by a cycle under the same lock, so the state and
-//! the last rendered tree never disagree about which stores exist.
+//! A store owns its state; the page server (see `page.rs`) calls [`RootStore::command`],
+//! [`RootStore::on_timer`] or an upload callback ([`RootStore::on_upload_complete`],
+//! [`RootStore::on_upload_removed`]) and then runs one render cycle: [`RootStore::update_tree`]
+//! brings the previous wire tree up to date and returns the JSON ops,
+//! [`RootStore::take_stream_ops`] the stream ops, [`RootStore::take_upload_resets`] the uploads
+//! whose entries the page drops. Every state change is followed by a cycle under the same lock,
+//! so the state and the last rendered tree never disagree about which stores exist.
+//!
+//! Uploads are declared per store ([`RootStore::declared_uploads`]); the page keeps their entries
+//! (see `upload/`), the store only hears of completed and cancelled ones.
 //!
 //! Every command checks its payload (field types, required fields, ranges) before it changes
 //! anything and refuses a bad one with [`InvalidArgs`]: the client gets
@@ -15,6 +20,7 @@
 pub mod big;
 pub mod board;
 pub mod counter;
+pub mod profile;
 
 use std::fmt;
 use std::time::Duration;
@@ -22,6 +28,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::render::{self, PatchOp};
+use super::upload::{UploadSpec, UploadedFile};
 
 /// A command's result, as the handler returns it.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +127,46 @@ pub trait RootStore: Send {
 
     /// A requested timer fired.
     fn on_timer(&mut self, _tag: u32) {}
+
+    /// The uploads declared on the stores of the current tree, as (store id, declaration). The
+    /// store renders their markers itself ([`render::upload_marker`]).
+    fn declared_uploads(&self) -> Vec<(Vec<String>, &'static UploadSpec)> {
+        Vec::new()
+    }
+
+    /// External mode (PROTOCOL.md §3.5): the meta of a newly accepted entry of `upload` on
+    /// `store_id` (an `uploader` key names the client's uploader, default `"external"`); `None`
+    /// keeps the entry in channel mode.
+    fn external_upload(&self, _store_id: &[String], _upload: &str, _entry_ref: &str) -> Option<Map<String, Value>> {
+        None
+    }
+
+    /// An entry of an upload declared on `store_id` completed (once per entry); the page's
+    /// render cycle follows in the same lock, so the store's change rides the same envelope.
+    fn on_upload_complete(&mut self, _store_id: &[String], _file: &UploadedFile) {}
+
+    /// An entry was cancelled (by the client or by its sub-channel ending); its file is gone.
+    fn on_upload_removed(&mut self, _store_id: &[String], _upload: &str, _entry_ref: &str) {}
+
+    /// The uploads whose entries the store consumed since the last cycle: the page removes every
+    /// entry of each (a `reset` op).
+    fn take_upload_resets(&mut self) -> Vec<UploadReset> {
+        Vec::new()
+    }
+}
+
+/// A store's request to drop every entry of one of its uploads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadReset {
+    /// The declaring store.
+    pub store_id: Vec<String>,
+    /// The upload.
+    pub upload: &'static str,
+}
+
+/// The upload `name` declared on `store_id` in `store`'s current tree.
+pub fn declared_upload(store: &dyn RootStore, store_id: &[String], name: &str) -> Option<&'static UploadSpec> {
+    store.declared_uploads().into_iter().find(|(id, spec)| id.as_slice() == store_id && spec.name == name).map(|(_, spec)| spec)
 }
 
 /// A module the connection channel may mount (a "declared root").
@@ -138,7 +185,7 @@ pub struct RootKind {
 pub type CreateFn = fn(&Map<String, Value>) -> Result<Box<dyn RootStore>, String>;
 
 /// The declared roots.
-pub const DECLARED_ROOTS: &[RootKind] = &[counter::KIND, board::KIND, big::KIND];
+pub const DECLARED_ROOTS: &[RootKind] = &[counter::KIND, board::KIND, big::KIND, profile::KIND];
 
 /// The declared root with this module name.
 pub fn declared_root(module: &str) -> Option<&'static RootKind> {
