@@ -1,6 +1,8 @@
 //! Browser tests (headless Chromium) of the Leptos hooks against the real devserver: mount,
 //! update, streams, commands, errors into `last_error`, deserialization failures, reconnect
-//! (ready_state transitions, countdown, remount), close/open and `auto_connect=false`.
+//! (ready_state transitions, countdown, remount), close/open and `auto_connect=false`, and
+//! uploads through `use_upload` (a `Demo.ProfileStore` avatar: success, refusal, before the
+//! mount, after a reconnect).
 #![cfg(all(target_arch = "wasm32", feature = "leptos"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -9,8 +11,8 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use musubi_wasm::leptos::{
-    CommandHandle, ConnectionReadyState, RootHandle, SyncConnection, SyncContext, SyncError, default_options, provide_sync_context,
-    use_command, use_event, use_root, use_store, use_stream, use_sync_connection,
+    CommandHandle, ConnectionReadyState, RootHandle, SyncConnection, SyncContext, SyncError, UploadStatus, UseUpload, default_options,
+    provide_sync_context, use_command, use_event, use_root, use_store, use_stream, use_sync_connection, use_upload,
 };
 use musubi_wasm::phoenix::backoff::Backoff;
 use musubi_wasm::runtime::{RootStatus, StoreId};
@@ -20,7 +22,7 @@ use wasm_bindgen_test::*;
 
 mod browser_support;
 
-use browser_support::{post, sleep, socket_url, wait_until};
+use browser_support::{file, file_list, get_bytes, post, sleep, socket_url, wait_until};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -211,4 +213,150 @@ async fn use_event_delivers_push_events_after_their_state() {
     wait_until("the toast", 5_000, || probe.toast.get_untracked().is_some()).await;
     assert_eq!(probe.toast.get_untracked().unwrap().text, "Label set to \u{201c}Renamed\u{201d}");
     assert_eq!(*probe.labels_at_toast.borrow(), vec!["Renamed".to_owned()], "once, with the new state already visible");
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+struct Profile {
+    avatar_url: Option<String>,
+}
+
+/// A profile root with its avatar upload, created inside a mounted component.
+#[derive(Clone)]
+struct UploadProbe {
+    context: SyncContext,
+    connection: SyncConnection,
+    root: RootHandle,
+    profile: Signal<Option<Profile>>,
+    avatar: UseUpload,
+    /// Every (status, progress) the view signal showed, in order.
+    seen: Rc<RefCell<Vec<(UploadStatus, u64)>>>,
+}
+
+fn mount_profile(auto_connect: bool, root_id: &str) -> (impl Drop + use<>, UploadProbe) {
+    let slot: Rc<RefCell<Option<UploadProbe>>> = Rc::default();
+    let sink = slot.clone();
+    let root_id = root_id.to_owned();
+    let parent = document().body().unwrap();
+    let handle = leptos::mount::mount_to(parent, move || {
+        let options = default_options().with_reconnect(Backoff::exponential(400, 2_000).with_jitter(0.1));
+        let context = provide_sync_context(&socket_url(), options, None, auto_connect, musubi_wasm::runtime::WireMode::Auto);
+        let connection = use_sync_connection();
+        let root = use_root("Demo.ProfileStore", root_id, json!({}));
+        let avatar = use_upload(&root, StoreId::root(), "avatar");
+        let seen: Rc<RefCell<Vec<(UploadStatus, u64)>>> = Rc::default();
+        let log = seen.clone();
+        Effect::new(move || log.borrow_mut().push(avatar.view.with(|view| (view.status, view.progress))));
+        let probe = UploadProbe { context, connection, root, profile: use_store::<Profile>(&root, StoreId::root()), avatar, seen };
+        *sink.borrow_mut() = Some(probe);
+        view! { <p>"upload probe"</p> }
+    });
+    let probe = slot.borrow().clone().unwrap();
+    (handle, probe)
+}
+
+/// `len` bytes that are not all alike.
+fn bytes(len: usize) -> Vec<u8> {
+    (0..len).map(|index| (index % 251) as u8).collect()
+}
+
+fn live(probe: &UploadProbe) -> bool {
+    probe.root.status.get_untracked() == Some(RootStatus::Live)
+}
+
+/// Uploads `name` (`len` bytes) as the avatar and checks the view, the store's `avatar_url` and
+/// the served bytes.
+async fn upload_avatar(probe: &UploadProbe, name: &str, len: usize) {
+    let content = bytes(len);
+    probe.seen.borrow_mut().clear();
+    probe.avatar.select(&file_list(&[file(name, &content, "image/png")]));
+    probe.avatar.start();
+    // The handle's status is the client's (every byte acknowledged); the entry's is the server's,
+    // which can come a little later (on the connection channel, not the upload's).
+    wait_until("success", 10_000, || {
+        probe.avatar.status.get_untracked() == UploadStatus::Success
+            && probe.avatar.entries.get_untracked().iter().all(|entry| entry.status == "success")
+    })
+    .await;
+    let entries = probe.avatar.entries.get_untracked();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+    assert_eq!((entry.client_name.as_str(), entry.client_size, entry.status.as_str()), (name, len as u64, "success"));
+    assert_eq!((entry.progress, entry.bytes_sent), (100.0, len as u64));
+    assert!(entry.errors.is_empty(), "{:?}", entry.errors);
+    assert_eq!(probe.avatar.progress.get_untracked(), 100);
+    assert!(!probe.avatar.is_uploading.get_untracked());
+    assert!(probe.avatar.errors.get_untracked().is_empty());
+    assert_eq!(probe.avatar.error.get_untracked(), None);
+
+    // The signal went through `uploading` (with progress below 100) before `success`.
+    let seen = probe.seen.borrow().clone();
+    let uploading = seen.iter().position(|(status, _)| *status == UploadStatus::Uploading).unwrap_or_else(|| panic!("{seen:?}"));
+    let success = seen.iter().position(|(status, _)| *status == UploadStatus::Success).unwrap();
+    assert!(uploading < success, "{seen:?}");
+    assert!(seen[uploading].1 < 100, "{seen:?}");
+    assert_eq!(seen.last(), Some(&(UploadStatus::Success, 100)));
+
+    let url = format!("/_uploads/{}", entry.entry_ref);
+    wait_until("avatar_url", 5_000, || probe.profile.get_untracked().and_then(|profile| profile.avatar_url) == Some(url.clone())).await;
+    assert_eq!(get_bytes(&url).await, content, "the server keeps the file");
+}
+
+#[wasm_bindgen_test]
+async fn use_upload_sends_an_avatar_and_its_url_appears_in_the_store() {
+    let (_mounted, probe) = mount_profile(true, &unique("leptos-profile"));
+    wait_until("the profile", 5_000, || probe.profile.get_untracked().is_some()).await;
+    assert_eq!(probe.profile.get_untracked().unwrap().avatar_url, None);
+    assert_eq!(probe.avatar.status.get_untracked(), UploadStatus::Idle);
+    assert_eq!(probe.avatar.view.with_untracked(|view| view.config.max_entries), 2, "the server's config");
+    // 200,000 bytes: four 64,000-byte chunks.
+    upload_avatar(&probe, "me.png", 200_000).await;
+
+    probe.avatar.reset();
+    wait_until("idle after reset", 5_000, || probe.avatar.status.get_untracked() == UploadStatus::Idle).await;
+    assert!(probe.avatar.entries.get_untracked().is_empty());
+    assert_eq!(probe.avatar.progress.get_untracked(), 0);
+    assert_eq!(probe.context.last_error.get_untracked(), None);
+}
+
+#[wasm_bindgen_test]
+async fn use_upload_shows_a_refused_gif_as_not_accepted() {
+    let (_mounted, probe) = mount_profile(true, &unique("leptos-profile-gif"));
+    wait_until("the profile", 5_000, || probe.profile.get_untracked().is_some()).await;
+    probe.avatar.select(&file_list(&[file("me.gif", &bytes(1_000), "image/gif")]));
+    probe.avatar.start();
+    wait_until("the refusal", 5_000, || !probe.avatar.errors.get_untracked().is_empty()).await;
+    let errors = probe.avatar.errors.get_untracked();
+    assert_eq!(errors.iter().map(|error| error.code.as_str()).collect::<Vec<_>>(), vec!["not_accepted"], "{errors:?}");
+    assert!(!errors[0].message.is_empty());
+    assert_eq!(probe.avatar.status.get_untracked(), UploadStatus::Error);
+    assert!(probe.avatar.entries.get_untracked().is_empty());
+    sleep(300).await;
+    assert_eq!(probe.avatar.error.get_untracked(), None, "a refusal is no call failure");
+    assert_eq!(probe.profile.get_untracked().unwrap().avatar_url, None);
+    assert_eq!(probe.context.last_error.get_untracked(), None);
+}
+
+#[wasm_bindgen_test]
+async fn use_upload_is_idle_before_the_mount_and_works_once_it_is_there() {
+    let (_mounted, probe) = mount_profile(false, &unique("leptos-profile-late"));
+    sleep(300).await;
+    assert_eq!(probe.avatar.view.get_untracked(), Default::default(), "idle");
+    probe.avatar.start();
+    assert_eq!(probe.avatar.error.get_untracked(), Some(SyncError::NotConnected));
+    assert_eq!(probe.context.last_error.get_untracked(), Some(SyncError::NotConnected));
+    probe.context.clear_error();
+    (probe.connection.open)();
+    wait_until("the profile", 5_000, || probe.profile.get_untracked().is_some()).await;
+    upload_avatar(&probe, "late.jpg", 70_000).await;
+    assert_eq!(probe.context.last_error.get_untracked(), None);
+}
+
+#[wasm_bindgen_test]
+async fn use_upload_keeps_working_after_a_reconnect_remounts_the_root() {
+    let (_mounted, probe) = mount_profile(true, &unique("leptos-profile-drop"));
+    wait_until("live", 5_000, || live(&probe)).await;
+    post("/_test/drop?code=4000").await;
+    wait_until("reconnecting", 3_000, || probe.connection.ready_state.get_untracked() == ConnectionReadyState::Reconnecting).await;
+    wait_until("live again", 8_000, || live(&probe)).await;
+    upload_avatar(&probe, "again.png", 130_000).await;
 }

@@ -5,7 +5,9 @@
 //!   `reconnect_attempt`, `next_retry_in`);
 //! - [`use_sync_context`] gives `last_error`;
 //! - [`use_root`], [`use_store`], [`use_stream`], [`use_command`] and [`use_event`] mount roots and read stores
-//!   as typed Rust values, and send commands.
+//!   as typed Rust values, and send commands;
+//! - [`use_upload`] drives a store's declared upload (select, start, cancel, reset) and shows its
+//!   [`UploadView`] as signals.
 //!
 //! ```no_run
 //! use leptos::prelude::*;
@@ -38,9 +40,14 @@ mod context;
 mod error;
 mod event;
 mod hooks;
+mod upload;
 
 pub use connection::{ConnectionReadyState, SyncConnection, use_sync_connection};
 pub use context::{SyncContext, SyncProvider, default_options, provide_sync_context, use_sync_context};
 pub use error::SyncError;
 pub use event::use_event;
 pub use hooks::{CommandHandle, RootHandle, use_command, use_root, use_store, use_stream};
+pub use upload::{UseUpload, use_upload};
+
+pub use crate::runtime::upload::UploadError;
+pub use crate::runtime::upload_transfer::{EntryView, UploadStatus, UploadView};

@@ -171,6 +171,8 @@ enum Purpose {
     UploadNotice {
         topic: Rc<str>,
     },
+    /// The final `upload_progress` of an external entry: it is done once this is accepted.
+    ExternalComplete(upload::EntryAddr),
 }
 
 impl Purpose {
@@ -182,7 +184,7 @@ impl Purpose {
             | Purpose::CancelUpload { topic, .. }
             | Purpose::UploadNotice { topic } => topic,
             Purpose::Preflight(preflight) => preflight.topic(),
-            Purpose::Chunk(addr) => addr.topic(),
+            Purpose::Chunk(addr) | Purpose::ExternalComplete(addr) => addr.topic(),
         }
     }
 }
@@ -480,7 +482,7 @@ impl Runtime {
                 match purpose {
                     Purpose::Unmount { request: Some(request), .. } => self.settle(request, Ok(Value::Null)),
                     // Whoever waits for these hears that the channel went away.
-                    Purpose::Preflight(_) | Purpose::CancelUpload { .. } => {
+                    Purpose::Preflight(_) | Purpose::CancelUpload { .. } | Purpose::ExternalComplete(_) => {
                         self.on_push_settled(push, purpose, Err(PushError::ChannelClosed), now)
                     }
                     _ => {}

@@ -149,6 +149,7 @@ impl Runtime {
             Purpose::Chunk(addr) => self.on_chunk_answer(addr, push, result, now),
             Purpose::CancelUpload { request, .. } => self.on_cancel_answer(request),
             Purpose::UploadNotice { .. } => {}
+            Purpose::ExternalComplete(addr) => self.on_external_complete_answer(addr, result, now),
             Purpose::Command { command, .. } => {
                 let outcome = command_outcome(&command, result);
                 self.settle(command.request, outcome);

@@ -317,10 +317,18 @@ impl Runtime {
         entry.job = None;
         let entry_ref = entry.entry_ref.clone();
         match outcome {
+            // Done once the server accepted the final 100 (its reply precedes the `complete` op).
             ExternalOutcome::Done => {
-                entry.phase = Phase::Done;
                 entry.reported = Some(100);
-                self.push_upload_notice(&addr.target, "upload_progress", &entry_ref, json!({"progress": 100}), now);
+                let mut body = Map::new();
+                body.insert("ref".into(), Value::String(entry_ref.to_string()));
+                body.insert("progress".into(), json!(100));
+                match self.wire_upload_push(&addr.target, "upload_progress", body, now) {
+                    Ok(push) => {
+                        self.pushes.insert(push, Purpose::ExternalComplete(addr.clone()));
+                    }
+                    Err(error) => self.fail_entry(&addr, "disconnected", format!("the completion could not be sent: {error}"), true, now),
+                }
             }
             ExternalOutcome::Failed(message) => {
                 entry.phase = Phase::Failed { retry: false };
@@ -382,14 +390,18 @@ impl Runtime {
         }
     }
 
-    /// Notifies the handles the input changed (see [`Runtime::upload_changed`]), once each.
+    /// Notifies the handles the input changed (see [`Runtime::upload_changed`]), once each; the
+    /// store too while its root exists.
     pub(super) fn flush_upload_changes(&mut self) {
         for target in std::mem::take(&mut self.uploads.dirty) {
-            if self.root(&target.topic, &target.root_id).is_none() {
-                continue;
+            if self.root(&target.topic, &target.root_id).is_some() {
+                let store = target.store_id.key();
+                self.emit(RuntimeEvent::StoresChanged {
+                    topic: target.topic.clone(),
+                    root_id: target.root_id.clone(),
+                    stores: vec![store],
+                });
             }
-            let store = target.store_id.key();
-            self.emit(RuntimeEvent::StoresChanged { topic: target.topic.clone(), root_id: target.root_id.clone(), stores: vec![store] });
             self.emit(RuntimeEvent::UploadChanged { target });
         }
     }
@@ -871,6 +883,27 @@ impl Runtime {
         }
     }
 
+    /// The final `upload_progress` of an external entry was answered.
+    pub(super) fn on_external_complete_answer(&mut self, addr: EntryAddr, result: Result<Reply, PushError>, now: Millis) {
+        let Some(entry) = self.uploads.entry_mut(&addr) else { return };
+        if entry.phase != Phase::External || entry.job.is_some() {
+            return;
+        }
+        match result {
+            Ok(reply) if reply.is_ok() => {
+                entry.phase = Phase::Done;
+                self.upload_changed(&addr.target);
+                self.finish_start_if_done(&addr.target);
+            }
+            Ok(reply) => {
+                let message = format!("the server refused the upload's completion: {}", inbound::json_of(&reply.response));
+                self.fail_entry(&addr, "external_failed", message, false, now);
+            }
+            Err(PushError::Timeout) => self.fail_entry(&addr, "timeout", "the server did not confirm the upload in time", true, now),
+            Err(_) => self.fail_entry(&addr, "disconnected", "the connection dropped before the server confirmed the upload", true, now),
+        }
+    }
+
     /// A `cancel_upload` was answered (or will not be).
     pub(super) fn on_cancel_answer(&mut self, request: RequestId) {
         let Some(remaining) = self.uploads.cancels.get_mut(&request) else { return };
@@ -923,6 +956,10 @@ impl Runtime {
             self.uploads.reads.retain(|_, addr| addr.target != target);
             for waiter in transfer.start_waiters {
                 self.settle(waiter, Err(error.clone()));
+            }
+            // Its view is empty now: whoever shows it hears so.
+            if !self.uploads.dirty.contains(&target) {
+                self.uploads.dirty.push(target);
             }
         }
     }

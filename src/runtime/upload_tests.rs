@@ -261,6 +261,11 @@ fn a_channel_upload_preflights_joins_sends_binary_chunks_and_completes_in_both_m
         assert_eq!(uploads.chunks(ENTRY).iter().map(|c| c.join_ref.clone()).collect::<Vec<_>>(), vec![join.join_ref.clone(); 3]);
         assert_eq!(uploads.wire.settled(start), Some(Ok(Value::Null)), "start settles when the last byte is acknowledged");
         assert_eq!(uploads.view().status, UploadStatus::Success);
+        assert_eq!(
+            (uploads.view().entries[0].status.as_str(), uploads.view().entries[0].progress),
+            ("success", 100.0),
+            "handle and entry agree"
+        );
         // The server closes the sub-channel; the client never leaves it itself.
         assert_eq!(uploads.wire.sent.iter().filter(|f| f.topic == upload_topic(ENTRY) && f.event == "phx_leave").count(), 0);
         uploads.wire.server(json!([join.join_ref, join.join_ref, upload_topic(ENTRY), "phx_close", {}]));
@@ -547,9 +552,13 @@ fn checklist_50_external_mode_calls_the_uploader_and_pushes_its_progress() {
         assert_eq!(uploads.wire.count("upload_progress"), 2, "a repeat is not sent again; NaN counts as 0");
         uploads.wire.rt.external_finished(job, ExternalOutcome::Done, uploads.wire.now);
         uploads.wire.drain();
-        assert_eq!(Wire::payload(&uploads.pushed("upload_progress"))["progress"], 100, "a final 100 after the uploader resolved");
+        let last = uploads.pushed("upload_progress");
+        assert_eq!(Wire::payload(&last)["progress"], 100, "a final 100 after the uploader resolved");
+        assert_eq!(uploads.wire.settled(start), None, "done once the server accepted the completion");
+        uploads.wire.reply(&last, "ok", json!({}));
         assert_eq!(uploads.wire.settled(start), Some(Ok(Value::Null)));
         assert_eq!(uploads.view().status, UploadStatus::Success);
+        assert_eq!(uploads.view().entries[0].status, "success", "the entry agrees before the complete op arrives");
     }
 }
 
@@ -729,4 +738,22 @@ fn a_store_that_leaves_takes_its_handles_along() {
     assert!(uploads.wire.rt.upload_revision(&target()) > revision, "the view changed, so the revision did");
     assert!(uploads.view().entries.is_empty(), "the server's entries went with the store, and the local ones with them");
     assert_eq!(uploads.released(), vec![FileId(1)]);
+}
+
+#[test]
+fn a_refused_or_unanswered_external_completion_ends_the_entry_with_an_error() {
+    for (answer, code) in [("error", "external_failed"), ("silence", "timeout")] {
+        let mut uploads = Uploads::new(Mode::Connection);
+        let (start, job, _) = external(&mut uploads);
+        uploads.wire.rt.external_finished(job, ExternalOutcome::Done, uploads.wire.now);
+        uploads.wire.drain();
+        let last = uploads.pushed("upload_progress");
+        match answer {
+            "error" => uploads.wire.reply(&last, "error", json!({"reason": "unknown entry"})),
+            _ => uploads.wire.advance(10_001),
+        }
+        assert_eq!(uploads.wire.settled(start), Some(Ok(Value::Null)), "{answer}");
+        let view = uploads.view();
+        assert_eq!((view.status, view.entries[0].errors[0].code.as_str()), (UploadStatus::Error, code), "{answer}");
+    }
 }

@@ -306,6 +306,9 @@ impl Transfer {
             errors.extend(local.errors.iter().cloned());
             let (progress, status) = match reported {
                 _ if !local.errors.is_empty() => (reported.map_or(0.0, |entry| entry.progress), "error".to_owned()),
+                // The server confirmed every byte (or the external completion); its `complete`
+                // op may still be on the way.
+                Some(entry) if local.phase == Phase::Done && entry.status != "error" => (100.0, "success".to_owned()),
                 Some(entry) => (entry.progress, entry.status.clone()),
                 None if local.phase == Phase::Done => (100.0, "success".to_owned()),
                 None => (0.0, "pending".to_owned()),

@@ -54,3 +54,29 @@ pub async fn get(path: &str) -> Value {
     let text = JsFuture::from(response.text().unwrap()).await.unwrap().as_string().unwrap();
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
+
+/// GETs a devserver path and returns the body's bytes.
+pub async fn get_bytes(path: &str) -> Vec<u8> {
+    let window = web_sys::window().unwrap();
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&format!("{SERVER}{path}"))).await.unwrap().dyn_into().unwrap();
+    assert!(response.ok(), "{path} answered {}", response.status());
+    let buffer = JsFuture::from(response.array_buffer().unwrap()).await.unwrap();
+    js_sys::Uint8Array::new(&buffer).to_vec()
+}
+
+/// A file of `bytes` named `name`, of MIME type `mime`.
+pub fn file(name: &str, bytes: &[u8], mime: &str) -> web_sys::File {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::FilePropertyBag::new();
+    options.set_type(mime);
+    web_sys::File::new_with_u8_array_sequence_and_options(&parts, name, &options).unwrap()
+}
+
+/// A `FileList` of `files`, as an `<input type="file">` or a drop gives one.
+pub fn file_list(files: &[web_sys::File]) -> web_sys::FileList {
+    let transfer = web_sys::DataTransfer::new().unwrap();
+    for file in files {
+        transfer.items().add_with_file(file).unwrap();
+    }
+    transfer.files().unwrap()
+}

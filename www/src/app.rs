@@ -1,9 +1,10 @@
-//! The demo's components. Both roots are shared with the plain-JS and React pages (same ids).
+//! The demo's components. The counter and the board are shared with the plain-JS and React pages
+//! (same ids); the profile shows an upload (an avatar picker).
 
 use leptos::prelude::*;
 use musubi_wasm::leptos::{
-    ConnectionReadyState, RootHandle, SyncProvider, use_command, use_event, use_root, use_store, use_stream, use_sync_connection,
-    use_sync_context,
+    ConnectionReadyState, EntryView, RootHandle, SyncProvider, UseUpload, use_command, use_event, use_root, use_store, use_stream,
+    use_sync_connection, use_sync_context, use_upload,
 };
 use musubi_wasm::runtime::{StoreId, WireMode};
 use serde::Deserialize;
@@ -11,6 +12,7 @@ use serde_json::json;
 
 const COUNTER: &str = "demo-counter";
 const BOARD: &str = "demo-board";
+const PROFILE: &str = "profile";
 
 #[derive(Clone, PartialEq, Deserialize)]
 struct Counter {
@@ -52,6 +54,21 @@ struct Stats {
     cards: u64,
 }
 
+/// The profile's fields the demo shows (its upload fields are read through `use_upload`).
+#[derive(Clone, PartialEq, Deserialize)]
+struct Profile {
+    avatar_url: Option<String>,
+    files: Vec<UploadedFile>,
+}
+
+#[derive(Clone, PartialEq, Deserialize)]
+struct UploadedFile {
+    upload: String,
+    name: String,
+    size: u64,
+    url: String,
+}
+
 /// `?wire=connection|per-root` picks the wire protocol; by default it is detected.
 fn wire_from_query() -> WireMode {
     let search = web_sys::window().and_then(|window| window.location().search().ok()).unwrap_or_default();
@@ -75,6 +92,7 @@ pub fn App() -> impl IntoView {
                 <CounterPanel/>
                 <BoardPanel/>
             </div>
+            <ProfilePanel/>
             <FaultButtons/>
         </SyncProvider>
     }
@@ -237,6 +255,86 @@ fn CardRow(root: RootHandle, id: String) -> impl IntoView {
             <input type="checkbox" class="toggle" prop:checked=done on:change=move |_| toggle.dispatch(json!({}))/>
             <span class="title">{move || card.get().map(|card| card.title)}</span>
             <button class="remove" on:click=move |_| remove.dispatch(json!({"id": removed.clone()}))>"×"</button>
+        </li>
+    }
+}
+
+/// The profile's avatar: pick a `.png` or `.jpg`, watch it upload in 64 kB chunks, see it served
+/// back by the devserver.
+#[component]
+fn ProfilePanel() -> impl IntoView {
+    let root = use_root("Demo.ProfileStore", PROFILE, json!({}));
+    let profile = use_store::<Profile>(&root, StoreId::root());
+    let avatar = use_upload(&root, StoreId::root(), "avatar");
+    let clear = use_command(&root, StoreId::root(), "clear");
+    let pick = move |event: leptos::ev::Event| {
+        let input = event_target::<web_sys::HtmlInputElement>(&event);
+        if let Some(files) = input.files() {
+            avatar.select(&files);
+            // Runs once the selection is preflighted.
+            avatar.start();
+        }
+        // The files are taken: the same one can be picked again.
+        input.set_value("");
+    };
+    let avatar_url = move || profile.get().and_then(|profile| profile.avatar_url);
+    let uploaded = move || {
+        profile
+            .get()
+            .map(|profile| profile.files.into_iter().filter(|file| file.upload == "avatar").collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    view! {
+        <section id="profile" class=panel_class(root)>
+            <h2>"Profile: avatar upload "<small id=format!("status-{PROFILE}") class="status">{root_status(root)}</small></h2>
+            <div class="row">
+                <input type="file" accept=".png,.jpg" data-testid="leptos-avatar-input" on:change=pick/>
+                <progress data-testid="leptos-avatar-progress" max="100" value=move || avatar.progress.get().to_string()></progress>
+                <span data-testid="leptos-avatar-percent">{move || format!("{} %", avatar.progress.get())}</span>
+                <strong data-testid="leptos-avatar-status">{move || avatar.status.get().as_str()}</strong>
+                <button data-testid="leptos-avatar-cancel" disabled=move || !avatar.is_uploading.get() on:click=move |_| avatar.cancel(None)>
+                    "Cancel"
+                </button>
+                <button data-testid="leptos-avatar-reset" on:click=move |_| avatar.reset()>"Reset"</button>
+                <button data-testid="leptos-avatar-clear" on:click=move |_| clear.dispatch(json!({"upload": "avatar"}))>"Remove avatars"</button>
+            </div>
+            <ul data-testid="leptos-avatar-errors" class="errors">
+                {move || avatar.errors.get().into_iter().map(|error| view! { <li data-code=error.code>{error.message}</li> }).collect_view()}
+            </ul>
+            <ul data-testid="leptos-avatar-entries" class="entries">
+                {move || avatar.entries.get().into_iter().map(|entry| entry_row(entry, avatar)).collect_view()}
+            </ul>
+            <div class="row avatar">
+                <Show when=move || avatar_url().is_some() fallback=|| view! { <span data-testid="leptos-avatar-none">"No avatar yet"</span> }>
+                    <img data-testid="leptos-avatar-image" src=avatar_url alt="Avatar"/>
+                </Show>
+                <ul data-testid="leptos-avatar-files">
+                    <For each=uploaded key=|file| file.url.clone() let:file>
+                        <li><a href=file.url.clone()>{file.name.clone()}</a>{format!(" ({} bytes)", file.size)}</li>
+                    </For>
+                </ul>
+            </div>
+        </section>
+    }
+}
+
+/// One entry of the avatar upload: name, status, progress, errors, and its own Cancel.
+fn entry_row(entry: EntryView, avatar: UseUpload) -> impl IntoView {
+    let entry_ref = entry.entry_ref.to_string();
+    let errors = entry.errors.iter().map(|error| format!("{}: {}", error.code, error.message)).collect::<Vec<_>>().join("; ");
+    let status = entry.status;
+    let running = matches!(status.as_str(), "pending" | "uploading");
+    let cancel = running.then(|| {
+        let entry_ref = entry_ref.clone();
+        view! { <button class="entry-cancel" on:click=move |_| avatar.cancel(Some(entry_ref.clone()))>"Cancel"</button> }
+    });
+    view! {
+        <li data-testid="leptos-avatar-entry" data-ref=entry_ref data-status=status>
+            <span class="name">{entry.client_name}</span>" "
+            <span class="entry-status">{status.clone()}</span>" "
+            <span class="entry-progress">{format!("{} %", entry.progress.round())}</span>" "
+            <span class="entry-errors">{errors}</span>
+            {cancel}
         </li>
     }
 }
