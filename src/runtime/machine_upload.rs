@@ -546,6 +546,11 @@ impl Runtime {
             .unwrap_or_default();
         let config = response.get("config").map(parse_config);
         let is_select = !files.is_empty();
+        // A refusal that names none of the files (e.g. `client_ref: ""`) explains the files the
+        // reply is otherwise silent about.
+        let stray_refusals = refused.iter().any(|(refused_ref, _)| {
+            !files.iter().any(|(client_ref, _)| **client_ref == **refused_ref) && !restart.iter().any(|r| **r == **refused_ref)
+        });
         let mut released = Vec::new();
         let mut begin = Vec::new();
         let transfer = self.transfer(target);
@@ -569,7 +574,7 @@ impl Runtime {
                     file_held: true,
                 }),
                 None => {
-                    if !refused.iter().any(|(refused_ref, _)| *refused_ref == *client_ref) {
+                    if !stray_refusals && !refused.iter().any(|(refused_ref, _)| *refused_ref == *client_ref) {
                         let message = format!("the server neither accepted nor refused {}", file.name);
                         transfer.errors.push(upload_error("preflight_rejected", message));
                     }

@@ -469,24 +469,41 @@ fn a_zero_byte_file_sends_one_empty_chunk() {
 fn preflight_errors_become_handle_errors_and_refusals_reject_select() {
     for mode in MODES {
         let mut uploads = Uploads::new(mode);
-        let select = uploads.select(vec![file(1, "a.png", 10), file(2, "b.gif", 10), file(3, "c.png", 9_000_000)]);
+        let select = uploads.select(vec![
+            file(1, "a.png", 10),
+            file(2, "b.gif", 10),
+            file(3, "c.png", 9_000_000),
+            file(4, "d.png", 1),
+            file(5, "", 1),
+        ]);
         let preflight = uploads.pushed("allow_upload");
         uploads.wire.reply(
             &preflight,
             "ok",
             json!({"ref": "avatar", "entries": {"0": {"type": "channel", "entry_ref": "u_a", "token": "t"}},
             "errors": [{"client_ref": "1", "error": {"code": "not_accepted", "message": "file type is not accepted"}},
-                       {"client_ref": "2", "error": {"code": "too_large"}}]}),
+                       {"client_ref": "2", "error": {"code": "too_large"}},
+                       {"client_ref": "3", "error": {"code": "too_many_files", "message": ""}},
+                       {"client_ref": "", "error": {"code": "preflight_rejected"}}]}),
         );
         let entries = uploads.wire.settled(select).unwrap().unwrap();
         assert_eq!(entries.as_array().unwrap().len(), 1);
         let view = uploads.view();
         assert_eq!(view.status, UploadStatus::Error);
         let errors: Vec<(&str, &str)> = view.errors.iter().map(|e| (e.code.as_str(), e.message.as_str())).collect();
-        assert_eq!(errors, vec![("not_accepted", "file type is not accepted"), ("too_large", "file exceeds the maximum size")]);
+        assert_eq!(
+            errors,
+            vec![
+                ("not_accepted", "file type is not accepted"),
+                ("too_large", "file exceeds the maximum size"),
+                ("too_many_files", "too many files selected"),
+                ("preflight_rejected", "upload was rejected"),
+            ],
+            "every §3.2 code, with the server's default message when it sends none"
+        );
         let mut released = uploads.released();
         released.sort();
-        assert_eq!(released, vec![FileId(2), FileId(3)], "refused files are released at once");
+        assert_eq!(released, vec![FileId(2), FileId(3), FileId(4), FileId(5)], "refused files are released at once");
 
         // A routing error rejects the request; the status says so too.
         let select = uploads.select(vec![file(9, "x.png", 1)]);
