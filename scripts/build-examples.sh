@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DIST=www/dist
+DIST=${MUSUBI_DIST:-www/dist} # another directory holding a trunk build, e.g. a private copy for tests
 ESBUILD=node_modules/.bin/esbuild
 die() { printf '[examples] ERROR: %s\n' "$*" >&2; exit 1; }
 [ -f "$DIST/index.html" ] || die "$DIST/index.html is missing; run trunk build --config Trunk.toml first"

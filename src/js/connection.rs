@@ -1,6 +1,6 @@
-//! `RawConnection`: one [`SyncClient`] for the JS layer. Mounts, store handles and subscriptions
-//! are numbered entries the JS layer releases explicitly; a disconnect drops all of them and the
-//! socket. No borrow of the connection's state is held while the runtime runs, so listeners may
+//! `RawConnection`: one [`SyncClient`] for the JS layer. Mounts, store handles, upload handles
+//! (`super::upload`) and subscriptions are numbered entries the JS layer releases explicitly; a
+//! disconnect drops all of them and the socket. No borrow of the connection's state is held while the runtime runs, so listeners may
 //! call back in.
 
 use std::cell::RefCell;
@@ -14,6 +14,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::convert::{SnapshotCache, from_js, object, to_js_fresh, value_to_js};
 use super::options;
 use super::stats::{Counted, Kind};
+use super::upload::{self, Upload};
 use crate::browser::{RootHandle, StoreHandle, Subscription, SyncClient, now};
 use crate::phoenix::{ChannelEvent, Event, Millis};
 use crate::runtime::{MountSpec, RootStatus, RuntimeEvent, StoreId, StoreKey, SyncError, WireMode};
@@ -29,47 +30,56 @@ struct Mount {
     _counted: Counted,
 }
 
-struct Store {
+pub(super) struct Store {
     mount: u32,
-    handle: StoreHandle,
+    pub(super) handle: StoreHandle,
     _counted: Counted,
 }
 
-struct Listener {
-    store: u32,
-    _subscription: Subscription,
-    _counted: Counted,
+/// A store's or an upload handle's listener (`owner` is the store's or the handle's number).
+pub(super) struct Listener {
+    pub(super) owner: u32,
+    pub(super) _subscription: Subscription,
+    pub(super) _counted: Counted,
 }
 
 /// Everything a live connection holds; dropped as a whole on disconnect.
-struct Live {
+pub(super) struct Live {
     client: SyncClient,
     topic: Rc<str>,
     mounts: HashMap<u32, Mount>,
-    stores: HashMap<u32, Store>,
+    pub(super) stores: HashMap<u32, Store>,
     store_numbers: HashMap<(u32, StoreKey), u32>,
-    listeners: HashMap<u32, Listener>,
+    pub(super) uploads: HashMap<u32, Upload>,
+    pub(super) upload_numbers: HashMap<(u32, Rc<str>), u32>,
+    pub(super) listeners: HashMap<u32, Listener>,
     snapshots: SnapshotCache,
     next_number: u32,
     _events: Subscription,
 }
 
 impl Live {
-    fn number(&mut self) -> u32 {
+    pub(super) fn number(&mut self) -> u32 {
         self.next_number = self.next_number.wrapping_add(1);
         self.next_number
     }
 
-    /// Forgets a mount with its store handles and their listeners.
+    /// Forgets a mount with its store handles, their upload handles and all their listeners.
     fn release_mount(&mut self, mount: u32) -> Option<RootHandle> {
         let released = self.mounts.remove(&mount)?;
         let stores: Vec<u32> = self.stores.iter().filter(|(_, store)| store.mount == mount).map(|(number, _)| *number).collect();
-        for store in stores {
-            self.stores.remove(&store);
-            self.snapshots.forget_store(store);
-            self.listeners.retain(|_, listener| listener.store != store);
+        for store in &stores {
+            self.stores.remove(store);
+            self.snapshots.forget_store(*store);
         }
+        let uploads: Vec<u32> =
+            self.uploads.iter().filter(|(_, upload)| stores.contains(&upload.store)).map(|(number, _)| *number).collect();
+        for upload in &uploads {
+            self.uploads.remove(upload);
+        }
+        self.listeners.retain(|_, listener| !stores.contains(&listener.owner) && !uploads.contains(&listener.owner));
         self.store_numbers.retain(|(owner, _), _| *owner != mount);
+        self.upload_numbers.retain(|(store, _), _| !stores.contains(store));
         if self.mounts.is_empty() {
             self.snapshots.clear();
         }
@@ -86,7 +96,7 @@ impl Drop for Live {
 /// The JS layer's handle on one connection (internal; see `src/js/npm/index.d.ts` for the API).
 #[wasm_bindgen]
 pub struct RawConnection {
-    live: Rc<RefCell<Option<Live>>>,
+    pub(super) live: Rc<RefCell<Option<Live>>>,
     url: String,
     /// `Date.now() - performance.now()`, to report wall-clock times.
     wall_offset: f64,
@@ -102,6 +112,12 @@ impl RawConnection {
         let options = options::read(&options)?;
         let observer = Rc::new(RefCell::new(Observer { on_status, logger: options.logger.clone() }));
         let client = SyncClient::with_wire(&url, options.socket, options.wire);
+        if let Some(window) = options.upload_window {
+            client.set_upload_window(window);
+        }
+        for (name, uploader) in options.uploaders {
+            upload::register(&client, &name, uploader);
+        }
         if let Some(logger) = options.logger.clone() {
             client.on_frame(Some(move |outgoing: bool, frame: &str| {
                 let kind = if outgoing { "push" } else { "receive" };
@@ -116,6 +132,8 @@ impl RawConnection {
             mounts: HashMap::new(),
             stores: HashMap::new(),
             store_numbers: HashMap::new(),
+            uploads: HashMap::new(),
+            upload_numbers: HashMap::new(),
             listeners: HashMap::new(),
             snapshots: SnapshotCache::default(),
             next_number: 0,
@@ -207,7 +225,7 @@ impl RawConnection {
         let mut slot = self.live.try_borrow_mut().map_err(|_| busy())?;
         let live = slot.as_mut().ok_or_else(|| plain_error(&SyncError::Disconnected))?;
         let number = live.number();
-        live.listeners.insert(number, Listener { store, _subscription: subscription, _counted: Counted::new(Kind::Subscription) });
+        live.listeners.insert(number, Listener { owner: store, _subscription: subscription, _counted: Counted::new(Kind::Subscription) });
         Ok(number)
     }
 
@@ -222,7 +240,7 @@ impl RawConnection {
         let mut slot = self.live.try_borrow_mut().map_err(|_| busy())?;
         let live = slot.as_mut().ok_or_else(|| plain_error(&SyncError::Disconnected))?;
         let number = live.number();
-        live.listeners.insert(number, Listener { store, _subscription: subscription, _counted: Counted::new(Kind::Subscription) });
+        live.listeners.insert(number, Listener { owner: store, _subscription: subscription, _counted: Counted::new(Kind::Subscription) });
         Ok(number)
     }
 
@@ -302,7 +320,7 @@ impl RawConnection {
 }
 
 impl RawConnection {
-    fn client(&self) -> Option<(SyncClient, Rc<str>)> {
+    pub(super) fn client(&self) -> Option<(SyncClient, Rc<str>)> {
         let slot = self.live.try_borrow().ok()?;
         slot.as_ref().map(|live| (live.client.clone(), live.topic.clone()))
     }
@@ -391,7 +409,7 @@ fn wire_name(wire: WireMode) -> &'static str {
 /// A rejection value the JS layer turns into `MusubiCommandError` or `Error`, complete:
 /// `{name, message, kind, code?, command?, storeId?, reply?}` (messages and codes are built here,
 /// once).
-fn error_object(error: &SyncError) -> JsValue {
+pub(super) fn error_object(error: &SyncError) -> JsValue {
     let message = JsValue::from_str(&error.to_string());
     let kind = JsValue::from_str(error.kind());
     match error {
@@ -404,7 +422,10 @@ fn error_object(error: &SyncError) -> JsValue {
             ("storeId", command.store_id.segments().iter().map(|segment| JsValue::from_str(segment)).collect::<js_sys::Array>().into()),
             ("reply", command.reply.as_ref().map_or(JsValue::UNDEFINED, value_to_js)),
         ]),
-        SyncError::MountFailed(reply) | SyncError::UnmountFailed(reply) | SyncError::JoinFailed(reply) => {
+        SyncError::MountFailed(reply)
+        | SyncError::UnmountFailed(reply)
+        | SyncError::JoinFailed(reply)
+        | SyncError::UploadRefused(reply) => {
             object(&[("name", JsValue::from_str("Error")), ("message", message), ("kind", kind), ("reply", value_to_js(reply))])
         }
         _ => object(&[("name", JsValue::from_str("Error")), ("message", message), ("kind", kind)]),
@@ -421,16 +442,16 @@ pub fn raw_error(kind: &str) -> JsValue {
     })
 }
 
-fn rejected(error: &SyncError) -> js_sys::Promise {
+pub(super) fn rejected(error: &SyncError) -> js_sys::Promise {
     js_sys::Promise::reject(&error_object(error))
 }
 
-fn plain_error(error: &SyncError) -> JsValue {
+pub(super) fn plain_error(error: &SyncError) -> JsValue {
     let thrown = js_sys::Error::new(&error.to_string());
     let _ = js_sys::Reflect::set(&thrown, &"kind".into(), &error.kind().into());
     thrown.into()
 }
 
-fn busy() -> JsValue {
+pub(super) fn busy() -> JsValue {
     js_sys::Error::new("musubi-wasm: re-entrant call").into()
 }

@@ -351,6 +351,16 @@ pub(crate) fn value_to_js(value: &Value) -> JsValue {
     to_js_fresh(&Node::from_json(value))
 }
 
+/// Converts a serde value to a fresh, deeply frozen JS value (upload snapshots, uploader
+/// arguments).
+pub(crate) fn frozen_value(value: &Value) -> JsValue {
+    let converted = value_to_js(value);
+    if converted.is_object() {
+        freeze_deep(&converted);
+    }
+    converted
+}
+
 fn scalar_to_js(node: &Node) -> JsValue {
     match node {
         Node::Bool(flag) => JsValue::from_bool(*flag),

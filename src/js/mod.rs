@@ -1,8 +1,8 @@
 //! The npm package's WebAssembly side: `#[wasm_bindgen]` exports used by the hand-written ESM
 //! layer in `src/js/npm/` (`connect`, `Connection`, `Store`, `MusubiCommandError`).
 //!
-//! The exports here are internal (`RawConnection`, `rawStats`, `rawError`): they address mounts, stores and
-//! subscriptions by number so that the JS layer can hand out plain objects with bound functions
+//! The exports here are internal (`RawConnection`, `rawStats`, `rawError`): they address mounts, stores,
+//! upload handles and subscriptions by number so that the JS layer can hand out plain objects with bound functions
 //! (`useSyncExternalStore(store.subscribe, store.snapshot)` works) and release everything
 //! explicitly on `unsubscribe`, `unmount` and `disconnect`.
 //!
@@ -13,6 +13,7 @@ mod connection;
 mod convert;
 mod options;
 mod stats;
+mod upload;
 
 pub use connection::{RawConnection, raw_error};
 pub use stats::raw_stats;

@@ -1,5 +1,5 @@
-//! Reads the JS `connect()` options into [`SocketOptions`], the connection topic, the wire mode
-//! and the logger.
+//! Reads the JS `connect()` options into [`SocketOptions`], the connection topic, the wire mode,
+//! the logger, the external uploaders and the upload window.
 //! Unknown fields are ignored; a field of the wrong type is a `TypeError` naming it.
 
 use std::rc::Rc;
@@ -10,6 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::convert::from_js;
 use crate::phoenix::backoff::Backoff;
 use crate::phoenix::{AuthToken, Params, SocketOptions};
+use crate::runtime::upload_transfer::MAX_WINDOW;
 use crate::runtime::{DEFAULT_TOPIC, WireMode};
 
 /// The parsed options of one connection.
@@ -18,12 +19,22 @@ pub(crate) struct ConnectOptions {
     pub(crate) topic: String,
     pub(crate) wire: WireMode,
     pub(crate) logger: Option<js_sys::Function>,
+    /// `uploaders`: external uploaders by name (PROTOCOL.md §3.5).
+    pub(crate) uploaders: Vec<(String, js_sys::Function)>,
+    /// `uploadWindow`: chunks in flight per upload entry.
+    pub(crate) upload_window: Option<usize>,
 }
 
 /// Reads `options` (an object, `undefined` or `null`).
 pub(crate) fn read(options: &JsValue) -> Result<ConnectOptions, JsValue> {
-    let mut parsed =
-        ConnectOptions { socket: SocketOptions::default(), topic: DEFAULT_TOPIC.to_owned(), wire: WireMode::Auto, logger: None };
+    let mut parsed = ConnectOptions {
+        socket: SocketOptions::default(),
+        topic: DEFAULT_TOPIC.to_owned(),
+        wire: WireMode::Auto,
+        logger: None,
+        uploaders: Vec::new(),
+        upload_window: None,
+    };
     if options.is_undefined() || options.is_null() {
         return Ok(parsed);
     }
@@ -108,6 +119,29 @@ pub(crate) fn read(options: &JsValue) -> Result<ConnectOptions, JsValue> {
         parsed.logger = Some(logger.clone());
     } else if !logger.is_undefined() {
         return Err(type_error("logger must be a function"));
+    }
+
+    let uploaders = field("uploaders");
+    if !uploaders.is_undefined() {
+        if !uploaders.is_object() || uploaders.is_function() || js_sys::Array::is_array(&uploaders) {
+            return Err(type_error("uploaders must be an object of functions by name"));
+        }
+        for pair in js_sys::Object::entries(uploaders.unchecked_ref()).iter() {
+            let name = js_sys::Reflect::get_u32(&pair, 0).ok().and_then(|name| name.as_string()).unwrap_or_default();
+            let uploader = js_sys::Reflect::get_u32(&pair, 1).unwrap_or(JsValue::UNDEFINED);
+            let uploader =
+                uploader.dyn_into::<js_sys::Function>().map_err(|_| type_error(&format!("uploaders[{name:?}] must be a function")))?;
+            parsed.uploaders.push((name, uploader));
+        }
+    }
+
+    let window = field("uploadWindow");
+    if !window.is_undefined() {
+        let bad = || type_error(&format!("uploadWindow must be an integer from 1 to {MAX_WINDOW}"));
+        let window =
+            window.as_f64().filter(|window| window.fract() == 0.0 && (1.0..=MAX_WINDOW as f64).contains(window)).ok_or_else(bad)?;
+        // Within 1..=MAX_WINDOW, so the cast is exact.
+        parsed.upload_window = Some(window as usize);
     }
     Ok(parsed)
 }

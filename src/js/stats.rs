@@ -1,5 +1,5 @@
-//! Counters of what the module holds for JS (connections, mounts, store handles, subscriptions,
-//! cached snapshot objects), for leak tests and diagnostics (`debugStats()` in JS).
+//! Counters of what the module holds for JS (connections, mounts, store handles, upload handles,
+//! subscriptions, cached snapshot objects), for leak tests and diagnostics (`debugStats()` in JS).
 
 use std::cell::Cell;
 
@@ -13,10 +13,11 @@ pub(crate) enum Kind {
     Mount,
     Store,
     Subscription,
+    Upload,
 }
 
 thread_local! {
-    static COUNTS: [Cell<usize>; 4] = const { [Cell::new(0), Cell::new(0), Cell::new(0), Cell::new(0)] };
+    static COUNTS: [Cell<usize>; 5] = const { [Cell::new(0), Cell::new(0), Cell::new(0), Cell::new(0), Cell::new(0)] };
     static CACHED_OBJECTS: Cell<usize> = const { Cell::new(0) };
 }
 
@@ -54,7 +55,7 @@ pub(crate) fn cached_objects_changed(added: usize, removed: usize) {
     CACHED_OBJECTS.with(|cell| cell.set(cell.get().saturating_add(added).saturating_sub(removed)));
 }
 
-/// `{memoryBytes, liveHandles, connections, mounts, stores, subscriptions, cachedObjects}`.
+/// `{memoryBytes, liveHandles, connections, mounts, stores, subscriptions, uploads, cachedObjects}`.
 #[wasm_bindgen(js_name = rawStats)]
 pub fn raw_stats() -> js_sys::Object {
     let memory_bytes = wasm_bindgen::memory()
@@ -62,10 +63,10 @@ pub fn raw_stats() -> js_sys::Object {
         .ok()
         .and_then(|memory| memory.buffer().dyn_into::<js_sys::ArrayBuffer>().ok())
         .map_or(0.0, |buffer| buffer.byte_length() as f64);
-    let counts = [Kind::Connection, Kind::Mount, Kind::Store, Kind::Subscription].map(count);
+    let counts = [Kind::Connection, Kind::Mount, Kind::Store, Kind::Subscription, Kind::Upload].map(count);
     let cached = CACHED_OBJECTS.with(Cell::get);
     let live: usize = counts.iter().sum::<usize>() + cached;
-    let [connections, mounts, stores, subscriptions] = counts;
+    let [connections, mounts, stores, subscriptions, uploads] = counts;
     let stats = js_sys::Object::new();
     for (key, value) in [
         ("memoryBytes", memory_bytes),
@@ -74,6 +75,7 @@ pub fn raw_stats() -> js_sys::Object {
         ("mounts", mounts as f64),
         ("stores", stores as f64),
         ("subscriptions", subscriptions as f64),
+        ("uploads", uploads as f64),
         ("cachedObjects", cached as f64),
     ] {
         let _ = js_sys::Reflect::set(&stats, &key.into(), &value.into());

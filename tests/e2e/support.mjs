@@ -12,11 +12,13 @@ import { chromium } from "playwright-core";
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = path.resolve(ROOT, process.env.MUSUBI_DEVSERVER_BIN ?? "target/debug/musubi-devserver");
 export const ARTIFACTS = path.resolve(ROOT, process.env.MUSUBI_TEST_ARTIFACTS ?? "target/test-logs");
+/** What the devserver serves (`MUSUBI_STATIC_DIR` overrides www/dist, e.g. a private copy). */
+export const STATIC_DIR = path.resolve(ROOT, process.env.MUSUBI_STATIC_DIR ?? "www/dist");
 
 /** Starts the devserver on port 0 (with `args`, e.g. `["--wire", "per-root"]`) → `{ child, url }` once it prints its address. */
 export function startDevserver(args = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ["--port", "0", "--test-endpoints", "--static-dir", path.join(ROOT, "www/dist"), ...args], {
+    const child = spawn(BIN, ["--port", "0", "--test-endpoints", "--static-dir", STATIC_DIR, ...args], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     const timer = setTimeout(() => reject(new Error("devserver did not start")), 10_000);

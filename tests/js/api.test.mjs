@@ -55,6 +55,41 @@ class FakeRaw {
   stale() {
     return false;
   }
+  upload(store, name) {
+    if (!this.stores.has(store)) throw Object.assign(new Error("Store is not connected"), { kind: "unmounted" });
+    this.uploads ??= new Map();
+    const key = `${store}/${name}`;
+    if (!this.uploads.has(key)) this.uploads.set(key, ++this.next);
+    const number = this.uploads.get(key);
+    this.uploadSnapshots ??= new Map();
+    if (!this.uploadSnapshots.has(number)) this.uploadSnapshots.set(number, Object.freeze({ status: "idle", entries: Object.freeze([]), name }));
+    return number;
+  }
+  upload_snapshot(upload) {
+    return this.uploadSnapshots.get(upload);
+  }
+  upload_subscribe(upload, listener) {
+    return this.subscribe(upload, listener);
+  }
+  upload_select(upload, files) {
+    this.calls = [...(this.calls ?? []), ["select", upload, files.length]];
+    return Promise.resolve(Object.freeze([{ ref: "u1" }]));
+  }
+  upload_start(upload) {
+    this.calls = [...(this.calls ?? []), ["start", upload]];
+    return Promise.reject({ name: "Error", message: "Store is not connected", kind: "not_connected" });
+  }
+  upload_cancel(upload, ref) {
+    this.calls = [...(this.calls ?? []), ["cancel", upload, ref]];
+    return Promise.resolve();
+  }
+  upload_reset(upload) {
+    this.calls = [...(this.calls ?? []), ["reset", upload]];
+    return Promise.resolve(null);
+  }
+  held_files() {
+    return 3;
+  }
   status() {
     return "open";
   }
@@ -251,7 +286,9 @@ test("mountStore validates its options", async () => {
 
 test("debugStats is all zeros before the module loads", () => {
   const { debugStats } = createApi(async () => ({}));
-  assert.deepEqual(debugStats(), { memoryBytes: 0, liveHandles: 0, connections: 0, mounts: 0, stores: 0, subscriptions: 0, cachedObjects: 0 });
+  assert.deepEqual(debugStats(), {
+    memoryBytes: 0, liveHandles: 0, connections: 0, mounts: 0, stores: 0, subscriptions: 0, uploads: 0, cachedObjects: 0, heldFiles: 0,
+  });
 });
 
 test("a trap inside the module turns the status closed with the reason, once, and later calls fail cleanly", async () => {
@@ -294,4 +331,63 @@ test("store.onEvent delivers payloads, validates its arguments and unsubscribes 
   assert.equal(raw.listeners.size, 0);
   await unmount();
   assert.equal(typeof store.onEvent("toast", () => {}), "function", "after unmount: a no-op");
+});
+
+test("store.upload returns one handle per name whose bound functions call the wasm side and map errors", async () => {
+  const { connect, debugStats } = api();
+  const connection = await connect("/socket");
+  const { store, unmount } = await connection.mountStore({ module: "M", id: "r" });
+  const raw = FakeRaw.last;
+  const avatar = store.upload("avatar");
+  assert.equal(store.upload("avatar"), avatar, "identity-stable");
+  assert.equal(store.upload({ __musubi_upload__: "avatar" }), avatar, "an upload marker names it too");
+  assert.notEqual(store.upload("document"), avatar);
+  assert.ok(Object.isFrozen(avatar));
+  assert.deepEqual([avatar.name, avatar.storeId], ["avatar", []]);
+  assert.throws(() => store.upload(""), TypeError);
+  assert.throws(() => store.upload(7), TypeError);
+  const { snapshot, subscribe, select, start, cancel, reset } = avatar;
+  assert.equal(snapshot(), snapshot(), "identical until changed");
+  assert.equal(snapshot().status, "idle");
+  let calls = 0;
+  const off = subscribe(() => calls++);
+  raw.emit();
+  assert.equal(calls, 1);
+  off();
+  off();
+  assert.equal(raw.listeners.size, 0);
+  assert.throws(() => subscribe("nope"), TypeError);
+  const file = new File(["x"], "me.png", { type: "image/png" });
+  assert.deepEqual(await select([file]), [{ ref: "u1" }]);
+  await assert.rejects(select("me.png"), TypeError);
+  await assert.rejects(select([file, "x"]), TypeError);
+  await assert.rejects(start(), (error) => error instanceof Error && error.kind === "not_connected" && error.message === "Store is not connected");
+  assert.equal(await cancel("u1"), undefined);
+  assert.equal(await cancel(), undefined);
+  await assert.rejects(cancel(5), TypeError);
+  assert.equal(await reset(), undefined);
+  const number = raw.uploads.get(`${[...raw.stores.keys()][0]}/avatar`);
+  assert.deepEqual(raw.calls, [["select", number, 1], ["start", number], ["cancel", number, "u1"], ["cancel", number, undefined], ["reset", number]]);
+  assert.equal(debugStats().heldFiles, 3, "summed over the live connections");
+  const before = snapshot();
+  await unmount();
+  assert.equal(snapshot(), before, "the last snapshot stays readable");
+  await assert.rejects(start(), { kind: "unmounted" });
+  await assert.rejects(select([file]), { kind: "unmounted" });
+  assert.equal(typeof subscribe(() => {}), "function", "subscribing after unmount is a no-op");
+  assert.throws(() => store.upload("avatar"), { kind: "unmounted" });
+  await connection.disconnect();
+  assert.equal(debugStats().heldFiles, 0, "a disconnected connection is no longer counted");
+});
+
+test("an upload handle of a disconnected connection rejects with Disconnected", async () => {
+  const { connect } = api();
+  const connection = await connect("/socket");
+  const { store } = await connection.mountStore({ module: "M", id: "r" });
+  const avatar = store.upload("avatar");
+  await connection.disconnect();
+  await assert.rejects(avatar.start(), { message: "Disconnected", kind: "disconnected" });
+  await assert.rejects(avatar.reset(), { kind: "disconnected" });
+  assert.equal(avatar.snapshot().status, "idle");
+  assert.throws(() => store.upload("avatar"), { kind: "disconnected" });
 });

@@ -9,8 +9,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const WASM_GZIP_BUDGET = 240_000;
-const GLUE_GZIP_BUDGET = 14_000;
+// Uploads (PROTOCOL.md §3) raised both, measured here (gzip -9 by node's zlib): the wasm from
+// 239,348 B before uploads to 264,929 B with the runtime and browser layers (+25.6 kB) and to
+// 280,420 B with the npm package's upload handles and uploaders (+15.5 kB: they make the
+// transfer code reachable from JS; stubbing select/start/cancel/reset and the uploaders leaves
+// ~8 kB of it); the glue from 12,751 B to 14,309 B (the upload exports and their ESM layer).
+const WASM_GZIP_BUDGET = 281_000;
+const GLUE_GZIP_BUDGET = 14_500;
 
 /** The JS snippets wasm-bindgen emits next to the web build (`inline_js`), relative to pkg/. */
 const snippets = () =>

@@ -17,6 +17,7 @@ test("index.d.ts type-checks typical usage and rejects mistakes (tsc --strict)",
 
 test("public declarations use no `any`", () => {
   const declarations = readFileSync(path.join(ROOT, "src/js/npm/index.d.ts"), "utf8");
-  const code = declarations.replace(/\/\*\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+  // Comments and string literal types (an upload's `accept` may be the literal "any") are not code.
+  const code = declarations.replace(/\/\*\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "").replace(/"[^"\n]*"/g, '""');
   assert.doesNotMatch(code, /\bany\b/);
 });

@@ -1,6 +1,22 @@
 // Compiled by `tsc --noEmit` (tests/js/types.test.mjs) against the package's hand-written types:
 // typical calls type-check, and mistakes are errors (each `@ts-expect-error` must be needed).
-import { connect, debugStats, init, MusubiCommandError, type AsyncValue, type Connection, type StatusChange, type Store } from "../../src/js/npm/index.js";
+import {
+  connect,
+  debugStats,
+  init,
+  MusubiCommandError,
+  type AsyncValue,
+  type Connection,
+  type StatusChange,
+  type Store,
+  type UploadEntry,
+  type UploadHandle,
+  type Uploader,
+  type UploaderArgs,
+  type UploadMarker,
+  type UploadSnapshot,
+  type UploadStatus,
+} from "../../src/js/npm/index.js";
 
 interface Counter {
   readonly count: number;
@@ -11,7 +27,55 @@ interface Board {
   readonly cards: readonly { readonly title: string; readonly done: boolean }[];
   readonly stats: AsyncValue<{ readonly total: number }>;
 }
-type Stores = { "Demo.CounterStore": Counter; "Demo.BoardStore": Board };
+interface Profile {
+  readonly avatar: UploadMarker;
+  readonly avatar_url: string | null;
+}
+type Stores = { "Demo.CounterStore": Counter; "Demo.BoardStore": Board; "Demo.ProfileStore": Profile };
+
+/** An external uploader that PUTs the file where the server's meta says. */
+const httpUploader: Uploader = async ({ file, meta, onProgress, signal }: UploaderArgs) => {
+  const url: string = typeof meta.url === "string" ? meta.url : "";
+  const response = await fetch(url, { method: "PUT", body: file, signal });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  onProgress(100);
+};
+
+export async function uploads(connection: Connection<Stores>, files: FileList): Promise<void> {
+  const { store } = await connection.mountStore({ module: "Demo.ProfileStore", id: "profile" });
+  const avatar: UploadHandle = store.upload("avatar");
+  const same: UploadHandle = store.upload(store.snapshot().avatar);
+  const entries: readonly UploadEntry[] = await avatar.select(files);
+  await avatar.select([new File(["x"], "me.png")]);
+  const first: string | undefined = entries[0]?.ref;
+  await avatar.start();
+  const snapshot: UploadSnapshot = avatar.snapshot();
+  const status: UploadStatus = snapshot.status;
+  const progress: number = snapshot.progress;
+  const codes: string[] = snapshot.entries.flatMap((entry) => entry.errors.map((error) => error.code));
+  const accept: readonly string[] | "any" = snapshot.config.accept;
+  const off: () => void = avatar.subscribe(() => undefined);
+  if (first !== undefined) await avatar.cancel(first);
+  await avatar.cancel();
+  await avatar.reset();
+  off();
+  const held: number = debugStats().heldFiles + debugStats().uploads;
+  void [same, status, progress, codes, accept, held];
+
+  // @ts-expect-error: the upload status is a closed union
+  const wrongStatus: "done" = snapshot.status;
+  // @ts-expect-error: snapshots are read-only
+  snapshot.entries[0]!.progress = 50;
+  // @ts-expect-error: select takes Files, not names
+  await avatar.select(["me.png"]);
+  // @ts-expect-error: cancel takes an entry ref
+  await avatar.cancel(1);
+  // @ts-expect-error: uploaders are functions
+  await connect("/socket", { uploaders: { S3: "https://s3" } });
+  // @ts-expect-error: the window is a number
+  await connect("/socket", { uploadWindow: "4" });
+  void wrongStatus;
+}
 
 export async function usage(): Promise<void> {
   await init();
@@ -20,6 +84,8 @@ export async function usage(): Promise<void> {
     reconnectAfterMs: (tries) => Math.min(1000 * tries, 5000),
     logger: (kind, message) => console.debug(kind, message),
     signal: AbortSignal.timeout(10_000),
+    uploaders: { "demo-http": httpUploader, S3: async ({ entry, onProgress }) => onProgress(entry.clientSize > 0 ? 100 : 0) },
+    uploadWindow: 4,
   });
   const off: () => void = connection.onStatusChange((change: StatusChange) => {
     const to: "connecting" | "open" | "reconnecting" | "closed" = change.to;

@@ -1,7 +1,8 @@
 // The plain-JavaScript example: the npm package's ESM entry imported straight from /pkg/ (no
-// bundler), a shared counter and a board mounted from the devserver on the same origin.
-// Server text is only ever written with textContent.
+// bundler), a shared counter, a board and a profile with uploads mounted from the devserver on
+// the same origin. Server text is only ever written with textContent.
 import { connect, MusubiCommandError } from "/pkg/index.js";
+import { demoHttpUploader } from "./uploader.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -88,6 +89,98 @@ function renderBoard(store) {
   $("board").classList.toggle("stale", store.stale);
 }
 
+/** An element with these properties (and `data-testid`, when given). */
+function element(tag, properties = {}, testId = undefined) {
+  const created = Object.assign(document.createElement(tag), properties);
+  if (testId) created.dataset.testid = testId;
+  return created;
+}
+
+/**
+ * Fills `container` with a picker for the upload handle: a file input (selecting starts the
+ * upload), Start / Cancel / Reset, a progress bar, the handle's status and errors and each
+ * entry's status, progress and errors. Test ids are `<name>-input`, `<name>-progress`, … Returns
+ * the render function (it redraws only when the handle's snapshot changed).
+ */
+function uploadPanel(container, handle, { title, accept, multiple = false }) {
+  const name = handle.name;
+  const input = element("input", { type: "file", multiple }, `${name}-input`);
+  if (accept) input.accept = accept;
+  const start = element("button", { textContent: "Start" }, `${name}-start`);
+  const cancel = element("button", { textContent: "Cancel" }, `${name}-cancel`);
+  const reset = element("button", { textContent: "Reset" }, `${name}-reset`);
+  const progress = element("progress", { max: 100, value: 0 }, `${name}-progress`);
+  const status = element("span", { className: "upload-status idle", textContent: "idle" }, `${name}-status`);
+  const entries = element("ul", { className: "entries" }, `${name}-entries`);
+  const errors = element("ul", { className: "errors" }, `${name}-errors`);
+  const row = (...children) => {
+    const div = element("div", { className: "row" });
+    div.append(...children);
+    return div;
+  };
+  container.append(element("h3", { textContent: title }), row(input), row(start, cancel, reset), row(progress, status), errors, entries);
+
+  const upload = (what, promise) => promise.catch((error) => note(`${name} ${what} failed: ${error.message}`));
+  input.addEventListener("change", async () => {
+    const files = [...input.files];
+    input.value = "";
+    if (files.length === 0) return;
+    const selected = await handle.select(files).catch((error) => note(`${name} select failed: ${error.message}`));
+    if (selected?.some((entry) => entry.status === "pending")) await upload("start", handle.start());
+  });
+  start.addEventListener("click", () => upload("start", handle.start()));
+  cancel.addEventListener("click", () => upload("cancel", handle.cancel()));
+  reset.addEventListener("click", () => upload("reset", handle.reset()));
+
+  const errorItem = (error) => element("li", { textContent: `${error.code}: ${error.message}`, className: `error ${error.code}` });
+  let shown;
+  const render = () => {
+    const snapshot = handle.snapshot();
+    if (snapshot === shown) return;
+    shown = snapshot;
+    progress.value = snapshot.progress;
+    status.textContent = snapshot.status;
+    status.className = `upload-status ${snapshot.status}`;
+    errors.replaceChildren(...snapshot.errors.map(errorItem));
+    entries.replaceChildren(
+      ...snapshot.entries.map((entry) => {
+        const item = element("li");
+        Object.assign(item.dataset, { ref: entry.ref, status: entry.status, progress: String(entry.progress), bytesSent: String(entry.bytesSent) });
+        const line = element("span", { textContent: `${entry.clientName} (${entry.clientSize} B) — ${entry.status} ${Math.round(entry.progress)} %` });
+        const cancelOne = element("button", { textContent: "✕", title: "Cancel this file", className: "cancel-entry" });
+        cancelOne.addEventListener("click", () => upload("cancel", handle.cancel(entry.ref)));
+        item.append(line, cancelOne, element("ul", { className: "entry-errors" }));
+        item.lastChild.append(...entry.errors.map(errorItem));
+        return item;
+      }),
+    );
+  };
+  handle.subscribe(render);
+  render();
+  return render;
+}
+
+/** The profile's avatar (from the server, by `avatar_url`) and its list of uploaded files. */
+function renderProfile(store) {
+  const { name, avatar_url: avatarUrl, files } = store.snapshot();
+  $("profile").querySelector("[data-testid=profile-name]").textContent = name;
+  const image = $("profile").querySelector("[data-testid=avatar-image]");
+  const source = avatarUrl ? new URL(avatarUrl, location.href).href : "";
+  if (image.getAttribute("src") !== source) {
+    if (source) image.src = source;
+    else image.removeAttribute("src");
+  }
+  image.hidden = !source;
+  const items = (files ?? []).map((file) => {
+    const item = element("li");
+    Object.assign(item.dataset, { ref: file.ref, upload: file.upload });
+    item.append(element("a", { href: new URL(file.url, location.href).href, textContent: file.name }), ` ${file.upload}, ${file.size} B`);
+    return item;
+  });
+  $("profile").querySelector("[data-testid=profile-files]").replaceChildren(...items);
+  $("profile").classList.toggle("stale", store.stale);
+}
+
 async function main() {
   $("drop").addEventListener("click", () => {
     fetch("/_test/drop?code=4000", { method: "POST" })
@@ -95,9 +188,12 @@ async function main() {
       .catch((error) => note(`drop failed: ${error.message}`));
   });
 
-  // `?wire=connection|per-root` picks the wire protocol; by default it is detected.
-  const wire = new URLSearchParams(location.search).get("wire") ?? "auto";
-  const connection = await connect("/socket", { wire });
+  // `?wire=connection|per-root` picks the wire protocol (by default it is detected),
+  // `?uploadWindow=N` the chunks in flight per upload entry, `?profile=<id>` the profile's root id.
+  const query = new URLSearchParams(location.search);
+  const wire = query.get("wire") ?? "auto";
+  const uploadWindow = query.has("uploadWindow") ? Number(query.get("uploadWindow")) : undefined;
+  const connection = await connect("/socket", { wire, uploadWindow, uploaders: { "demo-http": demoHttpUploader } });
   let rerender = () => {}; // set once the roots are mounted (the stale marks follow the status)
   connection.onStatusChange(({ from, to, reason }) => {
     showStatus(to);
@@ -106,18 +202,31 @@ async function main() {
   });
   showStatus(connection.status);
   note(`connected to ${connection.info().url} (wire: ${connection.info().wire ?? "detecting"})`);
-  const [{ store: counter }, { store: board }] = await Promise.all([
+  const [{ store: counter }, { store: board }, { store: profile }] = await Promise.all([
     connection.mountStore({ module: "Demo.CounterStore", id: "demo-counter" }),
     connection.mountStore({ module: "Demo.BoardStore", id: "demo-board" }),
+    connection.mountStore({ module: "Demo.ProfileStore", id: query.get("profile") ?? "demo-profile" }),
   ]);
+  // Each declared upload is a handle (`profile.upload(name)`, also from its snapshot marker).
+  const snapshot = profile.snapshot();
+  const uploads = {
+    avatar: uploadPanel($("avatar-panel"), profile.upload(snapshot.avatar), { title: "Avatar", accept: ".png,.jpg" }),
+    document: uploadPanel($("document-panel"), profile.upload("document"), { title: "Documents (demo-http)", multiple: true }),
+    archive: uploadPanel($("archive-panel"), profile.upload("archive"), { title: "Archive" }),
+  };
+  // For the console (and the end-to-end tests): the connection and the stores.
+  window.musubiDemo = { connection, counter, board, profile };
   rerender = () => {
     renderCounter(counter);
     renderBoard(board);
+    renderProfile(profile);
+    for (const render of Object.values(uploads)) render();
   };
 
   // The page lives as long as the connection, so the subscriptions are never released.
   counter.subscribe(() => renderCounter(counter));
   board.subscribe(() => renderBoard(board));
+  profile.subscribe(() => renderProfile(profile));
   // Push events (Musubi 0.13): a rename anywhere toasts on every page showing the counter.
   counter.onEvent("toast", ({ text }) => {
     showToast(text);

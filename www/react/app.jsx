@@ -4,6 +4,7 @@
 import { StrictMode, useCallback, useEffect, useState, useSyncExternalStore } from "react";
 import { createRoot } from "react-dom/client";
 import { connect, MusubiCommandError } from "musubi-wasm";
+import { demoHttpUploader } from "../js/uploader.js";
 
 /** The store's current snapshot; re-renders when it changes (snapshots are identical until then). */
 const useSnapshot = (store) => useSyncExternalStore(store.subscribe, store.snapshot);
@@ -112,7 +113,93 @@ function Board({ store, run }) {
   );
 }
 
-function App({ connection, counter, board }) {
+/** An upload handle's snapshot; re-renders when it changes (identical until then). */
+const useUpload = (handle) => useSyncExternalStore(handle.subscribe, handle.snapshot);
+
+function UploadErrors({ errors, testId }) {
+  return (
+    <ul className="errors" data-testid={testId}>
+      {errors.map((error, i) => <li key={i} className={`error ${error.code}`}>{error.code}: {error.message}</li>)}
+    </ul>
+  );
+}
+
+/**
+ * A picker for one upload handle: choosing files selects and starts them; Start / Cancel /
+ * Reset; a progress bar; the handle's status and errors; each entry's status, progress and
+ * errors. Test ids match the plain page's (`<name>-input`, `<name>-progress`, …).
+ */
+function UploadPicker({ handle, title, accept, multiple = false, run }) {
+  const { status, progress, entries, errors } = useUpload(handle);
+  const name = handle.name;
+  const pick = async (event) => {
+    const files = [...event.target.files];
+    event.target.value = "";
+    if (files.length === 0) return;
+    try {
+      const selected = await handle.select(files);
+      if (selected.some((entry) => entry.status === "pending")) await handle.start();
+    } catch (error) {
+      run(`${name} upload`, Promise.reject(error));
+    }
+  };
+  return (
+    <div className="upload-panel" id={`${name}-panel`}>
+      <h3>{title}</h3>
+      <div className="row"><input type="file" accept={accept} multiple={multiple} data-testid={`${name}-input`} onChange={pick} /></div>
+      <div className="row">
+        <button data-testid={`${name}-start`} onClick={() => run(`${name} start`, handle.start())}>Start</button>
+        <button data-testid={`${name}-cancel`} onClick={() => run(`${name} cancel`, handle.cancel())}>Cancel</button>
+        <button data-testid={`${name}-reset`} onClick={() => run(`${name} reset`, handle.reset())}>Reset</button>
+      </div>
+      <div className="row">
+        <progress max={100} value={progress} data-testid={`${name}-progress`} />
+        <span className={`upload-status ${status}`} data-testid={`${name}-status`}>{status}</span>
+      </div>
+      <UploadErrors errors={errors} testId={`${name}-errors`} />
+      <ul className="entries" data-testid={`${name}-entries`}>
+        {entries.map((entry) => (
+          <li key={entry.ref} data-ref={entry.ref} data-status={entry.status} data-progress={entry.progress} data-bytes-sent={entry.bytesSent}>
+            <span>{entry.clientName} ({entry.clientSize} B) — {entry.status} {Math.round(entry.progress)} %</span>
+            <button className="cancel-entry" title="Cancel this file" onClick={() => run(`${name} cancel`, handle.cancel(entry.ref))}>✕</button>
+            <ul className="entry-errors">
+              {entry.errors.map((error, i) => <li key={i} className={`error ${error.code}`}>{error.code}: {error.message}</li>)}
+            </ul>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** Demo.ProfileStore: the avatar from the server (`avatar_url`), the pickers, the uploaded files. */
+function Profile({ store, run }) {
+  const { name, avatar, avatar_url: avatarUrl, files } = useSnapshot(store);
+  const stale = useStale(store);
+  return (
+    <section id="profile" className={stale ? "panel stale" : "panel"}>
+      <h2 data-testid="profile-name">{name}</h2>
+      <div className="uploads">
+        <div>
+          {avatarUrl && <img data-testid="avatar-image" className="avatar" alt="Avatar" src={new URL(avatarUrl, location.href).href} />}
+          <UploadPicker handle={store.upload(avatar)} title="Avatar" accept=".png,.jpg" run={run} />
+        </div>
+        <UploadPicker handle={store.upload("document")} title="Documents (demo-http)" multiple run={run} />
+        <UploadPicker handle={store.upload("archive")} title="Archive" run={run} />
+      </div>
+      <h3>Files on the server</h3>
+      <ul data-testid="profile-files" className="files">
+        {(files ?? []).map((file) => (
+          <li key={file.ref} data-ref={file.ref} data-upload={file.upload}>
+            <a href={new URL(file.url, location.href).href}>{file.name}</a> {file.upload}, {file.size} B
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function App({ connection, counter, board, profile }) {
   const status = useStatus(connection);
   const events = useStatusLog(connection);
   const [problem, setProblem] = useState("");
@@ -128,6 +215,7 @@ function App({ connection, counter, board }) {
         <Counter store={counter} run={run} />
         <Board store={board} run={run} />
       </div>
+      <Profile store={profile} run={run} />
       <h2>Events</h2>
       <ul id="events">{events.map(({ key, line }) => <li key={key}>{line}</li>)}</ul>
     </>
@@ -137,15 +225,22 @@ function App({ connection, counter, board }) {
 const root = createRoot(document.getElementById("app"));
 root.render(<StatusBadge status="connecting" />);
 try {
-  // `?wire=connection|per-root` picks the wire protocol; by default it is detected.
-  const connection = await connect("/socket", { wire: new URLSearchParams(location.search).get("wire") ?? "auto" });
-  const [counter, board] = await Promise.all([
+  // `?wire=connection|per-root` picks the wire protocol (by default it is detected),
+  // `?uploadWindow=N` the chunks in flight per upload entry, `?profile=<id>` the profile's root id.
+  const query = new URLSearchParams(location.search);
+  const connection = await connect("/socket", {
+    wire: query.get("wire") ?? "auto",
+    uploadWindow: query.has("uploadWindow") ? Number(query.get("uploadWindow")) : undefined,
+    uploaders: { "demo-http": demoHttpUploader },
+  });
+  const [counter, board, profile] = await Promise.all([
     connection.mountStore({ module: "Demo.CounterStore", id: "demo-counter" }),
     connection.mountStore({ module: "Demo.BoardStore", id: "demo-board" }),
+    connection.mountStore({ module: "Demo.ProfileStore", id: query.get("profile") ?? "demo-profile" }),
   ]);
   root.render(
     <StrictMode>
-      <App connection={connection} counter={counter.store} board={board.store} />
+      <App connection={connection} counter={counter.store} board={board.store} profile={profile.store} />
     </StrictMode>,
   );
 } catch (error) {

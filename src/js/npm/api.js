@@ -1,8 +1,8 @@
 // The public JS API of musubi-wasm, over the WebAssembly module's internal `RawConnection`.
 //
-// The wasm side owns the socket, the replica and every snapshot; this layer hands out plain
-// frozen objects with bound functions, turns rejections into `MusubiCommandError` / `Error`, and
-// releases what it registered in wasm on `unsubscribe`, `unmount` and `disconnect`.
+// The wasm side owns the socket, the replica, every snapshot and every upload; this layer hands
+// out plain frozen objects with bound functions, turns rejections into `MusubiCommandError` /
+// `Error`, and releases what it registered in wasm on `unsubscribe`, `unmount` and `disconnect`.
 
 /** A command that failed on the server (`kind: "failed"`) or got no reply in time (`"timeout"`). */
 export class MusubiCommandError extends Error {
@@ -62,7 +62,7 @@ export function toError(value) {
 }
 
 /** The wasm side's calls that return promises (a failed module rejects them instead of throwing). */
-const ASYNC_CALLS = new Set(["connect", "mount", "unmount", "command", "disconnect"]);
+const ASYNC_CALLS = new Set(["connect", "mount", "unmount", "command", "disconnect", "upload_select", "upload_start", "upload_cancel", "upload_reset"]);
 
 const isTrap = (error) => error instanceof WebAssembly.RuntimeError || (error instanceof RangeError && /call stack/i.test(error.message));
 
@@ -129,6 +129,8 @@ function checkStoreId(storeId, where) {
 export function createApi(load) {
   let loading;
   let wasm;
+  // Live connections' wasm sides, for debugStats().heldFiles.
+  const raws = new Set();
   const ready = (input) => {
     loading ??= Promise.resolve(load(input)).then((exports) => (wasm = exports));
     return loading;
@@ -159,7 +161,8 @@ export function createApi(load) {
     });
     // The errors of calls that never reach the runtime (made after disconnect or unmount).
     const errorOf = (kind) => toError(exports.rawError(kind));
-    const connection = makeConnection(raw, url, statusListeners, errorOf, last, failed);
+    raws.add(raw);
+    const connection = makeConnection(raw, url, statusListeners, errorOf, last, failed, () => raws.delete(raw));
     // The socket retries until it joins; an abort gives up and releases everything.
     let onAbort;
     const aborted = new Promise((_, reject) => {
@@ -179,6 +182,14 @@ export function createApi(load) {
 
   function debugStats() {
     const stats = wasm?.rawStats();
+    let heldFiles = 0;
+    for (const raw of raws) {
+      try {
+        heldFiles += raw.held_files();
+      } catch {
+        // A failed module holds nothing it could still release.
+      }
+    }
     return Object.freeze({
       memoryBytes: stats?.memoryBytes ?? 0,
       liveHandles: stats?.liveHandles ?? 0,
@@ -186,14 +197,16 @@ export function createApi(load) {
       mounts: stats?.mounts ?? 0,
       stores: stats?.stores ?? 0,
       subscriptions: stats?.subscriptions ?? 0,
+      uploads: stats?.uploads ?? 0,
       cachedObjects: stats?.cachedObjects ?? 0,
+      heldFiles,
     });
   }
 
   return { init, connect, debugStats };
 }
 
-function makeConnection(raw, url, statusListeners, errorOf, last, failed) {
+function makeConnection(raw, url, statusListeners, errorOf, last, failed, forget) {
   const state = { raw, closed: false, freed: false, closing: undefined, mounts: new Set(), errorOf };
 
   async function mountStore(options) {
@@ -211,7 +224,8 @@ function makeConnection(raw, url, statusListeners, errorOf, last, failed) {
       throw toError(error);
     }
     if (state.closed) throw errorOf("disconnected");
-    const mount = { number, unmounted: false, unmounting: undefined };
+    // Upload handles by their wasm number (the same number for the same store and name).
+    const mount = { number, unmounted: false, unmounting: undefined, uploads: new Map() };
     state.mounts.add(mount);
     const store = makeStore(state, mount, Object.freeze([]));
     const unmount = () => {
@@ -235,6 +249,7 @@ function makeConnection(raw, url, statusListeners, errorOf, last, failed) {
       .finally(() => {
         statusListeners.clear();
         state.freed = true;
+        forget();
         raw.free();
       });
     return state.closing;
@@ -316,6 +331,19 @@ function makeStore(state, mount, storeId) {
     });
   };
 
+  const upload = (nameOrMarker) => {
+    const name = nameOrMarker !== null && typeof nameOrMarker === "object" ? nameOrMarker.__musubi_upload__ : nameOrMarker;
+    if (typeof name !== "string" || name === "") throw new TypeError("upload(): name must be a non-empty string or an upload marker");
+    if (!live()) throw state.errorOf(state.closed ? "disconnected" : "unmounted");
+    const uploadNumber = state.raw.upload(number, name);
+    let handle = mount.uploads.get(uploadNumber);
+    if (!handle) {
+      handle = makeUpload(state, mount, storeId, name, uploadNumber);
+      mount.uploads.set(uploadNumber, handle);
+    }
+    return handle;
+  };
+
   const child = (childId) => {
     const id = childId !== null && typeof childId === "object" && !Array.isArray(childId) ? childId.__musubi_store_id__ : childId;
     const checked = checkStoreId(id, "child()");
@@ -330,6 +358,7 @@ function makeStore(state, mount, storeId) {
     onEvent,
     dispatchCommand,
     child,
+    upload,
     get stale() {
       try {
         return live() && state.raw.stale(number);
@@ -338,5 +367,71 @@ function makeStore(state, mount, storeId) {
         return true;
       }
     },
+  });
+}
+
+const FILES_ERROR = "select(): files must be an array of Files or a FileList";
+const isFileList = (value) => typeof FileList !== "undefined" && value instanceof FileList;
+const isFile = (value) => typeof File !== "undefined" && value instanceof File;
+
+/** One declared upload of a store: `store.upload(name)` (the same object for the same name). */
+function makeUpload(state, mount, storeId, name, number) {
+  const live = () => !state.closed && !mount.unmounted;
+  let last;
+
+  const snapshot = () => {
+    if (live()) {
+      try {
+        const current = state.raw.upload_snapshot(number);
+        if (current !== undefined) last = current;
+      } catch (error) {
+        if (error.kind !== "module_failed") throw error;
+      }
+    }
+    return last;
+  };
+  // Read once now, so a handle released before its first read still has a snapshot.
+  snapshot();
+
+  const subscribe = (listener) => {
+    if (typeof listener !== "function") throw new TypeError("subscribe(): listener must be a function");
+    if (!live()) return noop;
+    const subscription = state.raw.upload_subscribe(number, () => callSafely(listener));
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      if (live()) state.raw.unsubscribe(subscription);
+    };
+  };
+
+  /** Calls the wasm side's `call(number, ...args)` unless the handle is released. */
+  const call = (method, ...args) => {
+    if (state.closed) return Promise.reject(state.errorOf("disconnected"));
+    if (mount.unmounted) return Promise.reject(state.errorOf("unmounted"));
+    return state.raw[method](number, ...args).catch((error) => {
+      throw toError(error);
+    });
+  };
+
+  const select = (files) => {
+    if (!isFileList(files) && !(Array.isArray(files) && files.every(isFile))) return Promise.reject(new TypeError(FILES_ERROR));
+    return call("upload_select", Array.isArray(files) ? [...files] : files);
+  };
+
+  const cancel = (ref) => {
+    if (ref !== undefined && typeof ref !== "string") return Promise.reject(new TypeError("cancel(): ref must be a string"));
+    return call("upload_cancel", ref);
+  };
+
+  return Object.freeze({
+    name,
+    storeId,
+    snapshot,
+    subscribe,
+    select,
+    start: () => call("upload_start").then(noop),
+    cancel: (ref) => cancel(ref).then(noop),
+    reset: () => call("upload_reset").then(noop),
   });
 }

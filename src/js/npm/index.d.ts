@@ -32,6 +32,11 @@ export interface StoreSnapshot {
   readonly [field: string]: unknown;
 }
 
+/** How a snapshot shows a declared upload: pass it (or its name) to {@link Store.upload}. */
+export interface UploadMarker {
+  readonly __musubi_upload__: string;
+}
+
 /** Maps root store modules to their snapshot types, for typed `mountStore` calls. */
 export type StoreRegistry = Record<string, object>;
 
@@ -103,6 +108,119 @@ export type Logger = (kind: string, message: string, data?: unknown) => void;
 /** Query params sent with every (re)connect. */
 export type ConnectParams = Record<string, Json>;
 
+/**
+ * Where an upload handle stands: `idle` (nothing selected, or reset), `selecting` (files chosen
+ * or being preflighted), `uploading` (a `start()` runs), `success` (the last `start()` finished
+ * without errors), `error` (the preflight or an entry failed), `cancelled` (every entry of the
+ * last `start()` was cancelled).
+ */
+export type UploadStatus = "idle" | "selecting" | "uploading" | "success" | "error" | "cancelled";
+
+/** Where one entry (one file) stands. */
+export type UploadEntryStatus = "pending" | "uploading" | "success" | "error" | "cancelled";
+
+/**
+ * An error of an entry or of the whole upload. Codes include the server's `too_large`,
+ * `too_many_files`, `not_accepted`, `chunk_timeout`, `external_failed`, `preflight_rejected`,
+ * and the client's `disconnected` (the connection dropped mid-way: `start()` again resends the
+ * file), `timeout`, `upload_closed`, `file_unreadable`, `no_uploader`.
+ */
+export interface UploadError {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** One file of an upload, as {@link UploadSnapshot.entries} shows it. */
+export interface UploadEntry {
+  /** The server's entry ref (pass it to {@link UploadHandle.cancel}). */
+  readonly ref: string;
+  readonly clientName: string;
+  /** Size in bytes. */
+  readonly clientSize: number;
+  /** MIME type (may be empty). */
+  readonly clientType: string;
+  /** 0–100. */
+  readonly progress: number;
+  readonly status: UploadEntryStatus;
+  /** The server's errors, then the client's. */
+  readonly errors: readonly UploadError[];
+  /** Bytes the server acknowledged (channel mode; 0 for external entries and other tabs'). */
+  readonly bytesSent: number;
+}
+
+/** An upload's configuration (the server's, else the reference defaults). */
+export interface UploadConfig {
+  /** Accepted extensions (e.g. `[".png", ".jpg"]`), or `"any"`. */
+  readonly accept: readonly string[] | "any";
+  readonly maxEntries: number;
+  /** Largest file in bytes. */
+  readonly maxFileSize: number;
+  /** Chunk size in bytes. */
+  readonly chunkSize: number;
+}
+
+/**
+ * An upload handle's state: a frozen plain object, the identical object until the handle
+ * changes (so `useSyncExternalStore(upload.subscribe, upload.snapshot)` works).
+ */
+export interface UploadSnapshot {
+  readonly status: UploadStatus;
+  /** This client's entries in selection order, then any others the server reports. */
+  readonly entries: readonly UploadEntry[];
+  /** Handle-level errors (refused files, a missing uploader). */
+  readonly errors: readonly UploadError[];
+  /** Rounded mean progress of the entries, 0–100 (0 without entries). */
+  readonly progress: number;
+  readonly config: UploadConfig;
+}
+
+/**
+ * One declared upload of a store (`store.upload("avatar")`; the same object for the same store
+ * and name). Every member is a bound function.
+ */
+export interface UploadHandle {
+  readonly name: string;
+  readonly storeId: StoreId;
+  /** The current state: the identical frozen object until it changes. */
+  readonly snapshot: () => UploadSnapshot;
+  /** Calls `listener` after every change (progress included); returns the unsubscribe function. */
+  readonly subscribe: (listener: () => void) => () => void;
+  /**
+   * Preflights the files (e.g. an `<input type=file>`'s `files`); resolves with the entries once
+   * the server answered. Refused files are not entries: their errors are in the snapshot's
+   * `errors` (e.g. `too_large`, `not_accepted`).
+   */
+  readonly select: (files: readonly File[] | FileList) => Promise<readonly UploadEntry[]>;
+  /**
+   * Sends every pending entry (and resends those a dropped connection ended); resolves when none
+   * runs any more — the snapshot's `status` and the entries' `errors` say how it went.
+   */
+  readonly start: () => Promise<void>;
+  /** Cancels one entry (by its `ref`) or every entry; they leave the snapshot at once. */
+  readonly cancel: (ref?: string) => Promise<void>;
+  /** Cancels everything and clears entries and errors (`idle`). */
+  readonly reset: () => Promise<void>;
+}
+
+/** What an {@link Uploader} is called with. */
+export interface UploaderArgs {
+  /** The entry as the handle shows it. */
+  readonly entry: UploadEntry;
+  readonly file: File;
+  /** The server's meta for this entry (e.g. `{url, method}` to send the file to). */
+  readonly meta: { readonly [key: string]: Json };
+  /** Reports progress in percent (0–100). */
+  readonly onProgress: (percent: number) => void;
+  /** Aborted when the entry is cancelled or its root goes away. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * An external uploader (PROTOCOL.md §3.5): sends the file wherever the server's meta says. The
+ * promise resolving means done; rejecting (or throwing) fails the entry with the message.
+ */
+export type Uploader = (args: UploaderArgs) => Promise<void> | void;
+
 /** Options of {@link connect}. Every field is optional; defaults follow phoenix.js. */
 export interface ConnectOptions {
   /**
@@ -125,6 +243,10 @@ export interface ConnectOptions {
   reconnectAfterMs?: readonly number[] | ((tries: number) => number);
   /** Receives transport, channel and error events, and every frame pushed and received. */
   logger?: Logger;
+  /** External uploaders by the name the server's preflight gives (e.g. `{ S3: async ({file, meta}) => … }`). */
+  uploaders?: Readonly<Record<string, Uploader>>;
+  /** Chunks in flight per upload entry, an integer from 1 to 64 (default 4; 1 is the reference's stop-and-wait). */
+  uploadWindow?: number;
   /**
    * Gives up connecting: `connect()` keeps retrying until the channel is joined, so pass e.g.
    * `AbortSignal.timeout(10_000)` to bound the wait. Rejects with `signal.reason`.
@@ -168,6 +290,11 @@ export interface Store<T extends object = StoreSnapshot> {
   readonly dispatchCommand: <R = Json>(name: string, payload?: Json | Record<string, unknown>) => Promise<R>;
   /** A handle to a child store of the same root (e.g. `store.child(["cards", "7"])`). */
   readonly child: <C extends object = StoreSnapshot>(storeId: StoreId) => Store<C>;
+  /**
+   * The store's declared upload `name`, or the one a snapshot's upload marker names
+   * (`store.upload(store.snapshot().avatar)`); the same handle for the same name.
+   */
+  readonly upload: (name: string | UploadMarker) => UploadHandle;
   /**
    * True while the connection is lost, the root recovers or it failed: the snapshot is the last
    * good state and commands reject with `"Store is not connected"` until the remount is done.
@@ -235,13 +362,16 @@ export class MusubiCommandError extends Error {
 export interface DebugStats {
   /** Bytes of `WebAssembly.Memory` (0 before {@link init}). */
   readonly memoryBytes: number;
-  /** Connections, mounts, store handles, subscriptions and cached JS objects held by the module. */
+  /** Connections, mounts, store handles, upload handles, subscriptions and cached JS objects held by the module. */
   readonly liveHandles: number;
   readonly connections: number;
   readonly mounts: number;
   readonly stores: number;
   readonly subscriptions: number;
+  readonly uploads: number;
   readonly cachedObjects: number;
+  /** Selected files the live connections' uploads still hold. */
+  readonly heldFiles: number;
 }
 
 /** Counters of what the module holds (for leak tests and diagnostics). */
