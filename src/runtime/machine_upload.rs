@@ -74,6 +74,9 @@ pub(crate) struct UploadBook {
     pub(crate) window: usize,
     /// Handles changed during the current input, notified once each when it ends.
     dirty: Vec<UploadTarget>,
+    /// Handles whose entries only moved on (bytes acknowledged): the handle is notified, the
+    /// store is not.
+    progressed: Vec<UploadTarget>,
 }
 
 impl EntryAddr {
@@ -390,9 +393,24 @@ impl Runtime {
         }
     }
 
+    /// Only the bytes acknowledged changed: the handle's view is new, the store's snapshot is not
+    /// (a chunk reply must not re-render the store's subscribers).
+    fn upload_progressed(&mut self, target: &UploadTarget) {
+        let transfer = self.transfer(target);
+        transfer.revision = transfer.revision.wrapping_add(1);
+        if !self.uploads.progressed.contains(target) && !self.uploads.dirty.contains(target) {
+            self.uploads.progressed.push(target.clone());
+        }
+    }
+
     /// Notifies the handles the input changed (see [`Runtime::upload_changed`]), once each; the
     /// store too while its root exists.
     pub(super) fn flush_upload_changes(&mut self) {
+        let mut progressed = std::mem::take(&mut self.uploads.progressed);
+        progressed.retain(|target| !self.uploads.dirty.contains(target));
+        for target in progressed {
+            self.emit(RuntimeEvent::UploadChanged { target });
+        }
         for target in std::mem::take(&mut self.uploads.dirty) {
             if self.root(&target.topic, &target.root_id).is_some() {
                 let store = target.store_id.key();
@@ -775,7 +793,7 @@ impl Runtime {
             Ok(reply) if reply.is_ok() => {
                 if window.acknowledge(push) {
                     self.pump_entry(&addr, now);
-                    self.upload_changed(&addr.target);
+                    self.upload_progressed(&addr.target);
                 }
             }
             Ok(reply) => {

@@ -774,3 +774,25 @@ fn a_refused_or_unanswered_external_completion_ends_the_entry_with_an_error() {
         assert_eq!((view.status, view.entries[0].errors[0].code.as_str()), (UploadStatus::Error, code), "{answer}");
     }
 }
+
+#[test]
+fn a_chunk_reply_moves_the_entrys_progress_and_notifies_the_handle_but_not_the_store() {
+    let mut uploads = Uploads::new(Mode::Connection);
+    uploads.wire.rt.set_upload_window(1);
+    uploads.select_accepted(400);
+    uploads.start();
+    uploads.join_upload(ENTRY);
+    let (read, offset, len) = uploads.reads()[0];
+    uploads.answer_read(read, offset, len);
+    let snapshot = uploads.wire.rt.snapshot(TOPIC, ROOT, &StoreId::root()).unwrap();
+    uploads.wire.events.clear();
+    let chunk = uploads.chunks(ENTRY)[0].clone();
+    uploads.wire.reply(&chunk, "ok", json!({"progress": 25}));
+    assert_eq!(uploads.view().entries[0].progress, 25.0, "the acknowledged share, before any progress op");
+    assert!(uploads.wire.changed().is_empty(), "the store is not re-rendered for a chunk reply");
+    assert_eq!(uploads.wire.events.iter().filter(|event| matches!(event, RuntimeEvent::UploadChanged { .. })).count(), 1);
+    assert!(uploads.wire.rt.snapshot(TOPIC, ROOT, &StoreId::root()).unwrap().same(&snapshot));
+    // A late, lower progress op does not move it back.
+    uploads.upload_ops(json!([{"op": "progress", "upload": "avatar", "store_id": [], "ref": ENTRY, "progress": 10}]));
+    assert_eq!(uploads.view().entries[0].progress, 25.0);
+}

@@ -235,6 +235,17 @@ impl LocalEntry {
         matches!(self.phase, Phase::Done | Phase::Failed { retry: false })
     }
 
+    /// The acknowledged share of the file in whole percent (the server's own formula), so the
+    /// progress moves with every reply rather than with the server's 10-per-second ops.
+    fn sent_percent(&self) -> f64 {
+        let sent = self.bytes_sent();
+        if self.file.size == 0 || sent == 0 {
+            return 0.0;
+        }
+        // Below 2^53 for any real file; the quotient is within 0..=100.
+        (sent.saturating_mul(100) / self.file.size).min(100) as f64
+    }
+
     /// Bytes the server acknowledged.
     fn bytes_sent(&self) -> u64 {
         match (&self.window, self.phase) {
@@ -309,9 +320,9 @@ impl Transfer {
                 // The server confirmed every byte (or the external completion); its `complete`
                 // op may still be on the way.
                 Some(entry) if local.phase == Phase::Done && entry.status != "error" => (100.0, "success".to_owned()),
-                Some(entry) => (entry.progress, entry.status.clone()),
+                Some(entry) => (entry.progress.max(local.sent_percent()), entry.status.clone()),
                 None if local.phase == Phase::Done => (100.0, "success".to_owned()),
-                None => (0.0, "pending".to_owned()),
+                None => (local.sent_percent(), "pending".to_owned()),
             };
             entries.push(EntryView {
                 entry_ref: local.entry_ref.clone(),
