@@ -67,6 +67,9 @@ pub type Uploader = Rc<dyn Fn(ExternalUpload) -> UploaderFuture>;
 /// of a loopback upload's time in Chromium.
 const READ_BLOCK: u64 = 1024 * 1024;
 
+/// A chunk read the runtime asked for: which, from where, how many bytes.
+type PendingRead = (ReadId, u64, u64);
+
 /// The last block read of a file.
 struct Block {
     start: u64,
@@ -83,7 +86,7 @@ pub(crate) struct UploadIo {
     driver: RefCell<Weak<Driver<Runtime>>>,
     blocks: RefCell<HashMap<FileId, Block>>,
     /// Reads waiting for the block of their file that is being read.
-    waiting: RefCell<HashMap<FileId, Vec<(ReadId, u64, u64)>>>,
+    waiting: RefCell<HashMap<FileId, Vec<PendingRead>>>,
 }
 
 impl UploadIo {
