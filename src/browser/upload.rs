@@ -76,17 +76,23 @@ struct Block {
     bytes: Rc<Vec<u8>>,
 }
 
+/// A selected file the runtime still needs, with its reads.
+struct HeldFile {
+    file: web_sys::File,
+    /// The last block read of it.
+    block: Option<Block>,
+    /// Reads waiting for the block being read.
+    waiting: Vec<PendingRead>,
+}
+
 /// The files, reads and uploader calls of one client.
 #[derive(Default)]
 pub(crate) struct UploadIo {
-    files: RefCell<HashMap<FileId, web_sys::File>>,
+    files: RefCell<HashMap<FileId, HeldFile>>,
     next_file: Cell<u64>,
     uploaders: RefCell<HashMap<String, Uploader>>,
     aborts: RefCell<HashMap<JobId, web_sys::AbortController>>,
     driver: RefCell<Weak<Driver<Runtime>>>,
-    blocks: RefCell<HashMap<FileId, Block>>,
-    /// Reads waiting for the block of their file that is being read.
-    waiting: RefCell<HashMap<FileId, Vec<PendingRead>>>,
 }
 
 impl UploadIo {
@@ -112,7 +118,7 @@ impl UploadIo {
                 self.next_file.set(self.next_file.get().wrapping_add(1));
                 // A size above 2^53 cannot come from a real file; the cast saturates.
                 let selected = SelectedFile { file: id, name: file.name(), size: file.size().max(0.0) as u64, mime: file.type_() };
-                held.insert(id, file);
+                held.insert(id, HeldFile { file, block: None, waiting: Vec::new() });
                 selected
             })
             .collect()
@@ -142,9 +148,6 @@ impl UploadIo {
                 if let Ok(mut files) = self.files.try_borrow_mut() {
                     files.remove(file);
                 }
-                if let Ok(mut blocks) = self.blocks.try_borrow_mut() {
-                    blocks.remove(file);
-                }
             }
             _ => {}
         }
@@ -157,20 +160,19 @@ impl UploadIo {
             self.answer(read, Ok(bytes));
             return;
         }
-        let Ok(mut waiting) = self.waiting.try_borrow_mut() else { return };
-        let queue = waiting.entry(file).or_default();
-        queue.push((read, offset, len));
-        if queue.len() > 1 {
-            return;
-        }
-        drop(waiting);
-        let blob = self.files.try_borrow().ok().and_then(|files| files.get(&file).cloned());
-        let size = blob.as_ref().map_or(0, |blob| blob.size().max(0.0) as u64);
-        let end = offset.saturating_add(READ_BLOCK.max(len)).min(size);
+        let blob = {
+            let Ok(mut files) = self.files.try_borrow_mut() else { return };
+            // A released file's reads concern nobody any more (the runtime dropped them).
+            let Some(held) = files.get_mut(&file) else { return };
+            held.waiting.push((read, offset, len));
+            if held.waiting.len() > 1 {
+                return;
+            }
+            held.file.clone()
+        };
+        let end = offset.saturating_add(READ_BLOCK.max(len)).min(blob.size().max(0.0) as u64);
         // Offsets and lengths are below the file's size, itself below 2^53.
-        let slice = blob
-            .ok_or_else(|| "the file was released".to_owned())
-            .and_then(|blob| blob.slice_with_f64_and_f64(offset as f64, end as f64).map_err(|error| format!("{error:?}")));
+        let slice = blob.slice_with_f64_and_f64(offset as f64, end as f64).map_err(|error| format!("{error:?}"));
         let io = Rc::clone(self);
         spawn_local(async move {
             let bytes = match slice {
@@ -185,7 +187,9 @@ impl UploadIo {
 
     /// A block arrived: the reads waiting for it are answered (ones beyond it read on).
     fn block_read(self: &Rc<Self>, file: FileId, start: u64, bytes: Result<Vec<u8>, String>) {
-        let waiting = self.waiting.try_borrow_mut().ok().and_then(|mut waiting| waiting.remove(&file)).unwrap_or_default();
+        let waiting =
+            self.files.try_borrow_mut().ok().and_then(|mut files| files.get_mut(&file).map(|held| std::mem::take(&mut held.waiting)));
+        let waiting = waiting.unwrap_or_default();
         let bytes = match bytes {
             Ok(bytes) => bytes,
             Err(reason) => {
@@ -196,9 +200,10 @@ impl UploadIo {
             }
         };
         let bytes = Rc::new(bytes);
-        let held = self.files.try_borrow().is_ok_and(|files| files.contains_key(&file));
-        if held && let Ok(mut blocks) = self.blocks.try_borrow_mut() {
-            blocks.insert(file, Block { start, bytes: Rc::clone(&bytes) });
+        if let Ok(mut files) = self.files.try_borrow_mut()
+            && let Some(held) = files.get_mut(&file)
+        {
+            held.block = Some(Block { start, bytes: Rc::clone(&bytes) });
         }
         for (read, offset, len) in waiting {
             if let Some(slice) = self.cached(file, offset, len) {
@@ -215,8 +220,8 @@ impl UploadIo {
 
     /// `[offset, offset + len)` of the file's last block, if it holds all of it.
     fn cached(&self, file: FileId, offset: u64, len: u64) -> Option<Vec<u8>> {
-        let blocks = self.blocks.try_borrow().ok()?;
-        let block = blocks.get(&file)?;
+        let files = self.files.try_borrow().ok()?;
+        let block = files.get(&file)?.block.as_ref()?;
         let from = usize::try_from(offset.checked_sub(block.start)?).ok()?;
         let to = from.checked_add(usize::try_from(len).ok()?)?;
         block.bytes.get(from..to).map(<[u8]>::to_vec)
@@ -231,7 +236,7 @@ impl UploadIo {
     fn call(&self, job: JobId, file: FileId, name: &str, meta: &Value, entry: &EntryView) {
         let Some(driver) = self.driver() else { return };
         let uploader = self.uploaders.try_borrow().ok().and_then(|uploaders| uploaders.get(name).cloned());
-        let file = self.files.try_borrow().ok().and_then(|files| files.get(&file).cloned());
+        let file = self.files.try_borrow().ok().and_then(|files| files.get(&file).map(|held| held.file.clone()));
         let controller = web_sys::AbortController::new().ok();
         let (Some(uploader), Some(file), Some(controller)) = (uploader, file, controller) else {
             let name = name.to_owned();

@@ -60,13 +60,20 @@ pub(crate) struct EntryAddr {
     client_ref: Rc<str>,
 }
 
+/// Something that works for one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Link {
+    Channel(ChannelId),
+    Read(ReadId),
+    Job(JobId),
+}
+
 /// The runtime's upload bookkeeping.
 #[derive(Debug, Default)]
 pub(crate) struct UploadBook {
     transfers: BTreeMap<UploadTarget, Transfer>,
-    channels: HashMap<ChannelId, EntryAddr>,
-    reads: HashMap<ReadId, EntryAddr>,
-    jobs: HashMap<JobId, EntryAddr>,
+    /// Which entry each sub-channel, read and uploader call is for.
+    links: HashMap<Link, EntryAddr>,
     /// Cancel requests → replies still awaited.
     cancels: HashMap<RequestId, usize>,
     next_id: u64,
@@ -278,7 +285,7 @@ impl Runtime {
 
     /// The driver read the slice `read` asked for (or could not).
     pub fn upload_read(&mut self, read: ReadId, bytes: Result<Vec<u8>, String>, now: Millis) {
-        let Some(addr) = self.uploads.reads.remove(&read) else { return };
+        let Some(addr) = self.uploads.links.remove(&Link::Read(read)) else { return };
         let Some(entry) = self.uploads.entry_mut(&addr) else { return };
         let (Phase::Sending, Some(window)) = (entry.phase, entry.window.as_mut()) else { return };
         let filled = match bytes {
@@ -296,7 +303,7 @@ impl Runtime {
 
     /// An external uploader reported progress (a percentage; rounded and clamped to 0–100).
     pub fn external_progress(&mut self, job: JobId, percent: f64, now: Millis) {
-        let Some(addr) = self.uploads.jobs.get(&job).cloned() else { return };
+        let Some(addr) = self.uploads.links.get(&Link::Job(job)).cloned() else { return };
         let progress = if percent.is_finite() { percent.round().clamp(0.0, 100.0) as u64 } else { 0 };
         let Some(entry) = self.uploads.entry_mut(&addr) else { return };
         if entry.phase != Phase::External || entry.reported == Some(progress) {
@@ -312,7 +319,7 @@ impl Runtime {
     /// (`upload_error` with `external_failed` and its message), or there was no uploader of that
     /// name (a handle error; nothing is pushed).
     pub fn external_finished(&mut self, job: JobId, outcome: ExternalOutcome, now: Millis) {
-        let Some(addr) = self.uploads.jobs.remove(&job) else { return };
+        let Some(addr) = self.uploads.links.remove(&Link::Job(job)) else { return };
         let Some(entry) = self.uploads.entry_mut(&addr) else { return };
         if entry.phase != Phase::External {
             return;
@@ -656,7 +663,7 @@ impl Runtime {
                 if let Some(entry) = self.uploads.entry_mut(addr) {
                     entry.channel = Some(channel);
                 }
-                self.uploads.channels.insert(channel, addr.clone());
+                self.uploads.links.insert(Link::Channel(channel), addr.clone());
                 // A fresh channel object can always join.
                 let _ = self.socket.join(channel, now);
             }
@@ -665,7 +672,7 @@ impl Runtime {
                 entry.phase = Phase::External;
                 entry.job = Some(job);
                 let file = entry.file.file;
-                self.uploads.jobs.insert(job, addr.clone());
+                self.uploads.links.insert(Link::Job(job), addr.clone());
                 let entry = self.entry_view(addr);
                 self.emit(RuntimeEvent::StartExternal { job, file, uploader, meta, entry: Box::new(entry) });
             }
@@ -713,7 +720,7 @@ impl Runtime {
             return self.fail_entry(addr, "upload_failed", format!("a chunk could not be sent: {error}"), true, now);
         }
         for read in reads {
-            self.uploads.reads.insert(read.read, addr.clone());
+            self.uploads.links.insert(Link::Read(read.read), addr.clone());
             self.emit(RuntimeEvent::ReadChunk { read: read.read, file, offset: read.offset, len: read.len });
         }
         if done {
@@ -726,12 +733,12 @@ impl Runtime {
     }
 
     pub(super) fn is_upload_channel(&self, channel: ChannelId) -> bool {
-        self.uploads.channels.contains_key(&channel)
+        self.uploads.links.contains_key(&Link::Channel(channel))
     }
 
     /// An event on an entry's sub-channel.
     pub(super) fn on_upload_channel_event(&mut self, channel: ChannelId, event: ChannelEvent, now: Millis) {
-        let Some(addr) = self.uploads.channels.get(&channel).cloned() else { return };
+        let Some(addr) = self.uploads.links.get(&Link::Channel(channel)).cloned() else { return };
         let phase = self.uploads.entry_mut(&addr).map(|entry| entry.phase);
         let Some(phase) = phase else {
             self.release_channel(channel, now);
@@ -776,7 +783,7 @@ impl Runtime {
             }
             // A finished or given-up entry's channel: nothing to do but let it go.
             (_, ChannelEvent::Closed(_)) => {
-                self.uploads.channels.remove(&channel);
+                self.uploads.links.remove(&Link::Channel(channel));
             }
             (Phase::Joining | Phase::Sending, _) => {}
             (_, ChannelEvent::Errored(_) | ChannelEvent::JoinRefused(_)) => self.release_channel(channel, now),
@@ -812,20 +819,20 @@ impl Runtime {
         entry.fail(code, message, retry);
         let channel = entry.channel.take();
         if let Some(job) = entry.job.take() {
-            self.uploads.jobs.remove(&job);
+            self.uploads.links.remove(&Link::Job(job));
             self.emit(RuntimeEvent::AbortExternal { job });
         }
         if let Some(channel) = channel {
             self.release_channel(channel, now);
         }
-        self.uploads.reads.retain(|_, read_addr| read_addr != addr);
+        self.uploads.links.retain(|link, read_addr| !matches!(link, Link::Read(_)) || read_addr != addr);
         self.upload_changed(&addr.target);
         self.finish_start_if_done(&addr.target);
     }
 
     /// Leaves an upload sub-channel (so it never rejoins) and forgets it.
     fn release_channel(&mut self, channel: ChannelId, now: Millis) {
-        self.uploads.channels.remove(&channel);
+        self.uploads.links.remove(&Link::Channel(channel));
         self.socket.leave(channel, now);
     }
 
@@ -838,13 +845,13 @@ impl Runtime {
             transfer.retired.push(entry.entry_ref.clone());
         }
         if let Some(job) = entry.job {
-            self.uploads.jobs.remove(&job);
+            self.uploads.links.remove(&Link::Job(job));
             self.emit(RuntimeEvent::AbortExternal { job });
         }
         if let Some(channel) = entry.channel {
             self.release_channel(channel, now);
         }
-        self.uploads.reads.retain(|_, read_addr| read_addr != addr);
+        self.uploads.links.retain(|link, read_addr| !matches!(link, Link::Read(_)) || read_addr != addr);
         if entry.file_held {
             self.emit(RuntimeEvent::ReleaseFile { file: entry.file.file });
         }
@@ -966,7 +973,7 @@ impl Runtime {
             let Some(transfer) = self.uploads.transfers.remove(&target) else { continue };
             for entry in transfer.entries {
                 if let Some(job) = entry.job {
-                    self.uploads.jobs.remove(&job);
+                    self.uploads.links.remove(&Link::Job(job));
                     self.emit(RuntimeEvent::AbortExternal { job });
                 }
                 if let Some(channel) = entry.channel {
@@ -976,7 +983,7 @@ impl Runtime {
                     self.emit(RuntimeEvent::ReleaseFile { file: entry.file.file });
                 }
             }
-            self.uploads.reads.retain(|_, addr| addr.target != target);
+            self.uploads.links.retain(|link, addr| !matches!(link, Link::Read(_)) || addr.target != target);
             for waiter in transfer.start_waiters {
                 self.settle(waiter, Err(error.clone()));
             }
