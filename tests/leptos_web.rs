@@ -68,6 +68,13 @@ fn unique(name: &str) -> String {
     format!("{name}-{}", js_sys::Math::random().to_bits())
 }
 
+/// Provides the tests' sync context (fast reconnects) and its connection signals.
+fn provide_test_connection(auto_connect: bool) -> (SyncContext, SyncConnection) {
+    let options = default_options().with_reconnect(Backoff::exponential(400, 2_000).with_jitter(0.1));
+    let context = provide_sync_context(&socket_url(), options, None, auto_connect, musubi_wasm::runtime::WireMode::Auto);
+    (context, use_sync_connection())
+}
+
 /// Mounts a component that creates the connection and the hooks; dropping the handle cleans up.
 fn mount_probe(auto_connect: bool, root_id: &str, start: i64) -> (impl Drop + use<>, Probe) {
     let slot: Rc<RefCell<Option<Probe>>> = Rc::default();
@@ -75,9 +82,7 @@ fn mount_probe(auto_connect: bool, root_id: &str, start: i64) -> (impl Drop + us
     let root_id = root_id.to_owned();
     let parent = document().body().unwrap();
     let handle = leptos::mount::mount_to(parent, move || {
-        let options = default_options().with_reconnect(Backoff::exponential(400, 2_000).with_jitter(0.1));
-        let context = provide_sync_context(&socket_url(), options, None, auto_connect, musubi_wasm::runtime::WireMode::Auto);
-        let connection = use_sync_connection();
+        let (context, connection) = provide_test_connection(auto_connect);
         let root = use_root("Demo.CounterStore", root_id, json!({"start": start}));
         let counter = use_store::<Counter>(&root, StoreId::root());
         let labels_at_toast: Rc<RefCell<Vec<String>>> = Rc::default();
@@ -238,9 +243,7 @@ fn mount_profile(auto_connect: bool, root_id: &str) -> (impl Drop + use<>, Uploa
     let root_id = root_id.to_owned();
     let parent = document().body().unwrap();
     let handle = leptos::mount::mount_to(parent, move || {
-        let options = default_options().with_reconnect(Backoff::exponential(400, 2_000).with_jitter(0.1));
-        let context = provide_sync_context(&socket_url(), options, None, auto_connect, musubi_wasm::runtime::WireMode::Auto);
-        let connection = use_sync_connection();
+        let (context, connection) = provide_test_connection(auto_connect);
         let root = use_root("Demo.ProfileStore", root_id, json!({}));
         let avatar = use_upload(&root, StoreId::root(), "avatar");
         let seen: Rc<RefCell<Vec<(UploadStatus, u64)>>> = Rc::default();

@@ -60,6 +60,18 @@ fn notifications(handle: &UploadHandle) -> (Rc<RefCell<u32>>, musubi_wasm::brows
     (count, handle.subscribe(move || *sink.borrow_mut() += 1))
 }
 
+/// Starts `handle` in the background; returns its `start()` (as a promise) once the server
+/// acknowledged some bytes.
+async fn start_until_some_bytes_arrived(handle: &UploadHandle) -> js_sys::Promise {
+    let started = handle.clone();
+    let run = wasm_bindgen_futures::future_to_promise(async move {
+        started.start().await.unwrap();
+        Ok(JsValue::UNDEFINED)
+    });
+    wait_until("some bytes", 10_000, || handle.view().entries.first().is_some_and(|entry| entry.bytes_sent > 0)).await;
+    run
+}
+
 #[wasm_bindgen_test]
 async fn a_file_arrives_byte_identical_through_binary_chunks_on_the_connection_channel() {
     arrives_byte_identical(WireMode::Connection).await;
@@ -117,12 +129,7 @@ async fn a_drop_mid_upload_ends_the_entry_clearly_and_start_sends_it_again() {
     let archive = root.store(StoreId::root()).upload("archive");
     let content = bytes(6_000_000);
     archive.select(vec![file("big.bin", &content, "application/octet-stream")]).await.unwrap();
-    let started = archive.clone();
-    let run = wasm_bindgen_futures::future_to_promise(async move {
-        started.start().await.unwrap();
-        Ok(JsValue::UNDEFINED)
-    });
-    wait_until("some bytes", 10_000, || archive.view().entries.first().is_some_and(|entry| entry.bytes_sent > 0)).await;
+    let run = start_until_some_bytes_arrived(&archive).await;
     post("/_test/drop?code=1011").await;
     wasm_bindgen_futures::JsFuture::from(run).await.unwrap();
     let view = archive.view();
@@ -190,12 +197,7 @@ async fn cancel_removes_the_entry_on_the_server() {
     let root = profile(&client).await;
     let archive = root.store(StoreId::root()).upload("archive");
     archive.select(vec![file("big.bin", &bytes(8_000_000), "application/octet-stream")]).await.unwrap();
-    let started = archive.clone();
-    let run = wasm_bindgen_futures::future_to_promise(async move {
-        started.start().await.unwrap();
-        Ok(JsValue::UNDEFINED)
-    });
-    wait_until("some bytes", 10_000, || archive.view().entries.first().is_some_and(|entry| entry.bytes_sent > 0)).await;
+    let run = start_until_some_bytes_arrived(&archive).await;
     let entry_ref = archive.view().entries[0].entry_ref.to_string();
     archive.cancel(Some(&entry_ref)).await.unwrap();
     wasm_bindgen_futures::JsFuture::from(run).await.unwrap();
