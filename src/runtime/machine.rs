@@ -664,8 +664,16 @@ mod wire_tests;
 mod wire_trace_tests;
 
 #[cfg(test)]
+#[path = "upload_harness.rs"]
+mod upload_harness;
+
+#[cfg(test)]
 #[path = "upload_tests.rs"]
 mod upload_tests;
+
+#[cfg(test)]
+#[path = "upload_handle_tests.rs"]
+mod upload_handle_tests;
 
 #[cfg(test)]
 #[path = "upload_fault_tests.rs"]

@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use super::upload_tests::{Mode, Uploads, file, target};
+use super::upload_harness::{Mode, Uploads, file, target};
 use super::*;
 use crate::phoenix::frame::{Body, Frame};
 use crate::runtime::upload_transfer::UploadStatus;
