@@ -359,3 +359,58 @@ pub async fn entries(address: SocketAddr, id: &str) -> Vec<Value> {
     assert_eq!(response.status, 200);
     response.json().as_array().unwrap().clone()
 }
+
+// ---- shared by the upload test files -------------------------------------------------------
+
+/// Runs an `async fn(Mode)` test once per wire mode.
+#[allow(unused_macros)]
+macro_rules! both_modes {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn connection() {
+                super::$name(super::Mode::Connection).await;
+            }
+
+            #[tokio::test]
+            async fn per_root() {
+                super::$name(super::Mode::PerRoot).await;
+            }
+        }
+    };
+}
+
+pub const CHUNK: usize = 64_000;
+
+pub fn config_op(upload: &str, accept: Value, max_entries: u64, max_file_size: u64) -> Value {
+    json!({"op": "config", "upload": upload, "store_id": [],
+           "config": {"accept": accept, "max_entries": max_entries, "max_file_size": max_file_size, "chunk_size": 64_000}})
+}
+
+pub fn is_reply(frame: &Value, entry_ref: &str, msg_ref: &str) -> bool {
+    frame[2] == json!(upload_topic(entry_ref)) && frame[3] == "phx_reply" && frame[1] == json!(msg_ref)
+}
+
+pub fn is_control(frame: &Value, entry_ref: &str, event: &str) -> bool {
+    frame[2] == json!(upload_topic(entry_ref)) && frame[3] == event
+}
+
+pub fn has_op(frame: &Value, op: &str, entry_ref: &str) -> bool {
+    frame[3] == "patch"
+        && frame[4]["upload_ops"].as_array().unwrap().iter().any(|candidate| candidate["op"] == op && candidate["ref"] == entry_ref)
+}
+
+pub fn position(frames: &[Value], what: &str, wanted: impl Fn(&Value) -> bool) -> usize {
+    frames.iter().position(wanted).unwrap_or_else(|| panic!("no {what} in {frames:?}"))
+}
+
+pub fn entry_op(op: &str, entry_ref: &str, extra: Value) -> Value {
+    let mut value = json!({"op": op, "upload": "avatar", "store_id": [], "ref": entry_ref});
+    for (key, field) in extra.as_object().unwrap() {
+        value[key] = field.clone();
+    }
+    value
+}
+
+#[allow(unused_imports)]
+pub(crate) use both_modes;
