@@ -388,7 +388,7 @@ fn dispatch(listeners: &Rc<RefCell<SyncListeners>>, event: &RuntimeEvent) {
                     let _ = sender.send(result.clone());
                 }
             }
-            RuntimeEvent::StoresChanged { topic, root_id, stores } => {
+            RuntimeEvent::StoresChanged { topic, root_id, stores } | RuntimeEvent::OutboxChanged { topic, root_id, stores } => {
                 for store in stores {
                     callbacks.extend(registry.stores.snapshot(&(topic.clone(), root_id.clone(), store.clone())));
                 }

@@ -387,6 +387,9 @@ fn log_line(event: &RuntimeEvent) -> Option<(&'static str, String, JsValue)> {
         RuntimeEvent::StartExternal { uploader, entry, .. } => {
             ("upload", format!("external uploader {uploader} for {}", entry.entry_ref), JsValue::UNDEFINED)
         }
+        RuntimeEvent::OutboxChanged { root_id, stores, .. } => {
+            ("outbox", format!("{root_id}: {} stores", stores.len()), JsValue::UNDEFINED)
+        }
         RuntimeEvent::Settled { .. }
         | RuntimeEvent::StoresChanged { .. }
         | RuntimeEvent::UploadChanged { .. }

@@ -139,6 +139,16 @@ pub enum SyncError {
     /// No preflight reply in time.
     #[error("Upload timed out")]
     UploadTimeout,
+    /// The connection dropped after the command was sent and before its reply: the server may or
+    /// may not have run it, so it is not sent again.
+    #[error("Disconnected while the command was in flight: it may or may not have run")]
+    DisconnectedInFlight,
+    /// The root's outbox already holds this many commands.
+    #[error("Outbox full: {0} commands are already waiting")]
+    OutboxFull(usize),
+    /// The command waited in the outbox longer than its age limit.
+    #[error("Outbox expired: the root was not live again in time")]
+    OutboxExpired,
 }
 
 impl SyncError {
@@ -177,6 +187,9 @@ impl SyncError {
             SyncError::ConnectFailed(_) => "connect_failed",
             SyncError::UploadRefused(_) => "upload_refused",
             SyncError::UploadTimeout => "upload_timeout",
+            SyncError::DisconnectedInFlight => "disconnected_in_flight",
+            SyncError::OutboxFull(_) => "outbox_full",
+            SyncError::OutboxExpired => "outbox_expired",
         }
     }
 }

@@ -92,6 +92,16 @@ pub enum RuntimeEvent {
         /// The new state.
         info: ConnectionInfo,
     },
+    /// How many commands wait in the outbox for these stores changed (re-read
+    /// [`Runtime::queued`]); their state did not change.
+    OutboxChanged {
+        /// Connection topic.
+        topic: Rc<str>,
+        /// Root id.
+        root_id: Rc<str>,
+        /// The stores whose queued count changed.
+        stores: Vec<StoreKey>,
+    },
     /// An upload handle's view changed (re-read [`Runtime::upload_view`]).
     UploadChanged {
         /// The handle.
@@ -218,6 +228,8 @@ pub struct Runtime {
     wire: wire::Wire,
     /// Transfers, sub-channels, reads and uploader calls (see [`upload`]).
     uploads: upload::UploadBook,
+    /// The outbox's bounds, when commands queue by default (see [`outbox`]).
+    outbox: Option<OutboxConfig>,
 }
 
 impl Runtime {
@@ -241,6 +253,7 @@ impl Runtime {
             status: StatusDeriver::default(),
             wire: wire.into(),
             uploads: upload::UploadBook::new(),
+            outbox: None,
         }
     }
 
@@ -290,7 +303,7 @@ impl Runtime {
             .connections
             .values()
             .flat_map(|c| c.roots.values().flat_map(|r| [r.initial_deadline, r.retry_at]).flatten().chain(c.reopen_at));
-        self.socket.poll_timeout().into_iter().chain(runtime).min()
+        self.socket.poll_timeout().into_iter().chain(runtime).chain(self.outbox_deadline()).min()
     }
 
     /// The WebSocket opened.
@@ -337,6 +350,7 @@ impl Runtime {
         for topic in topics {
             self.run_connection_timers(&topic, now);
         }
+        self.expire_outbox(now);
         self.pump(now);
     }
 
@@ -434,6 +448,9 @@ impl Runtime {
         let waiters = root.waiters.clone();
         self.fail_root_work(topic, root_id, waiters, &SyncError::Unmounted);
         self.drop_root_uploads(topic, root_id, &SyncError::Unmounted, now);
+        for queued in root.outbox.iter().map(|queued| queued.request()) {
+            self.settle(queued, Err(SyncError::Unmounted));
+        }
         self.wire_unmount(topic, root_id, &root, request, now);
         self.pump(now);
         request
@@ -471,6 +488,9 @@ impl Runtime {
                 let waiters = std::mem::take(&mut root.waiters);
                 self.fail_root_work(topic, root_id, waiters, &SyncError::Disconnected);
                 self.drop_root_uploads(topic, root_id, &SyncError::Disconnected, now);
+                for queued in std::mem::take(&mut root.outbox) {
+                    self.settle(queued.request(), Err(SyncError::Disconnected));
+                }
             }
             // Replies on the left channel concern nobody any more; pending unmounts are done
             // (the server stops every root of a channel that leaves).
@@ -636,6 +656,12 @@ mod wire;
 #[path = "machine_upload.rs"]
 mod upload;
 
+#[path = "machine_outbox.rs"]
+mod outbox;
+
+pub(crate) use outbox::Outbox;
+pub use outbox::{CommandOptions, OutboxConfig};
+
 pub use upload::{UPLOAD_TOPIC_PREFIX, UploadTarget};
 pub use wire::WireMode;
 
@@ -678,3 +704,7 @@ mod upload_handle_tests;
 #[cfg(test)]
 #[path = "upload_fault_tests.rs"]
 mod upload_fault_tests;
+
+#[cfg(test)]
+#[path = "outbox_tests.rs"]
+mod outbox_tests;

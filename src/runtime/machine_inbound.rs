@@ -76,14 +76,17 @@ impl Runtime {
         let mut failed = Vec::new();
         for root_id in first_mounts {
             if let Some(root) = connection.roots.remove(&root_id) {
-                failed.push((root_id, root.waiters, root.channel));
+                failed.push((root_id, root.waiters, root.channel, root.outbox));
             }
         }
         for waiter in waiters {
             self.settle(waiter, Err(error.clone()));
         }
-        for (root_id, waiters, root_channel) in failed {
+        for (root_id, waiters, root_channel, outbox) in failed {
             self.fail_root_work(topic, &root_id, waiters, &error);
+            for queued in outbox {
+                self.settle(queued.request(), Err(error.clone()));
+            }
             self.drop_root_uploads(topic, &root_id, &error, now);
             // A forgotten root's own channel goes too, or it would keep rejoining (per root).
             self.wire_release(topic, &root_id, root_channel, false, now);
@@ -109,8 +112,9 @@ impl Runtime {
             }
         }
         let root_ids: Vec<Rc<str>> = connection.roots.keys().cloned().collect();
+        // Commands sent and not answered may or may not have run: never re-sent.
         for root_id in &root_ids {
-            self.fail_root_work(topic, root_id, Vec::new(), &SyncError::Disconnected);
+            self.fail_root_work(topic, root_id, Vec::new(), &SyncError::DisconnectedInFlight);
         }
         for root_id in stale {
             self.set_status(topic, &root_id, RootStatus::Stale);
@@ -228,9 +232,13 @@ impl Runtime {
         let forget = !root.has_state() || root.owners == 0;
         let mounted_on_server = root.has_state() || server_may_have_it;
         if forget {
-            let root_channel = connection.roots.remove(root_id).and_then(|root| root.channel);
+            let removed = connection.roots.remove(root_id);
+            let root_channel = removed.as_ref().and_then(|root| root.channel);
             self.wire_release(topic, root_id, root_channel, mounted_on_server, now);
             self.drop_root_uploads(topic, root_id, error, now);
+            for queued in removed.into_iter().flat_map(|root| root.outbox) {
+                self.settle(queued.request(), Err(error.clone()));
+            }
         }
         for waiter in waiters {
             self.settle(waiter, Err(error.clone()));
@@ -290,6 +298,7 @@ impl Runtime {
                     for waiter in waiters {
                         self.settle(waiter, Ok(Value::Null));
                     }
+                    self.flush_outbox(topic, &root_id, now);
                 }
                 let uploads = std::mem::take(&mut changes.uploads);
                 if !changes.notify.is_empty() {
@@ -410,6 +419,8 @@ impl Runtime {
         self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: format!("root {root_id} failed: {error}") });
         self.set_status(topic, root_id, RootStatus::Failed);
         self.fail_root_work(topic, root_id, Vec::new(), error);
+        // A failed root is not retried until it is mounted again: nothing queued can go out.
+        self.reject_outbox(topic, root_id, error);
         self.wire_release(topic, root_id, root_channel, true, now);
     }
 
@@ -453,7 +464,8 @@ fn command_outcome(command: &PendingCommand, result: Result<Reply, PushError>) -
         Ok(Reply { status: ReplyStatus::Ok, response }) => Ok(json_of(&response)),
         Ok(Reply { response, .. }) => Err(CommandError::failed(&command.name, command.store_id.clone(), json_of(&response)).into()),
         Err(PushError::Timeout) => Err(CommandError::timeout(&command.name, command.store_id.clone()).into()),
-        Err(PushError::ConnectionLost | PushError::ChannelErrored | PushError::ChannelClosed) => Err(SyncError::Disconnected),
+        Err(PushError::ConnectionLost | PushError::ChannelErrored) => Err(SyncError::DisconnectedInFlight),
+        Err(PushError::ChannelClosed) => Err(SyncError::Disconnected),
         Err(PushError::NotJoined | PushError::Encode(_)) => Err(SyncError::NotConnected),
     }
 }

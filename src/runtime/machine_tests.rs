@@ -275,7 +275,7 @@ fn a_dropped_transport_remounts_every_owned_root_and_swaps_state_once() {
     wire.drain();
     wire.events.clear();
     wire.drop_transport();
-    assert_eq!(wire.settled(in_flight), Some(Err(SyncError::Disconnected)));
+    assert_eq!(wire.settled(in_flight), Some(Err(SyncError::DisconnectedInFlight)), "sent, unanswered: ambiguous, never re-sent");
     assert_eq!(wire.rt.root_status(TOPIC, "page"), Some(RootStatus::Stale));
     assert_eq!(wire.read("page", "title"), Some(json!("v1")), "stale snapshot readable during the outage");
     assert!(wire.rt.snapshot(TOPIC, "page", &StoreId::root()).is_some());

@@ -21,7 +21,7 @@ pub mod upload_transfer;
 pub(crate) mod walk;
 
 pub use error::{CommandError, CommandErrorKind, SyncError};
-pub use machine::{DEFAULT_TOPIC, Runtime, RuntimeEvent, UploadTarget, WireMode};
+pub use machine::{CommandOptions, DEFAULT_TOPIC, OutboxConfig, Runtime, RuntimeEvent, UploadTarget, WireMode};
 pub use root::{MountSpec, RequestId, RootInfo, RootStatus};
 pub use store_id::{StoreId, StoreKey};
 pub use tree::Node;

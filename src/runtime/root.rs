@@ -86,6 +86,8 @@ pub struct RootInfo {
     pub next_retry_at: Option<Millis>,
     /// Why it failed or what its last remount attempt ran into.
     pub reason: Option<String>,
+    /// Commands waiting in its outbox.
+    pub queued: usize,
 }
 
 /// A command in flight.
@@ -121,6 +123,8 @@ pub(crate) struct Root {
     pub(crate) reason: Option<String>,
     /// Its own channel (per-root wire only).
     pub(crate) channel: Option<crate::phoenix::ChannelId>,
+    /// Commands waiting for it to be live (see the outbox).
+    pub(crate) outbox: super::machine::Outbox,
 }
 
 impl Root {
@@ -139,6 +143,7 @@ impl Root {
             retry_at: None,
             reason: None,
             channel: None,
+            outbox: Default::default(),
         }
     }
 
@@ -153,6 +158,7 @@ impl Root {
             attempt: self.attempt,
             next_retry_at: self.retry_at,
             reason: self.reason.clone(),
+            queued: self.outbox.len(),
         }
     }
 

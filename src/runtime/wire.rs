@@ -390,7 +390,7 @@ impl Runtime {
         if had_state {
             root.replica.expect_initial();
         }
-        self.fail_root_work(topic, root_id, Vec::new(), &SyncError::Disconnected);
+        self.fail_root_work(topic, root_id, Vec::new(), &SyncError::DisconnectedInFlight);
         if had_state {
             self.set_status(topic, root_id, RootStatus::Stale);
         }

@@ -90,6 +90,10 @@ impl Sim {
                 self.log(|| format!("socket: {event:?}"));
                 Ok(())
             }
+            RuntimeEvent::OutboxChanged { root_id, stores, .. } => {
+                ensure!(!stores.is_empty(), "an empty outbox notification for {root_id}");
+                Ok(())
+            }
             // The simulated workload declares no uploads.
             RuntimeEvent::UploadChanged { .. }
             | RuntimeEvent::ReadChunk { .. }
@@ -199,7 +203,27 @@ impl Sim {
                     ensure!(sent == expected, "command {cid} failed with {error:?}, server sent {sent:?}");
                 }
                 Err(SyncError::Command(_)) => self.stats.commands_timeout += 1,
-                Err(SyncError::NotConnected | SyncError::Disconnected | SyncError::VersionMismatch | SyncError::Unmounted) => {
+                Err(
+                    SyncError::NotConnected
+                    | SyncError::Disconnected
+                    | SyncError::DisconnectedInFlight
+                    | SyncError::OutboxFull(_)
+                    | SyncError::OutboxExpired
+                    | SyncError::VersionMismatch
+                    | SyncError::Unmounted,
+                ) => {
+                    self.stats.commands_other += 1;
+                }
+                // A queued command fails with whatever ended its root before it could go out.
+                Err(
+                    SyncError::MountTimeout
+                    | SyncError::MountFailed(_)
+                    | SyncError::JoinFailed(_)
+                    | SyncError::JoinTimeout
+                    | SyncError::ConnectFailed(_)
+                    | SyncError::TooDeep(_)
+                    | SyncError::UnexpectedRootId(_),
+                ) if self.queued_commands.get(&root).is_some_and(|queued| queued.contains(&cid)) => {
                     self.stats.commands_other += 1;
                 }
                 Err(other) => return Err(format!("unexpected command outcome {other:?}")),
@@ -329,6 +353,12 @@ impl Sim {
         ensure!(self.rt.pending_pushes() == 0, "{when}: {} pushes still pending", self.rt.pending_pushes());
         for (request, req) in &self.requests {
             ensure!(req.settled == 1, "{when}: request {request} ({:?}) settled {} times", req.kind, req.settled);
+        }
+        // The outbox sends a root's queued commands in dispatch order (the server runs each at
+        // most once, which it checks itself).
+        for (root, queued) in &self.queued_commands {
+            let order: Vec<u64> = self.server.executed.iter().copied().filter(|cid| queued.contains(cid)).collect();
+            ensure!(order.windows(2).all(|pair| pair[0] < pair[1]), "{when}: queued commands of {root} ran out of order: {order:?}");
         }
         if self.ever_connected {
             ensure!(self.rt.socket().is_connected(), "{when}: the socket is not connected ({:?})", self.rt.socket().state());

@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::phoenix::{ConnectionId, Millis, SocketConfig, SocketOptions};
-use crate::runtime::{DEFAULT_TOPIC, Runtime, WireMode};
+use crate::runtime::{DEFAULT_TOPIC, OutboxConfig, Runtime, WireMode};
 
 const TOPIC: &str = DEFAULT_TOPIC;
 const MODULE: &str = "Sim.PageStore";
@@ -107,6 +107,8 @@ struct Sim {
     server: Server,
 
     requests: BTreeMap<u64, Req>,
+    /// Per root, the command ids dispatched into its outbox, in dispatch order.
+    queued_commands: BTreeMap<String, Vec<u64>>,
     pending_mounts: BTreeMap<String, BTreeSet<u64>>,
     /// Pending mounts whose owner the workload already gave back with an unmount.
     released: BTreeSet<u64>,
@@ -138,10 +140,15 @@ impl Sim {
         let wire = if per_root { WireMode::Auto } else { WireMode::Connection };
         let options = SocketOptions { seed: rng.u64(..), ..SocketOptions::default() };
         let fault_rate = [0.0, 0.04, 0.08, 0.15, 0.25][rng.usize(..5)];
+        let mut rt = Runtime::with_wire(SocketConfig::with_options("ws://sim/socket", options), wire);
+        // Half the schedules run with the outbox on, with small bounds so they are reached.
+        if seed % 4 >= 2 {
+            rt.set_outbox(Some(OutboxConfig { max_queued: 4, max_age_ms: 20_000 }));
+        }
         Sim {
             rng,
             now: 0,
-            rt: Runtime::with_wire(SocketConfig::with_options("ws://sim/socket", options), wire),
+            rt,
             tracing,
             trace: Vec::new(),
             strict,
@@ -158,6 +165,7 @@ impl Sim {
             ever_connected: false,
             server: Server::default(),
             requests: BTreeMap::new(),
+            queued_commands: BTreeMap::new(),
             pending_mounts: BTreeMap::new(),
             released: BTreeSet::new(),
             ok_mounts: BTreeMap::new(),

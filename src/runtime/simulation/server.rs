@@ -63,6 +63,8 @@ pub(super) struct Server {
     pub(super) history: BTreeMap<(u64, String, String), History>,
     /// Command ids executed, with the reply sent: (status, response).
     pub(super) replies: BTreeMap<u64, (String, Value)>,
+    /// Command ids in the order they were executed.
+    pub(super) executed: Vec<u64>,
 }
 
 /// How a server-side change's envelope is broken on the client's connection (a fault).
@@ -303,6 +305,7 @@ impl Sim {
         let Some(store) = store else { return Err(format!("command store_id is not an array of strings: {payload}")) };
         let cid = args["cid"].as_u64().ok_or_else(|| format!("command without cid: {payload}"))?;
         ensure!(!self.server.replies.contains_key(&cid), "command {cid} executed twice: {payload}");
+        self.server.executed.push(cid);
         let mounted = self.channel_mut(conn, topic).is_some_and(|c| c.roots.contains_key(&root));
         let outcome = if mounted {
             let db = self.server.db.entry(root.clone()).or_insert_with(|| RootDb::new(&root));

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::{Check, GHOST, MODULE, PANEL_IDS, ROOT_IDS, Sim, TOPIC};
-use crate::runtime::{MountSpec, StoreId, SyncError};
+use crate::runtime::{CommandOptions, MountSpec, StoreId, SyncError};
 
 /// What a request asked for.
 #[derive(Debug, Clone)]
@@ -261,8 +261,19 @@ impl Sim {
         self.next_cid += 1;
         let cid = self.next_cid;
         payload["cid"] = json!(cid);
-        let request = self.rt.command(TOPIC, &root, &StoreId::from(store.clone()), &name, payload.clone(), self.now);
-        self.log(|| format!("wl command {root} {store:?} {name} {payload} → req {}", request.get()));
+        let queue = [None, None, None, Some(true), Some(false)][self.rng.usize(..5)];
+        let store_id = StoreId::from(store.clone());
+        let waiting = self.rt.roots(TOPIC).into_iter().find(|info| *info.id == *root).map(|info| (info.status, info.queued));
+        let request = self.rt.command_with(TOPIC, &root, &store_id, &name, payload.clone(), CommandOptions { queue }, self.now);
+        // Queued now if it is still waiting in the root's outbox.
+        let queued_now = self.rt.roots(TOPIC).into_iter().find(|info| *info.id == *root).map(|info| info.queued);
+        if let (Some((_, before)), Some(after)) = (waiting, queued_now)
+            && after > before
+        {
+            self.queued_commands.entry(root.clone()).or_default().push(cid);
+            self.cover("command queued in the outbox");
+        }
+        self.log(|| format!("wl command {root} {store:?} {name} {payload} queue {queue:?} → req {}", request.get()));
         self.track(request.get(), ReqKind::Command { root, cid });
         self.stats.inputs += 1;
         self.after_input()
