@@ -229,3 +229,22 @@ async fn a_listener_whose_drop_subscribes_again_is_removed_without_a_panic() {
     wait_until("the patch", 3_000, || *notified.borrow() >= 1).await;
     root.unmount().await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn with_the_outbox_a_command_during_a_drop_waits_and_is_applied_once() {
+    let reconnect = musubi_wasm::phoenix::backoff::Backoff::table(vec![200], 200);
+    let client = SyncClient::connect(&socket_url(), SocketOptions { reconnect, ..SocketOptions::default() });
+    client.set_outbox(Some(musubi_wasm::runtime::OutboxConfig::default()));
+    let id = unique("outbox");
+    let root = mount(&client, "Demo.CounterStore", &id, json!({})).await;
+    let store = root.store(StoreId::root());
+    let before = field(&root, StoreId::root(), "count");
+    post("/_test/drop?code=1011").await;
+    wait_until("stale", 3_000, || root.status() != Some(RootStatus::Live)).await;
+    let reply = store.command("increment", json!({"by": 1}));
+    assert_eq!(store.queued(), 1, "counted as soon as it is dispatched");
+    assert_eq!(client.roots(musubi_wasm::runtime::DEFAULT_TOPIC)[0].queued, 1);
+    assert_eq!(reply.await, Ok(json!({})));
+    wait_until("the patch", 5_000, || field(&root, StoreId::root(), "count") == json!(before.as_i64().unwrap() + 1)).await;
+    assert_eq!(store.queued(), 0);
+}

@@ -19,5 +19,5 @@ pub use clock::now;
 pub use driver::Machine;
 pub use listeners::Subscription;
 pub use socket::Socket;
-pub use sync::{RootHandle, StoreHandle, SyncClient};
+pub use sync::{Outcome, RootHandle, StoreHandle, SyncClient};
 pub use upload::{ExternalUpload, UploadHandle, Uploader, UploaderFuture};

@@ -16,6 +16,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::rc::Rc;
 
 use futures_channel::oneshot;
@@ -28,8 +31,8 @@ use super::upload::{ExternalUpload, UploadHandle, UploadIo, UploaderFuture};
 use crate::phoenix::{ConnectionState, Event, Millis, SocketConfig, SocketOptions};
 use crate::runtime::status::ConnectionInfo;
 use crate::runtime::{
-    DEFAULT_TOPIC, MountSpec, Node, RequestId, RootInfo, RootStatus, Runtime, RuntimeEvent, StoreId, StoreKey, SyncError, UploadTarget,
-    WireMode,
+    CommandOptions, DEFAULT_TOPIC, MountSpec, Node, OutboxConfig, RequestId, RootInfo, RootStatus, Runtime, RuntimeEvent, StoreId,
+    StoreKey, SyncError, UploadTarget, WireMode,
 };
 
 type StoreListener = dyn Fn();
@@ -109,6 +112,13 @@ impl SyncClient {
     /// stop-and-wait).
     pub fn set_upload_window(&self, window: usize) {
         self.shared.driver.with_core(|runtime, _| runtime.set_upload_window(window));
+    }
+
+    /// Turns the command outbox on (with these bounds) or off: commands dispatched while their
+    /// root is not live wait and go out in order once it is live again (see
+    /// [`crate::runtime::OutboxConfig`]).
+    pub fn set_outbox(&self, config: Option<OutboxConfig>) {
+        self.shared.driver.with_core(|runtime, _| runtime.set_outbox(config));
     }
 
     /// How many selected files uploads still hold (for leak checks).
@@ -220,6 +230,13 @@ impl SyncClient {
 
     /// Starts a runtime request and waits for its outcome.
     pub(crate) async fn request(&self, start: impl FnOnce(&mut Runtime, Millis) -> RequestId) -> Result<Value, SyncError> {
+        self.start_request(start).await
+    }
+
+    /// Starts a runtime request now, when called (not when first polled), and returns the wait
+    /// for its outcome: requests reach the runtime in call order, and their effect (e.g. a
+    /// command counted as queued) is visible at once.
+    pub(crate) fn start_request(&self, start: impl FnOnce(&mut Runtime, Millis) -> RequestId) -> Outcome {
         let (sender, receiver) = oneshot::channel();
         let listeners = self.shared.listeners.clone();
         // The waiter is registered inside the same call, before any output is dispatched.
@@ -229,10 +246,7 @@ impl SyncClient {
                 listeners.requests.insert(request, sender);
             }
         });
-        if started.is_none() {
-            return Err(SyncError::NotConnected);
-        }
-        receiver.await.unwrap_or(Err(SyncError::Disconnected))
+        Outcome { receiver: started.map(|()| receiver) }
     }
 
     fn root_status(&self, topic: &str, root_id: &str) -> Option<RootStatus> {
@@ -327,10 +341,33 @@ impl StoreHandle {
     }
 
     /// Sends a command to this store. Resolves with the server's reply; the state change (if any)
-    /// arrives with the next patch, after this resolves.
-    pub async fn command(&self, name: &str, payload: Value) -> Result<Value, SyncError> {
+    /// arrives with the next patch, after this resolves. With the outbox on it waits while the
+    /// root is not live.
+    ///
+    /// The command reaches the runtime when this is called, not when the future is first polled,
+    /// so commands keep their call order.
+    pub fn command(&self, name: &str, payload: Value) -> Outcome {
+        self.command_with(name, payload, CommandOptions::default())
+    }
+
+    /// [`StoreHandle::command`] with per-call options (e.g. `queue: Some(true)` to wait in the
+    /// outbox even when the client has none).
+    ///
+    /// ```no_run
+    /// # async fn demo(store: musubi_wasm::browser::StoreHandle) -> Result<(), musubi_wasm::runtime::SyncError> {
+    /// use musubi_wasm::runtime::CommandOptions;
+    /// store.command_with("increment", serde_json::json!({"by": 1}), CommandOptions { queue: Some(true) }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn command_with(&self, name: &str, payload: Value, options: CommandOptions) -> Outcome {
         let (topic, root_id, id) = (self.topic.clone(), self.root_id.clone(), self.id.clone());
-        self.client.request(|runtime, now| runtime.command(&topic, &root_id, &id, name, payload, now)).await
+        self.client.start_request(|runtime, now| runtime.command_with(&topic, &root_id, &id, name, payload, options, now))
+    }
+
+    /// How many of this store's commands wait in the outbox (a UI can show "3 changes
+    /// waiting"); its subscribers are called when it changes.
+    pub fn queued(&self) -> usize {
+        self.client.with_runtime_ref(|runtime| runtime.queued(&self.topic, &self.root_id, &self.id)).unwrap_or(0)
     }
 
     /// Calls `callback` with the payload of every event named `name` this store pushes (Musubi
@@ -373,6 +410,24 @@ impl StoreHandle {
             },
             move |listeners, key| listeners.stores.remove(&slot, key),
         )
+    }
+}
+
+/// The outcome of a request already started: resolves with its result (the reply of a command).
+#[must_use = "the request runs anyway; await this for its outcome"]
+pub struct Outcome {
+    /// `None` if the request could not start (the client was busy).
+    receiver: Option<oneshot::Receiver<Result<Value, SyncError>>>,
+}
+
+impl Future for Outcome {
+    type Output = Result<Value, SyncError>;
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.receiver.as_mut() {
+            None => Poll::Ready(Err(SyncError::NotConnected)),
+            Some(receiver) => Pin::new(receiver).poll(context).map(|result| result.unwrap_or(Err(SyncError::Disconnected))),
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use super::stats::{Counted, Kind};
 use super::upload::{self, Upload};
 use crate::browser::{RootHandle, StoreHandle, Subscription, SyncClient, now};
 use crate::phoenix::{ChannelEvent, Event, Millis};
-use crate::runtime::{MountSpec, RootStatus, RuntimeEvent, StoreId, StoreKey, SyncError, WireMode};
+use crate::runtime::{CommandOptions, MountSpec, RootStatus, RuntimeEvent, StoreId, StoreKey, SyncError, WireMode};
 
 /// What the status listener and the logger need; shared with the runtime's event listener.
 struct Observer {
@@ -112,6 +112,7 @@ impl RawConnection {
         let options = options::read(&options)?;
         let observer = Rc::new(RefCell::new(Observer { on_status, logger: options.logger.clone() }));
         let client = SyncClient::with_wire(&url, options.socket, options.wire);
+        client.set_outbox(options.outbox);
         if let Some(window) = options.upload_window {
             client.set_upload_window(window);
         }
@@ -209,6 +210,11 @@ impl RawConnection {
         }
     }
 
+    /// How many of the store's commands wait in the outbox (0 once released).
+    pub fn queued(&self, store: u32) -> u32 {
+        self.handle(store).map_or(0, |handle| u32::try_from(handle.queued()).unwrap_or(u32::MAX))
+    }
+
     /// True while the store's root shows its last good state, not the server's current one
     /// (connection lost, recovering, or failed).
     pub fn stale(&self, store: u32) -> bool {
@@ -250,8 +256,9 @@ impl RawConnection {
         drop(removed);
     }
 
-    /// Sends a command to the store; resolves with the reply.
-    pub fn command(&self, store: u32, name: String, payload: JsValue) -> js_sys::Promise {
+    /// Sends a command to the store; resolves with the reply. `queue` (`undefined`: the
+    /// connection's default) says whether it waits in the outbox while its root is not live.
+    pub fn command(&self, store: u32, name: String, payload: JsValue, queue: Option<bool>) -> js_sys::Promise {
         let payload = match from_js(&payload) {
             Ok(payload) => payload,
             Err(message) => return js_sys::Promise::reject(&js_sys::TypeError::new(&format!("dispatchCommand(): {message}")).into()),
@@ -260,8 +267,10 @@ impl RawConnection {
             let error = if self.client().is_some() { SyncError::StoreUnmounted } else { SyncError::Disconnected };
             return rejected(&error);
         };
+        // Started now, so `store.queued()` counts it as soon as `dispatchCommand` returns.
+        let reply = handle.command_with(&name, payload, CommandOptions { queue });
         future_to_promise(async move {
-            let reply = handle.command(&name, payload).await.map_err(|error| error_object(&error))?;
+            let reply = reply.await.map_err(|error| error_object(&error))?;
             Ok(value_to_js(&reply))
         })
     }
@@ -286,6 +295,7 @@ impl RawConnection {
                     ("attempt", JsValue::from(root.attempt)),
                     ("nextRetryAt", self.wall_time(root.next_retry_at)),
                     ("reason", root.reason.as_deref().map_or(JsValue::NULL, JsValue::from_str)),
+                    ("queued", JsValue::from(u32::try_from(root.queued).unwrap_or(u32::MAX))),
                 ]));
             }
         }

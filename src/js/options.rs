@@ -1,5 +1,5 @@
 //! Reads the JS `connect()` options into [`SocketOptions`], the connection topic, the wire mode,
-//! the logger, the external uploaders and the upload window.
+//! the logger, the external uploaders, the upload window and the outbox.
 //! Unknown fields are ignored; a field of the wrong type is a `TypeError` naming it.
 
 use std::rc::Rc;
@@ -11,7 +11,7 @@ use super::convert::from_js;
 use crate::phoenix::backoff::Backoff;
 use crate::phoenix::{AuthToken, Params, SocketOptions};
 use crate::runtime::upload_transfer::MAX_WINDOW;
-use crate::runtime::{DEFAULT_TOPIC, WireMode};
+use crate::runtime::{DEFAULT_TOPIC, OutboxConfig, WireMode};
 
 /// The parsed options of one connection.
 pub(crate) struct ConnectOptions {
@@ -23,6 +23,8 @@ pub(crate) struct ConnectOptions {
     pub(crate) uploaders: Vec<(String, js_sys::Function)>,
     /// `uploadWindow`: chunks in flight per upload entry.
     pub(crate) upload_window: Option<usize>,
+    /// `outbox`: commands queue while their root is not live.
+    pub(crate) outbox: Option<OutboxConfig>,
 }
 
 /// Reads `options` (an object, `undefined` or `null`).
@@ -34,6 +36,7 @@ pub(crate) fn read(options: &JsValue) -> Result<ConnectOptions, JsValue> {
         logger: None,
         uploaders: Vec::new(),
         upload_window: None,
+        outbox: None,
     };
     if options.is_undefined() || options.is_null() {
         return Ok(parsed);
@@ -143,6 +146,7 @@ pub(crate) fn read(options: &JsValue) -> Result<ConnectOptions, JsValue> {
         // Within 1..=MAX_WINDOW, so the cast is exact.
         parsed.upload_window = Some(window as usize);
     }
+    parsed.outbox = outbox(&field("outbox"))?;
     Ok(parsed)
 }
 
@@ -159,6 +163,29 @@ fn call_for_params(compute: &js_sys::Function) -> Map<String, Value> {
 }
 
 /// A non-negative finite number of milliseconds, or `None` when undefined.
+/// `outbox`: `true` (the default bounds), `{maxQueued, maxAgeMs}`, or `false` / absent (off).
+fn outbox(value: &JsValue) -> Result<Option<OutboxConfig>, JsValue> {
+    match value.as_bool() {
+        Some(true) => return Ok(Some(OutboxConfig::default())),
+        Some(false) => return Ok(None),
+        None if value.is_undefined() || value.is_null() => return Ok(None),
+        None if !value.is_object() => return Err(type_error("outbox must be a boolean or an object")),
+        None => {}
+    }
+    let field = |name: &str| js_sys::Reflect::get(value, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let mut config = OutboxConfig::default();
+    let max_queued = field("maxQueued");
+    if !max_queued.is_undefined() {
+        let count = max_queued.as_f64().filter(|count| count.fract() == 0.0 && *count >= 1.0);
+        // Float → integer casts saturate.
+        config.max_queued = count.ok_or_else(|| type_error("outbox.maxQueued must be a positive integer"))? as usize;
+    }
+    if let Some(age) = milliseconds(&field("maxAgeMs"), "outbox.maxAgeMs")? {
+        config.max_age_ms = age;
+    }
+    Ok(Some(config))
+}
+
 fn milliseconds(value: &JsValue, name: &str) -> Result<Option<u64>, JsValue> {
     if value.is_undefined() {
         return Ok(None);

@@ -12,7 +12,7 @@ use crate::browser::{Subscription, SyncClient, now};
 use crate::phoenix::backoff::Backoff;
 use crate::phoenix::{Event, SocketOptions};
 use crate::runtime::status::ConnectionInfo;
-use crate::runtime::{DEFAULT_TOPIC, RootStatus, RuntimeEvent, WireMode};
+use crate::runtime::{DEFAULT_TOPIC, OutboxConfig, RootStatus, RuntimeEvent, WireMode};
 
 /// The Leptos defaults: phoenix.js timings, and reconnects with exponential backoff from 1 s to
 /// 30 s with ±20 % jitter (seeded from the clock, so tabs do not retry in lockstep).
@@ -72,6 +72,19 @@ impl SyncContext {
     }
 
     /// Opens the socket (again) with a fresh attempt count and joins the connection channel.
+    /// Turns the command outbox on (with these bounds) or off (see [`OutboxConfig`]).
+    ///
+    /// ```no_run
+    /// use musubi_wasm::leptos::use_sync_context;
+    /// use musubi_wasm::runtime::OutboxConfig;
+    /// use_sync_context().set_outbox(Some(OutboxConfig::default()));
+    /// ```
+    pub fn set_outbox(&self, config: Option<OutboxConfig>) {
+        if let Some(client) = self.client.try_get_value() {
+            client.set_outbox(config);
+        }
+    }
+
     pub(crate) fn open(&self) {
         self.wanted.try_set(true);
         let Some(client) = self.client.try_get_value() else { return };
@@ -252,9 +265,14 @@ pub fn SyncProvider(
     /// The wire protocol (default [`WireMode::Auto`]: detected).
     #[prop(optional)]
     wire: Option<WireMode>,
+    /// The command outbox (off by default): commands dispatched while their root is not live
+    /// wait and go out in order once it is live again.
+    #[prop(optional)]
+    outbox: Option<OutboxConfig>,
     /// The components that use the connection.
     children: Children,
 ) -> impl IntoView {
-    provide_sync_context(&url, options.unwrap_or_else(default_options), topic, auto_connect, wire.unwrap_or_default());
+    let context = provide_sync_context(&url, options.unwrap_or_else(default_options), topic, auto_connect, wire.unwrap_or_default());
+    context.set_outbox(outbox);
     children()
 }

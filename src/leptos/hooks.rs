@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::context::{SyncContext, use_sync_context};
 use super::error::SyncError;
 use crate::browser::{self, StoreHandle, Subscription};
-use crate::runtime::{MountSpec, Node, RootStatus, RuntimeEvent, StoreId};
+use crate::runtime::{CommandOptions, MountSpec, Node, RootStatus, RuntimeEvent, StoreId};
 
 /// One owner of a mounted root, for the store hooks. `Copy`.
 ///
@@ -253,6 +253,8 @@ pub struct CommandHandle {
     pub value: Signal<Option<Value>>,
     /// The error of the latest call (cleared by a success).
     pub error: Signal<Option<SyncError>>,
+    /// How many of the store's commands wait in the outbox (e.g. "2 changes waiting").
+    pub queued: Signal<usize>,
     root: RootHandle,
     target: StoredValue<(StoreId, String), LocalStorage>,
     calls: StoredValue<u64>,
@@ -261,8 +263,15 @@ pub struct CommandHandle {
 
 impl CommandHandle {
     /// Sends the command with `payload`. The latest call wins: replies of earlier calls that
-    /// arrive later are ignored. Errors also go to `last_error`.
+    /// arrive later are ignored. Errors also go to `last_error`. With the outbox on, a call while
+    /// the root is not live waits (see [`CommandHandle::queued`]).
     pub fn dispatch(&self, payload: impl Serialize) {
+        self.dispatch_with(payload, CommandOptions::default());
+    }
+
+    /// [`CommandHandle::dispatch`] with per-call options (`queue: Some(true)` waits in the
+    /// outbox even without one on the connection; `Some(false)` fails at once).
+    pub fn dispatch_with(&self, payload: impl Serialize, options: CommandOptions) {
         let (pending, value, error) = self.signals;
         let context = self.root.context;
         let fail = move |failure: SyncError| {
@@ -284,8 +293,9 @@ impl CommandHandle {
         pending.try_set(true);
         let calls = self.calls;
         let root_id = self.root.id();
+        let reply = store.command_with(&name, payload, options);
         leptos::task::spawn_local(async move {
-            let result = store.command(&name, payload).await;
+            let result = reply.await;
             if calls.try_get_value() != Some(call) {
                 return;
             }
@@ -314,10 +324,15 @@ impl CommandHandle {
 /// ```
 pub fn use_command(root: &RootHandle, store_id: StoreId, name: &str) -> CommandHandle {
     let (pending, value, error) = (RwSignal::new(false), RwSignal::new(None), RwSignal::new(None));
+    let queued = RwSignal::new(0);
+    follow_store(root, store_id.clone(), move |store| {
+        queued.try_set(store.queued());
+    });
     CommandHandle {
         pending: pending.into(),
         value: value.into(),
         error: error.into(),
+        queued: queued.into(),
         root: *root,
         target: StoredValue::new_local((store_id, name.to_owned())),
         calls: StoredValue::new(0),

@@ -141,3 +141,16 @@ export async function usage(): Promise<void> {
   await unmount();
   await connection.disconnect();
 }
+
+// The outbox: connection-wide and per call, with queued counts.
+async function outboxUsage(): Promise<void> {
+  const connection = await connect("/socket", { outbox: { maxQueued: 10, maxAgeMs: 60_000 } });
+  await connect("/socket", { outbox: true });
+  const { store } = await connection.mountStore({ module: "Demo.CounterStore", id: "c" });
+  await store.dispatchCommand("increment", { by: 1 }, { queue: true });
+  const waiting: number = store.queued();
+  const perRoot: number = connection.info().roots[0]?.queued ?? 0;
+  void waiting;
+  void perRoot;
+}
+void outboxUsage;

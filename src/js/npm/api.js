@@ -322,11 +322,13 @@ function makeStore(state, mount, storeId) {
     };
   };
 
-  const dispatchCommand = (name, payload) => {
+  const dispatchCommand = (name, payload, options) => {
     if (typeof name !== "string" || name === "") return Promise.reject(new TypeError("dispatchCommand(): name must be a non-empty string"));
+    const queue = options?.queue;
+    if (queue !== undefined && typeof queue !== "boolean") return Promise.reject(new TypeError("dispatchCommand(): options.queue must be a boolean"));
     if (state.closed) return Promise.reject(state.errorOf("disconnected"));
     if (mount.unmounted) return Promise.reject(state.errorOf("unmounted"));
-    return state.raw.command(number, name, payload ?? {}).catch((error) => {
+    return state.raw.command(number, name, payload ?? {}, queue).catch((error) => {
       throw toError(error);
     });
   };
@@ -359,6 +361,14 @@ function makeStore(state, mount, storeId) {
     dispatchCommand,
     child,
     upload,
+    /** How many of this store's commands wait in the outbox. */
+    queued() {
+      try {
+        return live() ? state.raw.queued(number) : 0;
+      } catch (error) {
+        throw toError(error);
+      }
+    },
     get stale() {
       try {
         return live() && state.raw.stale(number);

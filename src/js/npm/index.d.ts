@@ -75,12 +75,17 @@ export interface RootInfo {
   readonly nextRetryAt: number | null;
   /** Why it failed, or what its last remount ran into; `null` while all is well. */
   readonly reason: string | null;
+  /** Commands waiting in its outbox (see {@link ConnectOptions.outbox}). */
+  readonly queued: number;
 }
 
 /**
  * Why a call failed, on every `Error` the client rejects with (`error.kind`): e.g.
  * `"not_connected"`, `"unmounted"`, `"disconnected"`, `"version_mismatch"`, `"mount_failed"`,
- * `"too_deep"`, `"connect_failed"`, `"module_failed"` (a trap killed the module: reload the page).
+ * `"too_deep"`, `"connect_failed"`, `"module_failed"` (a trap killed the module: reload the page),
+ * `"disconnected_in_flight"` (a command was sent and the connection dropped before its reply: it
+ * may or may not have run, and is never re-sent), `"outbox_full"`, `"outbox_expired"`,
+ * `"upload_refused"`, `"upload_timeout"`.
  */
 export type ErrorKind = string;
 
@@ -248,10 +253,24 @@ export interface ConnectOptions {
   /** Chunks in flight per upload entry, an integer from 1 to 64 (default 4; 1 is the reference's stop-and-wait). */
   uploadWindow?: number;
   /**
+   * The command outbox (off by default): a command dispatched while its root is not live
+   * (mounting, stale, recovering, the socket down) waits and is sent, in dispatch order, once the
+   * root is live again. `true` uses the default bounds (100 commands, 30 s); over them a command
+   * rejects with kind `"outbox_full"` / `"outbox_expired"`. Per call: `dispatchCommand(name,
+   * payload, { queue })`.
+   */
+  outbox?: boolean | { maxQueued?: number; maxAgeMs?: number };
+  /**
    * Gives up connecting: `connect()` keeps retrying until the channel is joined, so pass e.g.
    * `AbortSignal.timeout(10_000)` to bound the wait. Rejects with `signal.reason`.
    */
   signal?: AbortSignal;
+}
+
+/** Per-call options of {@link Store.dispatchCommand}. */
+export interface CommandOptions {
+  /** Wait in the outbox while the root is not live (`undefined`: the connection's `outbox` setting). */
+  queue?: boolean;
 }
 
 /** What to mount. */
@@ -286,8 +305,12 @@ export interface Store<T extends object = StoreSnapshot> {
    * Sends a command. Resolves with the server's reply; the state change arrives right after.
    * Rejects with {@link MusubiCommandError} (failed / timeout) or an `Error` whose message is
    * `"Unmounted"`, `"Disconnected"`, `"Version mismatch"` or `"Store is not connected"`.
+   * `options.queue` overrides the connection's outbox for this call (`true`: wait while the root
+   * is not live; `false`: reject at once).
    */
-  readonly dispatchCommand: <R = Json>(name: string, payload?: Json | Record<string, unknown>) => Promise<R>;
+  readonly dispatchCommand: <R = Json>(name: string, payload?: Json | Record<string, unknown>, options?: CommandOptions) => Promise<R>;
+  /** How many of this store's commands wait in the outbox (its subscribers hear when it changes). */
+  readonly queued: () => number;
   /** A handle to a child store of the same root (e.g. `store.child(["cards", "7"])`). */
   readonly child: <C extends object = StoreSnapshot>(storeId: StoreId) => Store<C>;
   /**

@@ -1,0 +1,149 @@
+// End-to-end: the command outbox of the npm package in Chromium against an own devserver. A
+// click while the connection is dropped waits ("1 change waiting") and is applied exactly once
+// after the reconnect — the server's counter proves it; a command dispatched right when the
+// status turns `open` (the root still remounting) succeeds; a command in flight at the drop
+// rejects as ambiguous and is not re-sent; without the outbox it is refused at once.
+import assert from "node:assert/strict";
+import { devserverAndBrowser, e2e, openPage } from "./support.mjs";
+
+const env = devserverAndBrowser({ paths: ["/pkg/index.js", "/js/"] });
+
+/** Opens the plain JS page (it serves /pkg/) and imports the package there. */
+async function packagePage(t) {
+  const page = await openPage(t, env.browser, env.baseUrl + "/js/");
+  await page.evaluate(async () => {
+    window.musubi = await import("/pkg/index.js");
+  });
+  return page;
+}
+
+/** The counter's count as the server has it (a fresh connection reads it). */
+async function serverCount(page, id) {
+  return page.evaluate(async (id) => {
+    const connection = await window.musubi.connect("/socket");
+    const { store } = await connection.mountStore({ module: "Demo.CounterStore", id });
+    const count = store.snapshot().count;
+    await connection.disconnect();
+    return count;
+  }, id);
+}
+
+e2e("outbox: a click during a drop waits, then is applied exactly once after the reconnect", async (t) => {
+  const page = await packagePage(t);
+  const id = `outbox-${Date.now()}`;
+  const seen = await page.evaluate(async (id) => {
+    const connection = await window.musubi.connect("/socket", { outbox: true, reconnectAfterMs: [200] });
+    const { store } = await connection.mountStore({ module: "Demo.CounterStore", id });
+    window.outbox = { connection, store };
+    const before = store.snapshot().count;
+    await fetch("/_test/drop?code=1011", { method: "POST" });
+    await new Promise((resolve) => {
+      const off = connection.onStatusChange(({ to }) => to === "reconnecting" && (off(), resolve()));
+    });
+    const pending = store.dispatchCommand("increment", { by: 1 });
+    const waiting = store.queued();
+    const info = connection.info().roots.find((root) => root.id === id);
+    const reply = await pending;
+    await new Promise((resolve) => {
+      const check = () => store.snapshot().count === before + 1 && (off(), resolve());
+      const off = store.subscribe(check);
+      check();
+    });
+    return { before, waiting, infoQueued: info.queued, reply, after: store.snapshot().count, queuedAfter: store.queued() };
+  }, id);
+  assert.equal(seen.waiting, 1, "the store shows 1 change waiting");
+  assert.equal(seen.infoQueued, 1, "info().roots[].queued too");
+  assert.deepEqual(seen.reply, {}, "the queued command resolves with its reply");
+  assert.equal(seen.after, seen.before + 1);
+  assert.equal(seen.queuedAfter, 0);
+  assert.equal(await serverCount(page, id), seen.before + 1, "applied exactly once on the server");
+});
+
+e2e("outbox: a command dispatched as the status turns open (the root still remounting) succeeds", async (t) => {
+  const page = await packagePage(t);
+  const id = `outbox-open-${Date.now()}`;
+  const outcome = await page.evaluate(async (id) => {
+    const connection = await window.musubi.connect("/socket", { outbox: { maxQueued: 5, maxAgeMs: 20_000 }, reconnectAfterMs: [200] });
+    const { store } = await connection.mountStore({ module: "Demo.CounterStore", id });
+    const before = store.snapshot().count;
+    const sent = new Promise((resolve) => {
+      const off = connection.onStatusChange(({ from, to }) => {
+        if (from === "reconnecting" && to === "open") {
+          off();
+          resolve({ stale: store.stale, promise: store.dispatchCommand("increment", { by: 2 }) });
+        }
+      });
+    });
+    await fetch("/_test/drop?code=1011", { method: "POST" });
+    const { stale, promise } = await sent;
+    const reply = await promise.then(
+      (value) => ({ ok: value }),
+      (error) => ({ error: error.kind ?? error.message }),
+    );
+    await new Promise((resolve) => {
+      const check = () => store.snapshot().count === before + 2 && (off(), resolve());
+      const off = store.subscribe(check);
+      check();
+    });
+    await connection.disconnect();
+    return { stale, reply };
+  }, id);
+  assert.equal(outcome.stale, true, "the root was still remounting when the status said open");
+  assert.deepEqual(outcome.reply, { ok: {} });
+});
+
+e2e("without the outbox a command while dropped is refused at once; a command in flight at a drop is ambiguous", async (t) => {
+  const page = await packagePage(t);
+  const id = `no-outbox-${Date.now()}`;
+  const outcome = await page.evaluate(async (id) => {
+    const connection = await window.musubi.connect("/socket", { reconnectAfterMs: [200] });
+    const { store } = await connection.mountStore({ module: "Demo.CounterStore", id });
+    // `slow` replies after 2 s: the drop comes first, so the command was sent and not answered.
+    const inFlight = store.dispatchCommand("slow", { ms: 2_000 }).then(
+      () => "resolved",
+      (error) => error.kind,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await fetch("/_test/drop?code=1011", { method: "POST" });
+    await new Promise((resolve) => {
+      const off = connection.onStatusChange(({ to }) => to === "reconnecting" && (off(), resolve()));
+    });
+    const refused = await store.dispatchCommand("increment", { by: 1 }).then(
+      () => "resolved",
+      (error) => error.kind,
+    );
+    const queuedAnyway = store.dispatchCommand("increment", { by: 1 }, { queue: true });
+    const waiting = store.queued();
+    await queuedAnyway;
+    const typeError = await store.dispatchCommand("increment", {}, { queue: "yes" }).then(
+      () => "resolved",
+      (error) => error instanceof TypeError,
+    );
+    await connection.disconnect();
+    return { inFlight: await inFlight, refused, waiting, typeError };
+  }, id);
+  assert.equal(outcome.inFlight, "disconnected_in_flight");
+  assert.equal(outcome.refused, "not_connected");
+  assert.equal(outcome.waiting, 1, "queue: true queues without a connection-wide outbox");
+  assert.equal(outcome.typeError, true);
+  assert.equal(await serverCount(page, id), 1, "only the queued increment ran");
+});
+
+e2e("outbox options are checked", async (t) => {
+  const page = await packagePage(t);
+  const errors = await page.evaluate(async () => {
+    const attempt = async (options) => {
+      try {
+        const connection = await window.musubi.connect("/socket", options);
+        await connection.disconnect();
+        return "accepted";
+      } catch (error) {
+        return error instanceof TypeError ? error.message : String(error);
+      }
+    };
+    return [await attempt({ outbox: "yes" }), await attempt({ outbox: { maxQueued: 0 } }), await attempt({ outbox: { maxAgeMs: -1 } })];
+  });
+  assert.match(errors[0], /outbox must be a boolean or an object/);
+  assert.match(errors[1], /outbox.maxQueued must be a positive integer/);
+  assert.match(errors[2], /outbox.maxAgeMs must be a non-negative number/);
+});
