@@ -457,8 +457,15 @@ impl Runtime {
     }
 
     /// Sends a command to a store of a mounted root. Settles with the reply's response; a resolved
-    /// command does **not** mean its patch has been applied yet (replies precede patches).
+    /// command does **not** mean its patch has been applied yet (replies precede patches). While
+    /// the root is not live it waits in the outbox if the runtime has one (see
+    /// [`Runtime::command_with`]), else it fails with [`SyncError::NotConnected`].
     pub fn command(&mut self, topic: &str, root_id: &str, store_id: &StoreId, name: &str, payload: Value, now: Millis) -> RequestId {
+        self.command_with(topic, root_id, store_id, name, payload, CommandOptions::default(), now)
+    }
+
+    /// Sends a command now (its root is live with nothing queued ahead of it).
+    fn send_command(&mut self, topic: &str, root_id: &str, store_id: &StoreId, name: &str, payload: Value, now: Millis) -> RequestId {
         let request = self.request_id();
         let target = self.connections.get(topic).and_then(|c| c.roots.get(root_id).map(|root| (c.joined, root.status)));
         let Some((true, RootStatus::Live)) = target else {
@@ -548,7 +555,8 @@ impl Runtime {
     /// reported by the caller together with the fresh state.
     fn set_status(&mut self, topic: &Rc<str>, root_id: &Rc<str>, status: RootStatus) {
         let Some(root) = self.connections.get_mut(topic).and_then(|c| c.roots.get_mut(root_id)) else { return };
-        if root.status == status {
+        // A root showing cached state stays `cached` through outages until it is first live.
+        if root.status == status || (root.status == RootStatus::Cached && status == RootStatus::Stale) {
             return;
         }
         let went_stale = !root.status.is_stale() && status.is_stale();
@@ -659,6 +667,9 @@ mod upload;
 #[path = "machine_outbox.rs"]
 mod outbox;
 
+#[path = "machine_cache.rs"]
+mod cache;
+
 pub(crate) use outbox::Outbox;
 pub use outbox::{CommandOptions, OutboxConfig};
 
@@ -708,3 +719,7 @@ mod upload_fault_tests;
 #[cfg(test)]
 #[path = "outbox_tests.rs"]
 mod outbox_tests;
+
+#[cfg(test)]
+#[path = "cache_tests.rs"]
+mod cache_tests;

@@ -98,7 +98,7 @@ impl Runtime {
         let queue = options.queue.unwrap_or(self.outbox.is_some());
         let state = self.connections.get(topic).and_then(|c| c.roots.get(root_id).map(|root| (c.joined, root.status, root.outbox.len())));
         match state {
-            Some((true, RootStatus::Live, 0)) => self.command(topic, root_id, store_id, name, payload, now),
+            Some((true, RootStatus::Live, 0)) => self.send_command(topic, root_id, store_id, name, payload, now),
             Some((_, status, waiting)) if queue && status != RootStatus::Failed => {
                 let request = self.request_id();
                 let config = self.outbox.unwrap_or_default();

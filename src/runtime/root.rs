@@ -35,6 +35,9 @@ pub struct MountSpec {
 pub enum RootStatus {
     /// The first mount is in flight; nothing to read yet.
     Mounting,
+    /// The first mount is in flight and the root shows its last good state from an earlier page
+    /// load (see [`crate::runtime::Runtime::mount_cached`]); commands wait or are refused.
+    Cached,
     /// Mounted and in sequence.
     Live,
     /// The connection dropped; the last good state stays readable until the remount swaps in fresh
@@ -49,10 +52,11 @@ pub enum RootStatus {
 }
 
 impl RootStatus {
-    /// `"mounting"`, `"live"`, `"stale"` or `"recovering"`.
+    /// `"mounting"`, `"cached"`, `"live"`, `"stale"`, `"recovering"` or `"failed"`.
     pub fn as_str(self) -> &'static str {
         match self {
             RootStatus::Mounting => "mounting",
+            RootStatus::Cached => "cached",
             RootStatus::Live => "live",
             RootStatus::Stale => "stale",
             RootStatus::Recovering => "recovering",
@@ -60,10 +64,10 @@ impl RootStatus {
         }
     }
 
-    /// True for `Stale`, `Recovering` and `Failed`: the root shows its last good state, not the
-    /// server's current one.
+    /// True for `Cached`, `Stale`, `Recovering` and `Failed`: the root shows its last good state,
+    /// not the server's current one.
     pub fn is_stale(self) -> bool {
-        matches!(self, RootStatus::Stale | RootStatus::Recovering | RootStatus::Failed)
+        matches!(self, RootStatus::Cached | RootStatus::Stale | RootStatus::Recovering | RootStatus::Failed)
     }
 }
 

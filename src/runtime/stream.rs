@@ -175,6 +175,11 @@ impl Streams {
             })
     }
 
+    /// Every stream with its owner and name, in key order.
+    pub fn lists(&self) -> impl Iterator<Item = (&StoreKey, &Rc<str>, &imbl::Vector<StreamEntry>)> {
+        self.lists.iter().map(|((owner, name), list)| (owner, name, list))
+    }
+
     /// The stores that have (or had, until pruned) materialized streams.
     pub fn owners(&self) -> impl Iterator<Item = &StoreKey> {
         self.by_store.keys()

@@ -281,6 +281,8 @@ impl Sim {
                 ensure!(notified.is_none(), "{root} notified subscribers while mounting: {notified:?}");
                 ensure!(self.rt.snapshot(TOPIC, root, &StoreId::root()).is_none(), "{root} has a snapshot while mounting");
             }
+            // The simulated workload never mounts from a cache.
+            RootStatus::Cached => return Err(format!("{root} is cached, yet nothing mounted it from a cache")),
             RootStatus::Stale | RootStatus::Recovering | RootStatus::Failed => {
                 ensure!(version == 0, "{root} is {status:?} at version {version}");
                 let same = obs.last_good.as_ref().is_some_and(|good| good.same(&tree));
