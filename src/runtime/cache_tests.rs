@@ -95,9 +95,9 @@ fn a_cached_root_stays_cached_through_an_outage_and_a_refusal_keeps_it_readable(
 
 #[test]
 fn bad_cache_texts_or_a_mounted_root_make_it_a_plain_mount() {
+    let (open, close) = ("[".repeat(1_100), "]".repeat(1_100));
     let deep = format!(
-        r#"{{"type":"patch","root_id":"page","base_version":0,"version":1,"ops":[{{"op":"replace","path":"","value":{}}}],"stream_ops":[],"upload_ops":[]}}"#,
-        format!("{}1{}", "[".repeat(1_100), "]".repeat(1_100))
+        r#"{{"type":"patch","root_id":"page","base_version":0,"version":1,"ops":[{{"op":"replace","path":"","value":{open}1{close}}}],"stream_ops":[],"upload_ops":[]}}"#
     );
     let not_initial = r#"{"type":"patch","root_id":"page","base_version":3,"version":4,"ops":[],"stream_ops":[],"upload_ops":[]}"#;
     for text in ["", "{", "null", r#"{"type":"patch"}"#, not_initial, deep.as_str()] {
