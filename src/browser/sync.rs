@@ -18,8 +18,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use futures_channel::oneshot;
 use serde_json::Value;
@@ -160,6 +160,15 @@ impl SyncClient {
         Ok(RootHandle { client: self.clone(), topic: topic.into(), root_id, unmounted: Rc::new(Cell::new(false)) })
     }
 
+    /// Mounts a root showing `cached` — a [`RootHandle::export`] text from an earlier page load —
+    /// at once, with status [`RootStatus::Cached`], until the server's state arrives (see
+    /// [`Runtime::mount_cached`]). A text that does not apply makes it a plain mount.
+    pub async fn mount_cached_on(&self, topic: &str, spec: MountSpec, cached: &str) -> Result<RootHandle, SyncError> {
+        let root_id = spec.id.clone();
+        self.request(|runtime, now| runtime.mount_cached(topic, spec, cached, now)).await?;
+        Ok(RootHandle { client: self.clone(), topic: topic.into(), root_id, unmounted: Rc::new(Cell::new(false)) })
+    }
+
     /// Connects the socket and joins the connection channel for `topic`; resolves once joined.
     pub async fn open(&self, topic: &str) -> Result<(), SyncError> {
         self.request(|runtime, now| runtime.connect(topic, now)).await.map(|_| ())
@@ -282,6 +291,12 @@ impl RootHandle {
     /// A handle to one store of this root (the root store is `StoreId::root()`).
     pub fn store(&self, id: StoreId) -> StoreHandle {
         StoreHandle { client: self.client.clone(), topic: self.topic.clone(), root_id: self.root_id.clone(), id }
+    }
+
+    /// The root's current state as text, for [`SyncClient::mount_cached_on`] on a later page
+    /// load (`None` before it has any).
+    pub fn export(&self) -> Option<String> {
+        self.client.with_runtime_ref(|runtime| runtime.export_root(&self.topic, &self.root_id)).flatten()
     }
 
     /// Where the root stands (`None` once unmounted).

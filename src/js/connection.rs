@@ -156,24 +156,19 @@ impl RawConnection {
 
     /// Mounts a root; resolves with the mount's number once its initial state is there.
     pub fn mount(&self, module: String, id: String, params: JsValue) -> js_sys::Promise {
-        let params = match from_js(&params) {
-            Ok(Value::Null) => Value::Object(serde_json::Map::new()),
-            Ok(params @ Value::Object(_)) => params,
-            Ok(_) => return js_sys::Promise::reject(&js_sys::TypeError::new("mountStore(): params must be an object").into()),
-            Err(message) => return js_sys::Promise::reject(&js_sys::TypeError::new(&format!("mountStore(): {message}")).into()),
-        };
-        let Some((client, topic)) = self.client() else { return rejected(&SyncError::Disconnected) };
-        let live = self.live.clone();
-        future_to_promise(async move {
-            let root = client.mount_on(&topic, MountSpec { module, id: id.into(), params }).await.map_err(|error| error_object(&error))?;
-            let mut slot = live.try_borrow_mut().map_err(|_| busy())?;
-            let Some(live) = slot.as_mut() else {
-                return Err(error_object(&SyncError::Disconnected));
-            };
-            let number = live.number();
-            live.mounts.insert(number, Mount { root, _counted: Counted::new(Kind::Mount) });
-            Ok(JsValue::from(number))
-        })
+        self.mount_with(module, id, params, None)
+    }
+
+    /// Mounts a root showing `cached` (an `export_root` text of an earlier page load) at once, as
+    /// `mount` does otherwise; resolves with the mount's number.
+    pub fn mount_cached(&self, module: String, id: String, params: JsValue, cached: String) -> js_sys::Promise {
+        self.mount_with(module, id, params, Some(cached))
+    }
+
+    /// A mount's root state as text for a later `mount_cached` (`undefined` before it has any).
+    pub fn export_root(&self, mount: u32) -> Option<String> {
+        let root = self.live.try_borrow().ok()?.as_ref()?.mounts.get(&mount)?.root.clone();
+        root.export()
     }
 
     /// Releases a mount (idempotent): its store handles and listeners go at once, then the root is
@@ -330,6 +325,33 @@ impl RawConnection {
 }
 
 impl RawConnection {
+    /// `mount`, from a cached state when there is one.
+    fn mount_with(&self, module: String, id: String, params: JsValue, cached: Option<String>) -> js_sys::Promise {
+        let params = match from_js(&params) {
+            Ok(Value::Null) => Value::Object(serde_json::Map::new()),
+            Ok(params @ Value::Object(_)) => params,
+            Ok(_) => return js_sys::Promise::reject(&js_sys::TypeError::new("mountStore(): params must be an object").into()),
+            Err(message) => return js_sys::Promise::reject(&js_sys::TypeError::new(&format!("mountStore(): {message}")).into()),
+        };
+        let Some((client, topic)) = self.client() else { return rejected(&SyncError::Disconnected) };
+        let live = self.live.clone();
+        future_to_promise(async move {
+            let spec = MountSpec { module, id: id.into(), params };
+            let mounted = match cached {
+                Some(cached) => client.mount_cached_on(&topic, spec, &cached).await,
+                None => client.mount_on(&topic, spec).await,
+            };
+            let root = mounted.map_err(|error| error_object(&error))?;
+            let mut slot = live.try_borrow_mut().map_err(|_| busy())?;
+            let Some(live) = slot.as_mut() else {
+                return Err(error_object(&SyncError::Disconnected));
+            };
+            let number = live.number();
+            live.mounts.insert(number, Mount { root, _counted: Counted::new(Kind::Mount) });
+            Ok(JsValue::from(number))
+        })
+    }
+
     pub(super) fn client(&self) -> Option<(SyncClient, Rc<str>)> {
         let slot = self.live.try_borrow().ok()?;
         slot.as_ref().map(|live| (live.client.clone(), live.topic.clone()))
