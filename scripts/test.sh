@@ -96,7 +96,7 @@ if start_devserver both --idle-timeout-ms 1500 && both_url=$server_url &&
   echo "==> devservers at $both_url (both wires), $per_root_url (per-root), $connection_url (connection)"
   export MUSUBI_TEST_SERVER="$both_url" MUSUBI_TEST_SERVER_PER_ROOT="$per_root_url" MUSUBI_TEST_SERVER_CONNECTION="$connection_url"
   export WASM_BINDGEN_TEST_TIMEOUT=60
-  step browser-tests wasm-pack test --headless --chrome --mode no-install -- --features leptos --test web --test sync_web --test leptos_web --test hardening_web --test wire_web --test upload_web
+  step browser-tests wasm-pack test --headless --chrome --mode no-install -- --features leptos --test web --test sync_web --test leptos_web --test hardening_web --test wire_web --test upload_web --test stash_web
 else
   echo "    a devserver did not start; see $LOGS/devserver-*.err"
   failed=$((failed + 1))

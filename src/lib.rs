@@ -7,6 +7,7 @@
 //! Layers (see `ARCHITECTURE.md`):
 //! - [`phoenix`] — Phoenix Channels v2, pure and host-tested (sans-IO);
 //! - [`runtime`] — the Musubi runtime: roots, envelopes, patches, snapshots, commands (sans-IO);
+//! - [`stash`] — a durable per-view stash of small UI state, coherent across tabs (sans-IO);
 //! - `browser` — the thin WebSocket/timer driver and the Rust front door (wasm32 only);
 //! - `js` — the npm package's `#[wasm_bindgen]` exports (wasm32 with the `js` feature);
 //! - `leptos` — `SyncProvider` and hooks for Leptos 0.8 (wasm32 with the `leptos` feature).
@@ -16,6 +17,7 @@
 
 pub mod phoenix;
 pub mod runtime;
+pub mod stash;
 
 #[cfg(test)]
 pub(crate) mod test_clock;

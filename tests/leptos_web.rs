@@ -363,3 +363,18 @@ async fn use_upload_keeps_working_after_a_reconnect_remounts_the_root() {
     wait_until("live again", 8_000, || live(&probe)).await;
     upload_avatar(&probe, "again.png", 130_000).await;
 }
+
+#[wasm_bindgen_test]
+async fn with_the_outbox_use_command_queues_during_a_drop_and_shows_it() {
+    let id = unique("leptos-outbox");
+    let (_handle, probe) = mount_probe(true, &id, 0);
+    probe.context.set_outbox(Some(musubi_wasm::runtime::OutboxConfig::default()));
+    wait_until("live", 5_000, || probe.counter.get_untracked().is_some() && !probe.root.is_stale()).await;
+    post("/_test/drop?code=1011").await;
+    wait_until("stale", 5_000, || probe.root.is_stale()).await;
+    probe.increment.dispatch(json!({"by": 3}));
+    wait_until("queued shows 1", 2_000, || probe.increment.queued.get_untracked() == 1).await;
+    wait_until("applied after the reconnect", 10_000, || probe.counter.get_untracked().map(|c| c.count) == Some(3)).await;
+    wait_until("queued back to 0", 2_000, || probe.increment.queued.get_untracked() == 0).await;
+    assert_eq!(probe.increment.error.get_untracked(), None);
+}

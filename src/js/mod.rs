@@ -12,6 +12,7 @@
 mod connection;
 mod convert;
 mod options;
+mod stash;
 mod stats;
 mod upload;
 

@@ -7,7 +7,9 @@
 //! - [`use_root`], [`use_store`], [`use_stream`], [`use_command`] and [`use_event`] mount roots and read stores
 //!   as typed Rust values, and send commands;
 //! - [`use_upload`] drives a store's declared upload (select, start, cancel, reset) and shows its
-//!   [`UploadView`] as signals.
+//!   [`UploadView`] as signals;
+//! - [`use_stash`] keeps a view's small UI state (a draft, a filter) durable in `localStorage`,
+//!   shared live with other tabs.
 //!
 //! ```no_run
 //! use leptos::prelude::*;
@@ -40,6 +42,7 @@ mod context;
 mod error;
 mod event;
 mod hooks;
+mod stash;
 mod upload;
 
 pub use connection::{ConnectionReadyState, SyncConnection, use_sync_connection};
@@ -47,6 +50,7 @@ pub use context::{SyncContext, SyncProvider, default_options, provide_sync_conte
 pub use error::SyncError;
 pub use event::use_event;
 pub use hooks::{CommandHandle, RootHandle, use_command, use_root, use_store, use_stream};
+pub use stash::{UseStash, use_stash};
 pub use upload::{UseUpload, use_upload};
 
 pub use crate::runtime::upload::UploadError;

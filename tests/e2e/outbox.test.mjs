@@ -36,10 +36,12 @@ e2e("outbox: a click during a drop waits, then is applied exactly once after the
     const { store } = await connection.mountStore({ module: "Demo.CounterStore", id });
     window.outbox = { connection, store };
     const before = store.snapshot().count;
-    await fetch("/_test/drop?code=1011", { method: "POST" });
-    await new Promise((resolve) => {
+    // Listening first: the drop and the status change may both happen before `fetch` resolves.
+    const dropped = new Promise((resolve) => {
       const off = connection.onStatusChange(({ to }) => to === "reconnecting" && (off(), resolve()));
     });
+    await fetch("/_test/drop?code=1011", { method: "POST" });
+    await dropped;
     const pending = store.dispatchCommand("increment", { by: 1 });
     const waiting = store.queued();
     const info = connection.info().roots.find((root) => root.id === id);
@@ -104,10 +106,11 @@ e2e("without the outbox a command while dropped is refused at once; a command in
       (error) => error.kind,
     );
     await new Promise((resolve) => setTimeout(resolve, 100));
-    await fetch("/_test/drop?code=1011", { method: "POST" });
-    await new Promise((resolve) => {
+    const dropped = new Promise((resolve) => {
       const off = connection.onStatusChange(({ to }) => to === "reconnecting" && (off(), resolve()));
     });
+    await fetch("/_test/drop?code=1011", { method: "POST" });
+    await dropped;
     const refused = await store.dispatchCommand("increment", { by: 1 }).then(
       () => "resolved",
       (error) => error.kind,

@@ -110,13 +110,19 @@ export function e2e(name, body, options = { timeout: 60_000 }) {
 }
 
 /** Opens `url` in a new page of `browser` for the running {@link e2e} test `t`. */
-export async function openPage(t, browser, url) {
+/**
+ * Opens `url` in a new page whose console errors, uncaught errors and unhandled rejections fail
+ * the test — except console messages matching one of `expected` (e.g. the browser's own report
+ * of a WebSocket the test made the server refuse).
+ */
+export async function openPage(t, browser, url, expected = []) {
   const page = await browser.newPage();
   const pages = openPages.get(t);
   const entry = { page, file: `e2e-${slug(t.name)}-${pages.length + 1}.png`, problems: [] };
   pages.push(entry);
   page.on("pageerror", (error) => entry.problems.push(`pageerror: ${error.message}`));
   page.on("console", (message) => {
+    if (expected.some((pattern) => pattern.test(message.text()))) return;
     if (message.type() === "error" || /panicked/.test(message.text())) entry.problems.push(`console ${message.type()}: ${message.text()}`);
   });
   // An unhandled rejection is reported as an error on the console, so the check above sees it.

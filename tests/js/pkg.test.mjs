@@ -26,7 +26,7 @@ test("npm pack ships the ESM layer, types, README and both wasm builds", () => {
   const [packed] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: PKG, encoding: "utf8" }));
   const files = packed.files.map((file) => file.path).sort();
   for (const needed of [
-    "index.js", "index.d.ts", "api.js", "bundler.js", "bundler.d.ts", "README.md", "package.json",
+    "index.js", "index.d.ts", "api.js", "cache.js", "bundler.js", "bundler.d.ts", "README.md", "package.json",
     "web/musubi_wasm.js", "web/musubi_wasm_bg.wasm", "bundler/musubi_wasm.js", "bundler/musubi_wasm_bg.js", "bundler/musubi_wasm_bg.wasm",
   ]) {
     assert.ok(files.includes(needed), `${needed} missing from ${files.join(", ")}`);
@@ -34,7 +34,7 @@ test("npm pack ships the ESM layer, types, README and both wasm builds", () => {
 });
 
 test("no eval, no new Function in the package's JavaScript", () => {
-  const sources = ["index.js", "api.js", "bundler.js", "web/musubi_wasm.js", "bundler/musubi_wasm_bg.js", "bundler/musubi_wasm.js"];
+  const sources = ["index.js", "api.js", "cache.js", "bundler.js", "web/musubi_wasm.js", "bundler/musubi_wasm_bg.js", "bundler/musubi_wasm.js"];
   for (const file of sources) {
     const code = readFileSync(path.join(PKG, file), "utf8");
     assert.doesNotMatch(code, /\beval\s*\(|new\s+Function\s*\(/, file);

@@ -13,8 +13,15 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 // 239,348 B before uploads to 280,664 B (+41.3 kB: the runtime's transfer machine and view, the
 // browser's file reads and uploaders, the npm package's upload handles); the glue from 12,751 B
 // to 14,310 B (the upload exports and their ESM layer).
-const WASM_GZIP_BUDGET = 281_000;
-const GLUE_GZIP_BUDGET = 14_500;
+// The durable stash (openStash) raised both by its cost alone, measured as two builds of one tree
+// with and without its export: the wasm +9,816 B (the slice join and format over the runtime's
+// JSON nodes, the browser's localStorage driver, the RawStash exports), the glue +2,350 B
+// (api.js's stash block +1,323 B, index.js +59 B, wasm-bindgen's RawStash glue +968 B).
+// The command outbox and the last good state (queued commands, DisconnectedInFlight, cached
+// mounts and exports, their exports to JS and the ESM layer's cache wiring) cost the rest: the
+// wasm 297,772 B in all (+~7.1 kB), the glue 17,783 B (+~0.9 kB).
+const WASM_GZIP_BUDGET = 298_000;
+const GLUE_GZIP_BUDGET = 17_900;
 
 /** The JS snippets wasm-bindgen emits next to the web build (`inline_js`), relative to pkg/. */
 const snippets = () =>

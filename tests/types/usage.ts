@@ -154,3 +154,55 @@ async function outboxUsage(): Promise<void> {
   void perRoot;
 }
 void outboxUsage;
+
+// ---- openStash (a view's durable stash) ----
+import { MusubiStashError, openStash, type Stash, type StashErrorKind } from "../../src/js/npm/index.js";
+
+interface Draft {
+  readonly text: string;
+  readonly filter: { readonly done: boolean; readonly tags: string[] };
+}
+
+export async function stashUsage(): Promise<void> {
+  const stash: Stash<Draft> = await openStash<Draft>("Demo.Draft", { vsn: 2, fallback: "memory" });
+  const text: string | undefined = stash.get("text");
+  const tags: readonly string[] | undefined = stash.getView().filter?.tags;
+  const stored = stash.fetchView();
+  const vsn: number | undefined = stored?.vsn;
+  const seen: number | null = stash.lastSeenAt;
+  const flags: boolean[] = [stash.durable, stash.corrupt];
+  stash.merge({ text: "hello" });
+  stash.merge({ filter: { done: true, tags: ["a"] } });
+  stash.drop(["text"]);
+  stash.reset();
+  const off: () => void = stash.subscribe(() => void stash.getView());
+  try {
+    stash.merge({ text: "x" });
+  } catch (error) {
+    if (MusubiStashError.is(error)) {
+      const kind: StashErrorKind = error.kind;
+      void kind;
+    }
+  }
+  const untyped = await openStash("Any.View");
+  untyped.merge({ anything: [1, "two", { three: null }] });
+  void [text, tags, vsn, seen, flags];
+
+  // @ts-expect-error: unknown key
+  stash.get("nope");
+  // @ts-expect-error: wrong value type
+  stash.merge({ text: 1 });
+  // @ts-expect-error: unknown key to drop
+  stash.drop(["nope"]);
+  // @ts-expect-error: the view is frozen
+  stash.getView().text = "y";
+  // @ts-expect-error: nested arrays are frozen too
+  stash.getView().filter?.tags.push("b");
+  // @ts-expect-error: the fallback is a closed union
+  await openStash("Demo.Draft", { fallback: "session" });
+  // @ts-expect-error: error kinds are a closed union
+  const wrongKind: StashErrorKind = "full";
+  void wrongKind;
+  off();
+  stash.close();
+}

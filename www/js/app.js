@@ -1,7 +1,7 @@
 // The plain-JavaScript example: the npm package's ESM entry imported straight from /pkg/ (no
 // bundler), a shared counter, a board and a profile with uploads mounted from the devserver on
 // the same origin. Server text is only ever written with textContent.
-import { connect, MusubiCommandError } from "/pkg/index.js";
+import { connect, MusubiCommandError, openStash } from "/pkg/index.js";
 import { demoHttpUploader } from "./uploader.js";
 
 const $ = (id) => document.getElementById(id);
@@ -55,6 +55,12 @@ function renderCounter(store) {
   });
   $("log").replaceChildren(...items);
   $("counter").classList.toggle("stale", store.stale);
+  // The outbox: clicks while the connection is down wait and go out once it is back.
+  const waiting = store.queued();
+  $("waiting").textContent = waiting ? `${waiting} change${waiting === 1 ? "" : "s"} waiting` : "";
+  // The cache: after a reload the last state shows at once, marked "cached" until it is live.
+  const root = window.musubiDemo?.connection.info().roots.find((info) => info.id === "demo-counter");
+  $("counter-state").textContent = root && root.status !== "live" ? root.status : "";
 }
 
 /** One card row; its controls find the card through `data-id` (see the listeners below). */
@@ -193,11 +199,21 @@ async function main() {
   const query = new URLSearchParams(location.search);
   const wire = query.get("wire") ?? "auto";
   const uploadWindow = query.has("uploadWindow") ? Number(query.get("uploadWindow")) : undefined;
-  const connection = await connect("/socket", { wire, uploadWindow, uploaders: { "demo-http": demoHttpUploader } });
+  // `?offline=0` turns the outbox and the cache off.
+  const offline = query.get("offline") !== "0";
+  const connection = await connect("/socket", {
+    wire,
+    uploadWindow,
+    uploaders: { "demo-http": demoHttpUploader },
+    outbox: offline,
+    cache: offline,
+  });
   let rerender = () => {}; // set once the roots are mounted (the stale marks follow the status)
   connection.onStatusChange(({ from, to, reason }) => {
     showStatus(to);
     note(`${from} → ${to} (${reason})`);
+    // With the cache on, connect() resolved before the server answered: the wire is known now.
+    if (to === "open") note(`open (wire: ${connection.info().wire ?? "detecting"})`);
     rerender();
   });
   showStatus(connection.status);
@@ -256,6 +272,59 @@ async function main() {
     if (event.target.matches(".title")) run("rename", card.dispatchCommand("rename", { title: event.target.value }));
   });
 }
+
+/**
+ * A note and a setting kept in this browser (`openStash`, no server involved): they survive a
+ * reload and follow the other tabs — and the React and Leptos demos, which use the same view —
+ * live. Test ids: `stash-draft`, `stash-compact`, `stash-reset`, `stash-saved`, `stash-error`.
+ */
+async function notesPanel() {
+  const stash = await openStash("Demo.Notes", { vsn: 1, fallback: "memory" });
+  const draft = element("input", { type: "text", placeholder: "A note kept in this browser" }, "stash-draft");
+  const compact = element("input", { type: "checkbox" }, "stash-compact");
+  const reset = element("button", { textContent: "Forget" }, "stash-reset");
+  const saved = element("small", {}, "stash-saved");
+  const problem = element("span", { className: "error" }, "stash-error");
+  const label = element("label");
+  label.append(compact, " compact view");
+  const row = (...children) => {
+    const div = element("div", { className: "row" });
+    div.append(...children);
+    return div;
+  };
+  const section = element("section", { id: "notes", className: "panel" }, "stash-panel");
+  section.append(element("h2", { textContent: "Notes (kept in this browser)" }), row(draft), row(label, reset, saved), problem);
+  $("events").before(section);
+
+  const render = () => {
+    const { draft: text = "", compact: on = false } = stash.getView();
+    if (draft.value !== text) draft.value = text;
+    compact.checked = on;
+    saved.textContent = stash.lastSeenAt === null ? "never saved" : `saved ${new Date(stash.lastSeenAt).toLocaleTimeString()}`;
+    section.classList.toggle("compact", on);
+  };
+  /** A write; a failure (e.g. `quota_exceeded`) is shown and the stored value stays. */
+  const write = (call) => {
+    try {
+      call();
+      problem.textContent = "";
+      delete problem.dataset.kind;
+    } catch (error) {
+      problem.textContent = `${error.kind}: ${error.message}`;
+      problem.dataset.kind = error.kind;
+      render();
+    }
+  };
+  draft.addEventListener("input", () => write(() => stash.merge({ draft: draft.value })));
+  compact.addEventListener("change", () => write(() => stash.merge({ compact: compact.checked })));
+  reset.addEventListener("click", () => write(() => stash.reset()));
+  stash.subscribe(render);
+  render();
+  // For the console (and the end-to-end tests).
+  window.musubiStash = stash;
+}
+
+notesPanel().catch((error) => note(`notes unavailable: ${error.message}`));
 
 main().catch((error) => {
   showStatus("closed");

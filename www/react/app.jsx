@@ -3,7 +3,7 @@
 // map points it at /pkg/index.js.
 import { StrictMode, useCallback, useEffect, useState, useSyncExternalStore } from "react";
 import { createRoot } from "react-dom/client";
-import { connect, MusubiCommandError } from "musubi-wasm";
+import { connect, MusubiCommandError, openStash } from "musubi-wasm";
 import { demoHttpUploader } from "../js/uploader.js";
 
 /** The store's current snapshot; re-renders when it changes (snapshots are identical until then). */
@@ -58,6 +58,8 @@ function StatusBadge({ status }) {
 function Counter({ store, run }) {
   const { count, label, log } = useSnapshot(store);
   const stale = useStale(store);
+  // The outbox: clicks while the connection is down wait, and go out once it is back.
+  const waiting = useSyncExternalStore(store.subscribe, store.queued);
   const toast = useEvent(store, "toast");
   const [draft, setDraft] = useState("");
   const rename = () => {
@@ -70,6 +72,9 @@ function Counter({ store, run }) {
       <div className="row">
         <span id="count">{count}</span>
         <button id="increment" onClick={() => run("increment", store.dispatchCommand("increment", { by: 1 }))}>+1</button>
+        <span id="waiting" className="waiting" data-testid="outbox-waiting">
+          {waiting ? `${waiting} change${waiting === 1 ? "" : "s"} waiting` : ""}
+        </span>
       </div>
       <div className="row">
         <input id="label-input" type="text" placeholder="New label" value={draft}
@@ -199,7 +204,43 @@ function Profile({ store, run }) {
   );
 }
 
-function App({ connection, counter, board, profile }) {
+/**
+ * A note and a setting kept in this browser (`openStash`): they survive a reload and follow other
+ * tabs (and the plain-JS and Leptos demos: same view) live. `getView()` is identical until the
+ * stash changes, so it plugs into useSyncExternalStore like a store's snapshot.
+ */
+function Notes({ stash }) {
+  const { draft = "", compact = false } = useSyncExternalStore(stash.subscribe, stash.getView);
+  const lastSeenAt = useSyncExternalStore(stash.subscribe, () => stash.lastSeenAt);
+  const [problem, setProblem] = useState(undefined);
+  // A failed write (e.g. `quota_exceeded`) is shown; the stored value stays, and so does the input.
+  const write = (call) => {
+    try {
+      call();
+      setProblem(undefined);
+    } catch (error) {
+      setProblem(error);
+    }
+  };
+  return (
+    <section id="notes" className={compact ? "panel compact" : "panel"} data-testid="stash-panel">
+      <h2>Notes (kept in this browser)</h2>
+      <div className="row">
+        <input type="text" placeholder="A note kept in this browser" data-testid="stash-draft" value={draft}
+          onChange={(event) => write(() => stash.merge({ draft: event.target.value }))} />
+      </div>
+      <div className="row">
+        <label><input type="checkbox" data-testid="stash-compact" checked={compact}
+          onChange={(event) => write(() => stash.merge({ compact: event.target.checked }))} /> compact view</label>
+        <button data-testid="stash-reset" onClick={() => write(() => stash.reset())}>Forget</button>
+        <small data-testid="stash-saved">{lastSeenAt === null ? "never saved" : `saved ${new Date(lastSeenAt).toLocaleTimeString()}`}</small>
+      </div>
+      {problem && <span className="error" data-testid="stash-error" data-kind={problem.kind}>{problem.kind}: {problem.message}</span>}
+    </section>
+  );
+}
+
+function App({ connection, counter, board, profile, notes }) {
   const status = useStatus(connection);
   const events = useStatusLog(connection);
   const [problem, setProblem] = useState("");
@@ -216,6 +257,7 @@ function App({ connection, counter, board, profile }) {
         <Board store={board} run={run} />
       </div>
       <Profile store={profile} run={run} />
+      <Notes stash={notes} />
       <h2>Events</h2>
       <ul id="events">{events.map(({ key, line }) => <li key={key}>{line}</li>)}</ul>
     </>
@@ -228,10 +270,16 @@ try {
   // `?wire=connection|per-root` picks the wire protocol (by default it is detected),
   // `?uploadWindow=N` the chunks in flight per upload entry, `?profile=<id>` the profile's root id.
   const query = new URLSearchParams(location.search);
+  const notes = await openStash("Demo.Notes", { vsn: 1, fallback: "memory" });
+  window.musubiStash = notes; // for the console and the end-to-end tests
+  // `?offline=0` turns the outbox and the cache off.
+  const offline = query.get("offline") !== "0";
   const connection = await connect("/socket", {
     wire: query.get("wire") ?? "auto",
     uploadWindow: query.has("uploadWindow") ? Number(query.get("uploadWindow")) : undefined,
     uploaders: { "demo-http": demoHttpUploader },
+    outbox: offline,
+    cache: offline,
   });
   const [counter, board, profile] = await Promise.all([
     connection.mountStore({ module: "Demo.CounterStore", id: "demo-counter" }),
@@ -240,7 +288,7 @@ try {
   ]);
   root.render(
     <StrictMode>
-      <App connection={connection} counter={counter.store} board={board.store} profile={profile.store} />
+      <App connection={connection} counter={counter.store} board={board.store} profile={profile.store} notes={notes} />
     </StrictMode>,
   );
 } catch (error) {

@@ -3,10 +3,10 @@
 
 use leptos::prelude::*;
 use musubi_wasm::leptos::{
-    ConnectionReadyState, EntryView, RootHandle, SyncProvider, UseUpload, use_command, use_event, use_root, use_store, use_stream,
-    use_sync_connection, use_sync_context, use_upload,
+    ConnectionReadyState, EntryView, RootHandle, SyncProvider, UseUpload, use_command, use_event, use_root, use_stash, use_store,
+    use_stream, use_sync_connection, use_sync_context, use_upload,
 };
-use musubi_wasm::runtime::{StoreId, WireMode};
+use musubi_wasm::runtime::{OutboxConfig, StoreId, WireMode};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -79,7 +79,8 @@ fn wire_from_query() -> WireMode {
 #[component]
 pub fn App() -> impl IntoView {
     view! {
-        <SyncProvider url="/socket" wire=wire_from_query()>
+        // The outbox: clicks while the connection is down wait and go out once it is back.
+        <SyncProvider url="/socket" wire=wire_from_query() outbox=OutboxConfig::default()>
             <h1>"musubi-wasm — live server state in Leptos"</h1>
             <p>
                 "Two roots mounted from the devserver over Phoenix Channels, read as typed Rust structs. "
@@ -93,6 +94,7 @@ pub fn App() -> impl IntoView {
                 <BoardPanel/>
             </div>
             <ProfilePanel/>
+            <NotesPanel/>
             <FaultButtons/>
         </SyncProvider>
     }
@@ -188,6 +190,13 @@ fn CounterPanel() -> impl IntoView {
                 <span id="count">{move || counter.get().map(|c| c.count)}</span>
                 <button id="increment" on:click=move |_| increment.dispatch(json!({"by": 1}))>"+1"</button>
                 <small>{move || increment.pending.get().then_some("sending…")}</small>
+                <small class="waiting" data-testid="leptos-outbox-waiting">
+                    {move || match increment.queued.get() {
+                        0 => String::new(),
+                        1 => "1 change waiting".to_owned(),
+                        n => format!("{n} changes waiting"),
+                    }}
+                </small>
             </div>
             <div class="row">
                 <input id="label-input" type="text" placeholder="New label" bind:value=draft/>
@@ -337,6 +346,50 @@ fn entry_row(entry: EntryView, avatar: UseUpload) -> impl IntoView {
             {cancel}
         </li>
     }
+}
+
+/// A note and a setting kept in this browser (`use_stash`, no server involved): they survive a
+/// reload and follow other tabs — and the plain-JS and React demos, which use the same view — live.
+#[component]
+fn NotesPanel() -> impl IntoView {
+    let notes = use_stash("Demo.Notes", 1);
+    let draft = move || notes.get::<String>("draft").unwrap_or_default();
+    let compact = move || notes.get::<bool>("compact").unwrap_or(false);
+    // A failed write (e.g. `quota_exceeded`) shows in `error`; the stored value stays.
+    let save_draft = move |event| {
+        let _ = notes.merge([("draft", event_target_value(&event))]);
+    };
+    let save_compact = move |event| {
+        let _ = notes.merge([("compact", event_target_checked(&event))]);
+    };
+    let saved = move || match notes.last_seen_at.get() {
+        Some(at) => format!("saved {}", time_of_day(at)),
+        None => "never saved".to_owned(),
+    };
+    view! {
+        <section id="notes" class=move || if compact() { "panel compact" } else { "panel" } data-testid="stash-panel">
+            <h2>"Notes (kept in this browser)"</h2>
+            <div class="row">
+                <input type="text" placeholder="A note kept in this browser" data-testid="stash-draft" prop:value=draft on:input=save_draft/>
+            </div>
+            <div class="row">
+                <label><input type="checkbox" data-testid="stash-compact" prop:checked=compact on:change=save_compact/>" compact view"</label>
+                <button data-testid="stash-reset" on:click=move |_| { let _ = notes.reset(); }>"Forget"</button>
+                <small data-testid="stash-saved">{saved}</small>
+            </div>
+            <Show when=move || notes.error.get().is_some()>
+                <span class="error" data-testid="stash-error" data-kind=move || notes.error.get().map(|error| error.kind())>
+                    {move || notes.error.get().map(|error| format!("{}: {error}", error.kind()))}
+                </span>
+            </Show>
+        </section>
+    }
+}
+
+/// `Date.now()` milliseconds as the time of day (UTC).
+fn time_of_day(at: u64) -> String {
+    let seconds = at / 1000 % 86_400;
+    format!("{:02}:{:02}:{:02} UTC", seconds / 3600, seconds / 60 % 60, seconds % 60)
 }
 
 /// Buttons that ask the devserver to misbehave.

@@ -4,6 +4,8 @@
 // out plain frozen objects with bound functions, turns rejections into `MusubiCommandError` /
 // `Error`, and releases what it registered in wasm on `unsubscribe`, `unmount` and `disconnect`.
 
+import { cacheKey, cacheOptions, openRootCache, writeBack } from "./cache.js";
+
 /** A command that failed on the server (`kind: "failed"`) or got no reply in time (`"timeout"`). */
 export class MusubiCommandError extends Error {
   constructor(options) {
@@ -147,6 +149,7 @@ export function createApi(load) {
     signal?.throwIfAborted();
     const exports = await ready();
     signal?.throwIfAborted();
+    const cacheConfig = cacheOptions(options?.cache);
     const statusListeners = new Set();
     const last = { status: "connecting", reason: "connecting" };
     const onStatus = (from, to, reason) => {
@@ -162,15 +165,25 @@ export function createApi(load) {
     // The errors of calls that never reach the runtime (made after disconnect or unmount).
     const errorOf = (kind) => toError(exports.rawError(kind));
     raws.add(raw);
-    const connection = makeConnection(raw, url, statusListeners, errorOf, last, failed, () => raws.delete(raw));
+    const cache = cacheConfig && openRootCache(cacheConfig, (message) => options?.logger?.("error", message));
+    const connection = makeConnection(raw, url, statusListeners, errorOf, last, failed, () => raws.delete(raw), cache);
     // The socket retries until it joins; an abort gives up and releases everything.
     let onAbort;
     const aborted = new Promise((_, reject) => {
       onAbort = () => reject(signal.reason);
       signal?.addEventListener("abort", onAbort, { once: true });
     });
+    const joined = raw.connect().catch((error) => Promise.reject(toError(error)));
+    if (cache) {
+      // With a cache, a page reloaded while the server is unreachable must still mount (and show
+      // its cached roots): connect() resolves at once, with status "connecting"; the socket keeps
+      // trying on its own.
+      joined.catch(noop);
+      signal?.removeEventListener("abort", onAbort);
+      return connection;
+    }
     try {
-      await Promise.race([raw.connect().catch((error) => Promise.reject(toError(error))), aborted]);
+      await Promise.race([joined, aborted]);
     } catch (error) {
       await connection.disconnect();
       throw error;
@@ -203,11 +216,20 @@ export function createApi(load) {
     });
   }
 
-  return { init, connect, debugStats };
+  // openStash (see the stash block at the end of this file).
+  const openStash = makeOpenStash(ready);
+
+  return { init, connect, debugStats, openStash };
 }
 
-function makeConnection(raw, url, statusListeners, errorOf, last, failed, forget) {
+function makeConnection(raw, url, statusListeners, errorOf, last, failed, forget, cache) {
   const state = { raw, closed: false, freed: false, closing: undefined, mounts: new Set(), errorOf };
+  // Every mounted root's write-back, flushed when the page goes away.
+  const writeBacks = new Set();
+  const onPageHide = () => {
+    for (const writer of writeBacks) writer.flush();
+  };
+  if (cache && typeof addEventListener === "function") addEventListener("pagehide", onPageHide);
 
   async function mountStore(options) {
     if (state.closed) throw errorOf("disconnected");
@@ -218,8 +240,10 @@ function makeConnection(raw, url, statusListeners, errorOf, last, failed, forget
       throw new TypeError("mountStore(): params must be an object");
     }
     let number;
+    const key = cache && cacheKey(module, id, params);
     try {
-      number = await raw.mount(module, id, params);
+      const cached = cache && (await cache.read(key));
+      number = cached !== undefined ? await raw.mount_cached(module, id, params, cached) : await raw.mount(module, id, params);
     } catch (error) {
       throw toError(error);
     }
@@ -228,8 +252,26 @@ function makeConnection(raw, url, statusListeners, errorOf, last, failed, forget
     const mount = { number, unmounted: false, unmounting: undefined, uploads: new Map() };
     state.mounts.add(mount);
     const store = makeStore(state, mount, Object.freeze([]));
+    // The root's last good state goes back to the cache (throttled), and once more at the end.
+    let writer;
+    let stopWriting = noop;
+    if (cache) {
+      // Only live state is written: a cached or stale view must not refresh its own age.
+      writer = writeBack(cache, key, () => (mount.unmounted || state.closed || store.stale ? undefined : raw.export_root(number)));
+      writeBacks.add(writer);
+      stopWriting = store.subscribe(() => {
+        if (!store.stale) writer.changed();
+      });
+      if (!store.stale) writer.changed();
+    }
     const unmount = () => {
       if (mount.unmounting) return mount.unmounting;
+      if (writer) {
+        if (!store.stale) writer.flush();
+        writer.cancel();
+        writeBacks.delete(writer);
+        stopWriting();
+      }
       mount.unmounted = true;
       state.mounts.delete(mount);
       mount.unmounting = state.closed ? Promise.resolve() : raw.unmount(number).then(noop, (error) => { throw toError(error); });
@@ -240,6 +282,10 @@ function makeConnection(raw, url, statusListeners, errorOf, last, failed, forget
 
   function disconnect() {
     if (state.closing) return state.closing;
+    onPageHide();
+    for (const writer of writeBacks) writer.cancel();
+    writeBacks.clear();
+    if (cache && typeof removeEventListener === "function") removeEventListener("pagehide", onPageHide);
     state.closed = true;
     for (const mount of state.mounts) mount.unmounted = true;
     state.mounts.clear();
@@ -443,5 +489,140 @@ function makeUpload(state, mount, storeId, name, number) {
     start: () => call("upload_start").then(noop),
     cancel: (ref) => cancel(ref).then(noop),
     reset: () => call("upload_reset").then(noop),
+  });
+}
+
+// ---- Stash: a view's durable state in localStorage (`openStash`) ----------------------------
+//
+// The wasm side (`RawStash`, over the Rust `browser::Stash`) owns the semantics: per-key
+// last-write-wins, vsn replacement, read-modify-write at write time, tabs kept coherent through
+// `storage` events. This layer validates arguments, stringifies changes, and shows the data as
+// frozen objects that stay identical until the stash changes (for `useSyncExternalStore`).
+
+/** A stash call that failed; `kind` says why (see `index.d.ts`). Nothing stored is lost. */
+export class MusubiStashError extends Error {
+  constructor(options) {
+    const { kind, message, cause } = options ?? {};
+    super(message ?? `stash: ${kind}`, cause === undefined ? undefined : { cause });
+    Object.defineProperty(this, "name", { value: "MusubiStashError", enumerable: false, configurable: true, writable: false });
+    this.kind = kind;
+  }
+
+  /** Name-based check that also works across bundles and realms. */
+  static is(value) {
+    return value instanceof Error && value.name === "MusubiStashError";
+  }
+}
+
+const stashError = (value) => (value && typeof value === "object" && value.name === "MusubiStashError" && !(value instanceof Error) ? new MusubiStashError(value) : value);
+
+/** Parses JSON text with every object and array frozen. */
+const parseFrozen = (text) => JSON.parse(text, (_, value) => (typeof value === "object" && value !== null ? Object.freeze(value) : value));
+
+const EMPTY_VIEW = Object.freeze({});
+
+function makeOpenStash(ready) {
+  return async function openStash(view, options) {
+    if (typeof view !== "string" || view === "") throw new TypeError("openStash(): view must be a non-empty string");
+    const { vsn = 1, fallback = "error" } = options ?? {};
+    if (!Number.isInteger(vsn) || vsn < 0 || vsn > 0xffffffff) throw new TypeError("openStash(): vsn must be an integer from 0 to 4294967295");
+    if (fallback !== "error" && fallback !== "memory") throw new TypeError('openStash(): fallback must be "error" or "memory"');
+    const exports = await ready();
+    const listeners = new Set();
+    const onChange = () => {
+      for (const entry of [...listeners]) callSafely(entry.listener);
+    };
+    let raw;
+    try {
+      raw = new exports.RawStash(view, vsn, fallback === "memory", onChange);
+    } catch (error) {
+      throw stashError(error);
+    }
+    return makeStash(raw, view, vsn, listeners);
+  };
+}
+
+function makeStash(raw, view, vsn, listeners) {
+  let closed = false;
+  const durable = raw.durable();
+  // What getView() / fetchView() showed, by the wasm side's revision.
+  let shown = { revision: -1, text: "{}", data: EMPTY_VIEW };
+  let fetched = { revision: -1, text: undefined, view: null };
+
+  const getView = () => {
+    if (closed) return shown.data;
+    const revision = raw.revision();
+    if (revision !== shown.revision) {
+      const text = raw.data();
+      shown = { revision, text, data: text === shown.text ? shown.data : parseFrozen(text) };
+    }
+    return shown.data;
+  };
+
+  const fetchView = () => {
+    if (closed) return fetched.view;
+    const revision = raw.revision();
+    if (revision !== fetched.revision) {
+      const text = raw.fetch();
+      fetched = { revision, text, view: text === fetched.text ? fetched.view : text === undefined ? null : parseFrozen(text) };
+    }
+    return fetched.view;
+  };
+
+  const write = (call) => {
+    if (closed) throw new MusubiStashError({ kind: "closed", message: "the stash is closed" });
+    try {
+      call();
+    } catch (error) {
+      throw stashError(error);
+    }
+  };
+
+  return Object.freeze({
+    view,
+    vsn,
+    durable,
+    get corrupt() {
+      return !closed && raw.corrupt();
+    },
+    get lastSeenAt() {
+      return closed ? null : (raw.last_seen_at() ?? null);
+    },
+    get: (key) => {
+      const data = getView();
+      return Object.hasOwn(data, key) ? data[key] : undefined;
+    },
+    getView,
+    fetchView,
+    merge: (changes) => {
+      if (typeof changes !== "object" || changes === null || Array.isArray(changes)) throw new TypeError("merge(): changes must be an object");
+      let text;
+      try {
+        text = JSON.stringify(changes);
+      } catch (error) {
+        throw new MusubiStashError({ kind: "invalid_value", message: `merge(): ${error.message}`, cause: error });
+      }
+      write(() => raw.merge(text));
+    },
+    drop: (keys) => {
+      if (!Array.isArray(keys) || !keys.every((key) => typeof key === "string")) throw new TypeError("drop(): keys must be an array of strings");
+      write(() => raw.drop_keys([...keys]));
+    },
+    reset: () => write(() => raw.reset()),
+    subscribe: (listener) => {
+      if (typeof listener !== "function") throw new TypeError("subscribe(): listener must be a function");
+      if (closed) return noop;
+      const entry = { listener };
+      listeners.add(entry);
+      return () => void listeners.delete(entry);
+    },
+    close: () => {
+      if (closed) return;
+      getView();
+      fetchView();
+      closed = true;
+      listeners.clear();
+      raw.free();
+    },
   });
 }

@@ -60,7 +60,7 @@ export interface StatusChange {
  * Where a mounted root stands. `failed`: it cannot be mounted (the server refused it, or its state
  * nests deeper than the client holds); its `reason` says why, and mounting it again retries.
  */
-export type RootStatus = "mounting" | "live" | "stale" | "recovering" | "failed";
+export type RootStatus = "mounting" | "cached" | "live" | "stale" | "recovering" | "failed";
 
 /** One mounted root, as listed by {@link Connection.info}. */
 export interface RootInfo {
@@ -261,6 +261,18 @@ export interface ConnectOptions {
    */
   outbox?: boolean | { maxQueued?: number; maxAgeMs?: number };
   /**
+   * Last good state across page loads (off by default): each root's state is written back to
+   * IndexedDB (at most once a second per root, and on `pagehide`), keyed by module, id and
+   * params. A later `mountStore` of the same root resolves at once from a fresh entry, with
+   * status `"cached"` and `store.stale` true, while the real mount proceeds; the server's state
+   * then swaps in, unchanged parts keeping their identity. Cached state never satisfies a
+   * command (it waits in the outbox or is refused). `maxAgeMs` (default 7 days) and a changed
+   * `buster` invalidate entries; at most 32 roots are kept. **With `cache` on, `connect()`
+   * resolves at once** (status `"connecting"`) instead of waiting for the join, so a page loaded
+   * while the server is unreachable can still mount and show its cached roots.
+   */
+  cache?: boolean | { maxAgeMs?: number; buster?: string };
+  /**
    * Gives up connecting: `connect()` keeps retrying until the channel is joined, so pass e.g.
    * `AbortSignal.timeout(10_000)` to bound the wait. Rejects with `signal.reason`.
    */
@@ -399,3 +411,93 @@ export interface DebugStats {
 
 /** Counters of what the module holds (for leak tests and diagnostics). */
 export function debugStats(): DebugStats;
+
+// ---- Stash: a view's durable state in localStorage (openStash) -------------------------------
+
+/**
+ * Why a stash call failed (`error.kind`); every failure leaves what is stored as it was.
+ * `quota_exceeded`: the write does not fit. `corrupt`: the stored data is not a stash's (written
+ * by something else) — reads show the view as never stashed, writes throw until `reset()`.
+ * `unavailable`: the page has no storage (see {@link StashOptions.fallback}). `invalid_value`: a
+ * change is not JSON. `storage_failed`: any other storage error. `closed`: after `close()`.
+ */
+export type StashErrorKind = "quota_exceeded" | "corrupt" | "unavailable" | "invalid_value" | "storage_failed" | "closed";
+
+/** A failed stash call (thrown by `merge`, `drop`, `reset`; `openStash` rejects with it). */
+export class MusubiStashError extends Error {
+  readonly name: "MusubiStashError";
+  readonly kind: StashErrorKind;
+  constructor(options: { kind: StashErrorKind; message?: string; cause?: unknown });
+  /** Name-based check that also works across bundles and realms. */
+  static is(value: unknown): value is MusubiStashError;
+}
+
+/** `T` with every property, element and nested object read-only (what a stash shows is frozen). */
+export type DeepReadonly<T> = T extends (infer E)[]
+  ? readonly DeepReadonly<E>[]
+  : T extends readonly unknown[]
+    ? T
+    : T extends object
+      ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+      : T;
+
+/** Options of {@link openStash}. */
+export interface StashOptions {
+  /**
+   * The shape version of the view's data (default 1). A stash shows stored data only under its
+   * own vsn; a `merge` under another vsn replaces the stored slice wholesale, so old- and
+   * new-shape keys never mix. Migrate with {@link Stash.fetchView}.
+   */
+  vsn?: number;
+  /**
+   * Without storage (disabled, blocked): `"error"` (default) rejects with `unavailable`;
+   * `"memory"` keeps the stash in memory for the page's life (`durable: false`).
+   */
+  fallback?: "error" | "memory";
+}
+
+/** What a view has stored, whatever its vsn. */
+export interface StashedView {
+  readonly vsn: number;
+  readonly data: { readonly [key: string]: Json };
+}
+
+/**
+ * A view's durable stash: small UI state (a draft, a filter) in `localStorage`, stored before
+ * each write returns and shared live with the page's other stashes and the origin's other tabs.
+ * Per-key last-write-wins; two tabs writing different keys never lose each other's. Members are
+ * bound functions: `useSyncExternalStore(stash.subscribe, stash.getView)` works.
+ */
+export interface Stash<T extends object = { [key: string]: Json }> {
+  readonly view: string;
+  readonly vsn: number;
+  /** False when the stash fell back to memory (`fallback: "memory"`). */
+  readonly durable: boolean;
+  /** True while the stored data is not a stash's: reads show `{}`, writes throw until `reset()`. */
+  readonly corrupt: boolean;
+  /** `Date.now()` of the last write (merge, drop, reset) to the view from any tab; `null` if never. */
+  readonly lastSeenAt: number | null;
+  /** One key's value under this vsn (`undefined` when not stashed). */
+  readonly get: <K extends keyof T & string>(key: K) => DeepReadonly<T[K]> | undefined;
+  /** The view's data under this vsn, frozen and identical until it changes (`{}` when never stashed). */
+  readonly getView: () => DeepReadonly<Partial<T>>;
+  /** What is stored whatever its vsn (frozen), or `null` when never stashed. */
+  readonly fetchView: () => StashedView | null;
+  /** Sets each key (last write wins per key); throws {@link MusubiStashError}. Stored when it returns. */
+  readonly merge: (changes: Partial<T>) => void;
+  /** Drops keys; unknown ones are ignored. */
+  readonly drop: (keys: readonly (keyof T & string)[]) => void;
+  /** Empties the view (it reads as never stashed); also replaces corrupt data. */
+  readonly reset: () => void;
+  /** Calls `listener` after every change, made here or in another tab; returns the unsubscribe function. */
+  readonly subscribe: (listener: () => void) => () => void;
+  /** Stops listening and releases the stash (idempotent); reads then show the last data. */
+  readonly close: () => void;
+}
+
+/**
+ * Opens `view`'s stash (loading the WebAssembly module first, as {@link connect} does). Rejects
+ * with {@link MusubiStashError} `unavailable` when the page has no storage, unless
+ * `fallback: "memory"`.
+ */
+export function openStash<T extends object = { [key: string]: Json }>(view: string, options?: StashOptions): Promise<Stash<T>>;

@@ -11,3 +11,7 @@ const api = createApi(async (input) => {
 
 export const { connect, init, debugStats } = api;
 export { MusubiCommandError } from "./api.js";
+
+// A view's durable stash in localStorage (see the stash block of api.js).
+export const { openStash } = api;
+export { MusubiStashError } from "./api.js";
