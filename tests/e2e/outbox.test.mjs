@@ -10,7 +10,8 @@ const env = devserverAndBrowser({ paths: ["/pkg/index.js", "/js/"] });
 
 /** Opens the plain JS page (it serves /pkg/) and imports the package there. */
 async function packagePage(t) {
-  const page = await openPage(t, env.browser, env.baseUrl + "/js/");
+  // Sockets refused during a `/_test/pause` are reported by the browser itself.
+  const page = await openPage(t, env.browser, env.baseUrl + "/js/", [/WebSocket connection to .* failed/]);
   await page.evaluate(async () => {
     window.musubi = await import("/pkg/index.js");
   });
@@ -149,4 +150,31 @@ e2e("outbox options are checked", async (t) => {
   assert.match(errors[0], /outbox must be a boolean or an object/);
   assert.match(errors[1], /outbox.maxQueued must be a positive integer/);
   assert.match(errors[2], /outbox.maxAgeMs must be a non-negative number/);
+});
+
+e2e("the JS demo: +1 while the server refuses sockets shows \"1 change waiting\", then counts once; a reload shows the cached count", async (t) => {
+  const page = await openPage(t, env.browser, env.baseUrl + "/js/", [/WebSocket connection to .* failed/]);
+  await page.waitForFunction(() => document.querySelector("#status")?.textContent === "open", null, { timeout: 10_000 });
+  await page.waitForFunction(() => /^-?\d+$/.test(document.querySelector("#count")?.textContent ?? ""), null, { timeout: 10_000 });
+  await page.locator("#counter:not(.stale)").waitFor({ timeout: 5_000 });
+  const before = Number(await page.locator("#count").textContent());
+  await page.evaluate(async () => {
+    await fetch("/_test/pause?ms=2000", { method: "POST" });
+    await fetch("/_test/drop?code=1011", { method: "POST" });
+  });
+  await page.locator("#counter.stale").waitFor({ timeout: 5_000 });
+  await page.click("#increment");
+  await page.locator("[data-testid=outbox-waiting]", { hasText: "1 change waiting" }).waitFor({ timeout: 2_000 });
+  await page.waitForFunction((want) => Number(document.querySelector("#count")?.textContent) === want, before + 1, { timeout: 15_000 });
+  const emptied = (testid) => page.waitForFunction((id) => document.querySelector(`[data-testid=${id}]`)?.textContent === "", testid, { timeout: 15_000 });
+  await emptied("outbox-waiting");
+  assert.equal(await serverCount(await packagePage(t), "demo-counter"), before + 1, "applied exactly once");
+  // The page's cache holds the count: a reload while sockets are refused shows it at once.
+  await page.waitForTimeout(1_200); // one write-back interval
+  await page.evaluate(() => fetch("/_test/pause?ms=2000", { method: "POST" }));
+  await page.reload();
+  await page.locator("[data-testid=counter-state]", { hasText: "cached" }).waitFor({ timeout: 5_000 });
+  assert.equal(Number(await page.locator("#count").textContent()), before + 1, "the cached count, before the server answers");
+  await emptied("counter-state");
+  await page.locator("#counter:not(.stale)").waitFor({ timeout: 5_000 });
 });

@@ -55,9 +55,11 @@ function StatusBadge({ status }) {
   return <span id="status" className={`badge ${status}`}>{status}</span>;
 }
 
-function Counter({ store, run }) {
+function Counter({ store, run, connection }) {
   const { count, label, log } = useSnapshot(store);
   const stale = useStale(store);
+  // The cache: after a reload the last state shows at once, marked "cached" until it is live.
+  const rootStatus = useSyncExternalStore(store.subscribe, () => connection.info().roots.find((root) => root.id === "demo-counter")?.status);
   // The outbox: clicks while the connection is down wait, and go out once it is back.
   const waiting = useSyncExternalStore(store.subscribe, store.queued);
   const toast = useEvent(store, "toast");
@@ -74,6 +76,9 @@ function Counter({ store, run }) {
         <button id="increment" onClick={() => run("increment", store.dispatchCommand("increment", { by: 1 }))}>+1</button>
         <span id="waiting" className="waiting" data-testid="outbox-waiting">
           {waiting ? `${waiting} change${waiting === 1 ? "" : "s"} waiting` : ""}
+        </span>
+        <span id="counter-state" className="root-state" data-testid="counter-state">
+          {rootStatus && rootStatus !== "live" ? rootStatus : ""}
         </span>
       </div>
       <div className="row">
@@ -253,7 +258,7 @@ function App({ connection, counter, board, profile, notes }) {
       <div className="row">Connection <StatusBadge status={status} /><button id="drop" onClick={drop}>Drop connection</button></div>
       {problem && <p id="problem">{problem}</p>}
       <div className="panels">
-        <Counter store={counter} run={run} />
+        <Counter store={counter} run={run} connection={connection} />
         <Board store={board} run={run} />
       </div>
       <Profile store={profile} run={run} />
