@@ -5,7 +5,7 @@
 // buster or an old entry is not used, bad options are TypeErrors, and what the write-back of a
 // 100k-leaf root costs (printed, never asserted).
 import assert from "node:assert/strict";
-import { devserverAndBrowser, e2e, openPage } from "./support.mjs";
+import { connectOptionErrors, devserverAndBrowser, e2e, openPage } from "./support.mjs";
 
 const env = devserverAndBrowser({ paths: ["/pkg/index.js", "/js/"] });
 
@@ -132,18 +132,7 @@ e2e("cache: a changed buster or an expired entry is not used", async (t) => {
 
 e2e("cache options are checked", async (t) => {
   const page = await packagePage(t);
-  const errors = await page.evaluate(async () => {
-    const attempt = async (options) => {
-      try {
-        const connection = await window.musubi.connect("/socket", options);
-        await connection.disconnect();
-        return "accepted";
-      } catch (error) {
-        return error instanceof TypeError ? error.message : String(error);
-      }
-    };
-    return [await attempt({ cache: "yes" }), await attempt({ cache: { maxAgeMs: -1 } }), await attempt({ cache: { buster: 3 } })];
-  });
+  const errors = await connectOptionErrors(page, [{ cache: "yes" }, { cache: { maxAgeMs: -1 } }, { cache: { buster: 3 } }]);
   assert.match(errors[0], /cache must be a boolean or an object/);
   assert.match(errors[1], /cache.maxAgeMs must be a non-negative number/);
   assert.match(errors[2], /cache.buster must be a string/);

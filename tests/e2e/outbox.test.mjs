@@ -4,7 +4,7 @@
 // status turns `open` (the root still remounting) succeeds; a command in flight at the drop
 // rejects as ambiguous and is not re-sent; without the outbox it is refused at once.
 import assert from "node:assert/strict";
-import { devserverAndBrowser, e2e, openPage } from "./support.mjs";
+import { connectOptionErrors, devserverAndBrowser, e2e, openPage } from "./support.mjs";
 
 const env = devserverAndBrowser({ paths: ["/pkg/index.js", "/js/"] });
 
@@ -135,18 +135,7 @@ e2e("without the outbox a command while dropped is refused at once; a command in
 
 e2e("outbox options are checked", async (t) => {
   const page = await packagePage(t);
-  const errors = await page.evaluate(async () => {
-    const attempt = async (options) => {
-      try {
-        const connection = await window.musubi.connect("/socket", options);
-        await connection.disconnect();
-        return "accepted";
-      } catch (error) {
-        return error instanceof TypeError ? error.message : String(error);
-      }
-    };
-    return [await attempt({ outbox: "yes" }), await attempt({ outbox: { maxQueued: 0 } }), await attempt({ outbox: { maxAgeMs: -1 } })];
-  });
+  const errors = await connectOptionErrors(page, [{ outbox: "yes" }, { outbox: { maxQueued: 0 } }, { outbox: { maxAgeMs: -1 } }]);
   assert.match(errors[0], /outbox must be a boolean or an object/);
   assert.match(errors[1], /outbox.maxQueued must be a positive integer/);
   assert.match(errors[2], /outbox.maxAgeMs must be a non-negative number/);

@@ -132,3 +132,23 @@ export async function openPage(t, browser, url, expected = []) {
   await page.goto(url);
   return page;
 }
+
+/**
+ * In `page` (which has imported the package as `window.musubi`): what `connect()` says to each
+ * of `optionsList` — `"accepted"`, or the message of the TypeError it threw.
+ */
+export function connectOptionErrors(page, optionsList) {
+  return page.evaluate(async (optionsList) => {
+    const outcomes = [];
+    for (const options of optionsList) {
+      try {
+        const connection = await window.musubi.connect("/socket", options);
+        await connection.disconnect();
+        outcomes.push("accepted");
+      } catch (error) {
+        outcomes.push(error instanceof TypeError ? error.message : String(error));
+      }
+    }
+    return outcomes;
+  }, optionsList);
+}
