@@ -441,16 +441,14 @@ impl Runtime {
         if let Some(waiter) = cancelled {
             self.settle(waiter, Err(SyncError::Unmounted));
         }
-        let Some(root) = last else {
+        let Some(mut root) = last else {
             self.settle(request, Ok(Value::Null));
             return request;
         };
         let waiters = root.waiters.clone();
         self.fail_root_work(topic, root_id, waiters, &SyncError::Unmounted);
         self.drop_root_uploads(topic, root_id, &SyncError::Unmounted, now);
-        for queued in root.outbox.iter().map(|queued| queued.request()) {
-            self.settle(queued, Err(SyncError::Unmounted));
-        }
+        self.settle_queued(std::mem::take(&mut root.outbox), &SyncError::Unmounted);
         self.wire_unmount(topic, root_id, &root, request, now);
         self.pump(now);
         request
@@ -495,9 +493,7 @@ impl Runtime {
                 let waiters = std::mem::take(&mut root.waiters);
                 self.fail_root_work(topic, root_id, waiters, &SyncError::Disconnected);
                 self.drop_root_uploads(topic, root_id, &SyncError::Disconnected, now);
-                for queued in std::mem::take(&mut root.outbox) {
-                    self.settle(queued.request(), Err(SyncError::Disconnected));
-                }
+                self.settle_queued(std::mem::take(&mut root.outbox), &SyncError::Disconnected);
             }
             // Replies on the left channel concern nobody any more; pending unmounts are done
             // (the server stops every root of a channel that leaves).

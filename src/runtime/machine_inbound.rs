@@ -84,9 +84,7 @@ impl Runtime {
         }
         for (root_id, waiters, root_channel, outbox) in failed {
             self.fail_root_work(topic, &root_id, waiters, &error);
-            for queued in outbox {
-                self.settle(queued.request(), Err(error.clone()));
-            }
+            self.settle_queued(outbox, &error);
             self.drop_root_uploads(topic, &root_id, &error, now);
             // A forgotten root's own channel goes too, or it would keep rejoining (per root).
             self.wire_release(topic, &root_id, root_channel, false, now);
@@ -236,8 +234,8 @@ impl Runtime {
             let root_channel = removed.as_ref().and_then(|root| root.channel);
             self.wire_release(topic, root_id, root_channel, mounted_on_server, now);
             self.drop_root_uploads(topic, root_id, error, now);
-            for queued in removed.into_iter().flat_map(|root| root.outbox) {
-                self.settle(queued.request(), Err(error.clone()));
+            if let Some(root) = removed {
+                self.settle_queued(root.outbox, error);
             }
         }
         for waiter in waiters {

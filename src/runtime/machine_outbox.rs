@@ -56,13 +56,6 @@ pub(crate) struct QueuedCommand {
     expires_at: Millis,
 }
 
-impl QueuedCommand {
-    /// The request that waits for it.
-    pub(crate) fn request(&self) -> RequestId {
-        self.request
-    }
-}
-
 /// One root's queue.
 pub(crate) type Outbox = VecDeque<QueuedCommand>;
 
@@ -148,20 +141,26 @@ impl Runtime {
         self.emit_queue_changed(topic, root_id, stores);
     }
 
-    /// The root is gone or cannot come back: its queue fails with `error`, in dispatch order.
+    /// The root cannot come back: its queue fails with `error`, in dispatch order.
     pub(super) fn reject_outbox(&mut self, topic: &str, root_id: &str, error: &SyncError) {
         let Some(root) = self.root_mut(topic, root_id) else { return };
         let queued = std::mem::take(&mut root.outbox);
         let stores: Vec<StoreKey> = queued.iter().map(|command| command.store_id.key()).collect();
+        self.settle_queued(queued, error);
+        self.emit_queue_changed(topic, root_id, stores);
+    }
+
+    /// Fails every command of a queue (its root is gone or cannot come back), in dispatch order.
+    pub(super) fn settle_queued(&mut self, queued: Outbox, error: &SyncError) {
         for command in queued {
             self.settle(command.request, Err(error.clone()));
         }
-        self.emit_queue_changed(topic, root_id, stores);
     }
 
     /// The earliest time a queued command expires.
     pub(super) fn outbox_deadline(&self) -> Option<Millis> {
-        self.connections.values().flat_map(|c| c.roots.values()).filter_map(|root| root.outbox.front().map(|q| q.expires_at)).min()
+        // Every entry, not the oldest: the age limit may have been lowered since it was queued.
+        self.connections.values().flat_map(|c| c.roots.values()).flat_map(|root| root.outbox.iter().map(|q| q.expires_at)).min()
     }
 
     /// Fails the queued commands that waited too long.
@@ -169,13 +168,13 @@ impl Runtime {
         let mut expired: Vec<(Rc<str>, Rc<str>, Vec<QueuedCommand>)> = Vec::new();
         for (topic, connection) in self.connections.iter_mut() {
             for (root_id, root) in connection.roots.iter_mut() {
-                // Commands queue in dispatch order with one age limit, so the oldest expire first;
-                // a limit changed in between is still honoured entry by entry.
+                // Entry by entry: the age limit may have changed between two commands.
+                if !root.outbox.iter().any(|q| q.expires_at <= now) {
+                    continue;
+                }
                 let (due, keep): (Outbox, Outbox) = std::mem::take(&mut root.outbox).into_iter().partition(|q| q.expires_at <= now);
                 root.outbox = keep;
-                if !due.is_empty() {
-                    expired.push((topic.clone(), root_id.clone(), due.into_iter().collect()));
-                }
+                expired.push((topic.clone(), root_id.clone(), due.into_iter().collect()));
             }
         }
         for (topic, root_id, commands) in expired {

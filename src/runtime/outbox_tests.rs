@@ -101,6 +101,16 @@ fn the_outbox_is_bounded_by_count_and_age() {
     wire.advance(1_000);
     assert_eq!(wire.settled(b), Some(Err(SyncError::OutboxExpired)));
     assert_eq!(wire.rt.queued(TOPIC, "page", &StoreId::root()), 0);
+
+    // A lower limit set later: the newer command expires first, at its own deadline.
+    let patient = send(&mut wire, "patient", CommandOptions::default());
+    wire.rt.set_outbox(Some(OutboxConfig { max_queued: 2, max_age_ms: 1_000 }));
+    let hasty = send(&mut wire, "hasty", CommandOptions::default());
+    let queued_at = wire.now;
+    assert_eq!(wire.rt.poll_timeout().map(|at| at <= queued_at + 1_000), Some(true), "the newer, shorter deadline counts");
+    wire.advance_to(queued_at + 1_000);
+    assert_eq!(wire.settled(hasty), Some(Err(SyncError::OutboxExpired)));
+    assert_eq!(wire.settled(patient), None);
 }
 
 #[test]
