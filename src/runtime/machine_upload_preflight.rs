@@ -101,20 +101,7 @@ impl Runtime {
         }
         for (client_ref, file) in files {
             match accepted.and_then(|entries| entries.get(&*client_ref)).and_then(parse_accepted) {
-                Some((entry_ref, mode)) => transfer.entries.push(LocalEntry {
-                    client_ref,
-                    entry_ref,
-                    file,
-                    mode,
-                    phase: Phase::Ready,
-                    errors: Vec::new(),
-                    channel: None,
-                    job: None,
-                    window: None,
-                    reported: None,
-                    seen: false,
-                    file_held: true,
-                }),
+                Some((entry_ref, mode)) => transfer.entries.push(LocalEntry::accepted(client_ref, entry_ref, file, mode)),
                 None => {
                     if !stray_refusals && !refused.iter().any(|(refused_ref, _)| *refused_ref == *client_ref) {
                         let message = format!("the server neither accepted nor refused {}", file.name);

@@ -223,6 +223,24 @@ pub(crate) struct LocalEntry {
 }
 
 impl LocalEntry {
+    /// A file the preflight accepted as `entry_ref`, ready to be started.
+    pub(crate) fn accepted(client_ref: Rc<str>, entry_ref: Rc<str>, file: SelectedFile, mode: EntryMode) -> Self {
+        LocalEntry {
+            client_ref,
+            entry_ref,
+            file,
+            mode,
+            phase: Phase::Ready,
+            errors: Vec::new(),
+            channel: None,
+            job: None,
+            window: None,
+            reported: None,
+            seen: false,
+            file_held: true,
+        }
+    }
+
     /// Records a client-side failure.
     pub(crate) fn fail(&mut self, code: &str, message: impl Into<String>, retry: bool) {
         self.errors.push(UploadError { code: code.to_owned(), message: message.into() });

@@ -91,20 +91,8 @@ fn hostile_chunk_sizes_and_windows_are_clamped() {
 }
 
 fn local(client_ref: &str, entry_ref: &str, phase: Phase) -> LocalEntry {
-    LocalEntry {
-        client_ref: client_ref.into(),
-        entry_ref: entry_ref.into(),
-        file: SelectedFile { file: FileId(1), name: "me.png".into(), size: 10, mime: "image/png".into() },
-        mode: EntryMode::Channel { token: None },
-        phase,
-        errors: Vec::new(),
-        channel: None,
-        job: None,
-        window: None,
-        reported: None,
-        seen: false,
-        file_held: true,
-    }
+    let file = SelectedFile { file: FileId(1), name: "me.png".into(), size: 10, mime: "image/png".into() };
+    LocalEntry { phase, ..LocalEntry::accepted(client_ref.into(), entry_ref.into(), file, EntryMode::Channel { token: None }) }
 }
 
 fn server_entry(entry_ref: &str, progress: f64, status: &str) -> UploadEntry {
