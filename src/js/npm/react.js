@@ -1,0 +1,2 @@
+// musubi-wasm/react: placeholder until the hooks land (see target/spec-14.md).
+export {};
