@@ -339,6 +339,11 @@ impl StoreHandle {
         self.client.root_status(&self.topic, &self.root_id)
     }
 
+    /// Whether the root has this store now (`None` before the root has state or after unmount).
+    pub fn exists(&self) -> Option<bool> {
+        self.client.with_runtime_ref(|runtime| runtime.has_store(&self.topic, &self.root_id, &self.id)).flatten()
+    }
+
     /// The store's snapshot: the identical node until the store changes. `None` before the root
     /// has state or after unmount.
     pub fn snapshot(&self) -> Option<Node> {

@@ -188,7 +188,14 @@ impl RawConnection {
         if let Some(number) = live.store_numbers.get(&key) {
             return Ok(*number);
         }
-        let handle = live.mounts.get(&mount).ok_or_else(|| plain_error(&SyncError::StoreUnmounted))?.root.store(id);
+        let root = &live.mounts.get(&mount).ok_or_else(|| plain_error(&SyncError::StoreUnmounted))?.root;
+        let handle = root.store(id);
+        // A store the root does not have is a mistake (a typo, a removed child): say so now
+        // rather than show an empty snapshot for ever.
+        if handle.exists() == Some(false) {
+            let store_id = serde_json::to_string(handle.id().segments()).unwrap_or_default();
+            return Err(plain_error(&SyncError::UnknownStore { root_id: root.id().to_owned(), store_id }));
+        }
         let number = live.number();
         live.stores.insert(number, Store { mount, handle, _counted: Counted::new(Kind::Store) });
         live.store_numbers.insert(key, number);

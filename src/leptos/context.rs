@@ -11,7 +11,7 @@ use super::error::SyncError;
 use crate::browser::{Subscription, SyncClient, now};
 use crate::phoenix::backoff::Backoff;
 use crate::phoenix::{Event, SocketOptions};
-use crate::runtime::status::ConnectionInfo;
+use crate::runtime::status::{ConnectionInfo, ConnectionStatus};
 use crate::runtime::{DEFAULT_TOPIC, OutboxConfig, RootStatus, RuntimeEvent, WireMode};
 
 /// The Leptos defaults: phoenix.js timings, and reconnects with exponential backoff from 1 s to
@@ -46,6 +46,9 @@ pub struct SyncContext {
     pub(crate) client: StoredValue<SyncClient, LocalStorage>,
     pub(crate) topic: StoredValue<String>,
     pub(crate) errors: RwSignal<Option<SyncError>>,
+    /// True while `errors` holds what the connection or a root ran into (not the application's
+    /// or a request's): it clears itself once the connection is open and every root is live.
+    errors_are_transient: StoredValue<bool>,
     pub(crate) ready_state: RwSignal<ConnectionReadyState>,
     pub(crate) attempt: RwSignal<u32>,
     pub(crate) next_retry_in: RwSignal<Option<Duration>>,
@@ -63,7 +66,30 @@ impl SyncContext {
     /// use_sync_context().report(SyncError::Protocol { message: "unexpected reply".into() });
     /// ```
     pub fn report(&self, error: SyncError) {
+        self.errors_are_transient.try_set_value(false);
         self.errors.try_set(Some(error));
+    }
+
+    /// Reports what the connection or a root ran into: shown until dismissed, or until the
+    /// connection is open and every root is live again.
+    fn report_transient(&self, error: SyncError) {
+        self.errors.try_set(Some(error));
+        self.errors_are_transient.try_set_value(true);
+    }
+
+    /// Clears a transient error once all is well again (the connection open, every root live).
+    fn clear_when_recovered(&self) {
+        if self.errors_are_transient.try_get_value() != Some(true) {
+            return;
+        }
+        let Some(client) = self.client.try_get_value() else { return };
+        let topic = self.topic.try_get_value().unwrap_or_else(|| DEFAULT_TOPIC.to_owned());
+        let info = client.connection_info();
+        let all_live = client.roots(&topic).iter().all(|root| root.status == RootStatus::Live);
+        if info.status == ConnectionStatus::Open && all_live {
+            self.errors_are_transient.try_set_value(false);
+            self.errors.try_set(None);
+        }
     }
 
     /// Clears `last_error` (e.g. when the user dismisses the banner).
@@ -166,6 +192,7 @@ pub fn provide_sync_context(url: &str, options: SocketOptions, topic: Option<Str
         client: StoredValue::new_local(client),
         topic: StoredValue::new(topic),
         errors,
+        errors_are_transient: StoredValue::new(false),
         ready_state,
         attempt,
         next_retry_in,
@@ -197,18 +224,27 @@ impl SyncContext {
     /// Turns runtime events into signal updates.
     fn observe(&self, event: &RuntimeEvent) {
         match event {
-            RuntimeEvent::Connection { info, .. } => self.show(info),
+            RuntimeEvent::Connection { info, .. } => {
+                self.show(info);
+                self.clear_when_recovered();
+            }
             RuntimeEvent::Socket(Event::TransportClosed { code, reason }) => {
                 let detail = if reason.is_empty() { String::new() } else { format!(": {reason}") };
-                self.report(SyncError::WebSocketError { message: format!("connection lost (code {code}{detail})") });
+                self.report_transient(SyncError::WebSocketError { message: format!("connection lost (code {code}{detail})") });
             }
             RuntimeEvent::Socket(Event::InvalidEndpoint(message) | Event::ConnectFailed(message)) => {
-                self.report(SyncError::WebSocketError { message: message.clone() })
+                self.report_transient(SyncError::WebSocketError { message: message.clone() })
             }
-            RuntimeEvent::Socket(Event::FrameError(error)) => self.report(SyncError::Protocol { message: error.to_string() }),
-            RuntimeEvent::RootStatus { root_id, status: RootStatus::Recovering, .. } => {
-                self.report(SyncError::VersionMismatch { root_id: root_id.to_string() });
+            RuntimeEvent::Socket(Event::FrameError(error)) => self.report_transient(SyncError::Protocol { message: error.to_string() }),
+            RuntimeEvent::RootStatus { topic, root_id, status: RootStatus::Recovering } => {
+                // The runtime says why (a missed update is not a broken one).
+                let cause = self.client.try_get_value().and_then(|client| {
+                    client.roots(topic).into_iter().find(|root| root.id == *root_id).and_then(|root| root.reason)
+                });
+                let cause = cause.unwrap_or_else(|| "its state went out of sequence".to_owned());
+                self.report_transient(SyncError::Resyncing { root_id: root_id.to_string(), cause });
             }
+            RuntimeEvent::RootStatus { status: RootStatus::Live, .. } => self.clear_when_recovered(),
             _ => {}
         }
     }

@@ -65,6 +65,16 @@ pub enum SyncError {
         /// The root id.
         root_id: String,
     },
+    /// A live root has to resync (it is remounted for a fresh state): `cause` says why — a missed
+    /// update (a version gap) or an update that could not be applied. Its last good state stays
+    /// readable; the error clears itself once every root is live again.
+    #[error("root {root_id} is resyncing: {cause}; its last good state stays on screen")]
+    Resyncing {
+        /// The root id.
+        root_id: String,
+        /// Why, e.g. `it missed an update (expected 4 → 5, got 6 → 7)`.
+        cause: String,
+    },
     /// The request was cut off: its root was unmounted or the connection closed.
     #[error("cancelled: {reason}")]
     Cancelled {

@@ -143,6 +143,25 @@ pub enum SyncError {
     /// may not have run it, so it is not sent again.
     #[error("Disconnected while the command was in flight: it may or may not have run")]
     DisconnectedInFlight,
+    /// A root id is already mounted with another module (or other params): a second mount under
+    /// it would silently share the first root, so it is refused, naming both.
+    #[error("root id \"{id}\" is already mounted as {mounted}; cannot mount {requested} under it (use another id)")]
+    IdInUse {
+        /// The root id.
+        id: String,
+        /// What is mounted under it (the module, with its params when only they differ).
+        mounted: String,
+        /// What was asked for.
+        requested: String,
+    },
+    /// A store id the root does not have (e.g. a child store that does not exist).
+    #[error("root \"{root_id}\" has no store {store_id}")]
+    UnknownStore {
+        /// The root id.
+        root_id: String,
+        /// The store id, as JSON (e.g. `["cards","9"]`).
+        store_id: String,
+    },
     /// The root's outbox already holds this many commands.
     #[error("Outbox full: {0} commands are already waiting")]
     OutboxFull(usize),
@@ -190,6 +209,8 @@ impl SyncError {
             SyncError::DisconnectedInFlight => "disconnected_in_flight",
             SyncError::OutboxFull(_) => "outbox_full",
             SyncError::OutboxExpired => "outbox_expired",
+            SyncError::IdInUse { .. } => "id_in_use",
+            SyncError::UnknownStore { .. } => "unknown_store",
         }
     }
 }

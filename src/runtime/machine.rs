@@ -379,6 +379,12 @@ impl Runtime {
             return request;
         }
         let topic = self.ensure_connection(topic, now);
+        let mounted = self.connections.get(&topic).and_then(|connection| connection.roots.get(&spec.id));
+        if let Some(refused) = mounted.and_then(|root| conflict(&root.spec, &spec)) {
+            self.settle(request, Err(refused));
+            self.pump(now);
+            return request;
+        }
         let generation = self.fresh_generation();
         let Some(connection) = self.connections.get_mut(&topic) else { return request };
         let root_id = spec.id.clone();
@@ -689,6 +695,10 @@ mod hardening_tests;
 mod event_tests;
 
 #[cfg(test)]
+#[path = "machine_mistake_tests.rs"]
+mod mistake_tests;
+
+#[cfg(test)]
 #[path = "wire_tests.rs"]
 mod wire_tests;
 
@@ -719,3 +729,17 @@ mod outbox_tests;
 #[cfg(test)]
 #[path = "cache_tests.rs"]
 mod cache_tests;
+
+/// Why a mount may not share the root already mounted under its id: another module, or the same
+/// module with other params (`None` when it is the same root).
+fn conflict(mounted: &MountSpec, requested: &MountSpec) -> Option<SyncError> {
+    let describe = |spec: &MountSpec, with_params: bool| {
+        if with_params { format!("{} with params {}", spec.module, spec.params) } else { spec.module.clone() }
+    };
+    let params_differ = mounted.params != requested.params;
+    if mounted.module == requested.module && !params_differ {
+        return None;
+    }
+    let with_params = mounted.module == requested.module;
+    Some(SyncError::IdInUse { id: requested.id.to_string(), mounted: describe(mounted, with_params), requested: describe(requested, with_params) })
+}

@@ -325,7 +325,7 @@ impl Runtime {
                 );
                 self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message });
             }
-            Err(error) => self.recover(topic, &root_id, &error.to_string(), now),
+            Err(error) => self.recover(topic, &root_id, &error.resync_cause(), now),
         }
     }
 
@@ -343,6 +343,8 @@ impl Runtime {
         root.generation = generation;
         root.mount_sent = false;
         root.replica.expect_initial();
+        // Until the fresh state is in, the root's info says why it resyncs.
+        root.reason = Some(reason.to_owned());
         self.emit(RuntimeEvent::Diagnostic { topic: topic.clone(), message: format!("recovering {root_id}: {reason}") });
         self.set_status(topic, root_id, RootStatus::Recovering);
         self.reject_mounts(topic, root_id, &SyncError::VersionMismatch, false, now);

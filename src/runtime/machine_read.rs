@@ -46,6 +46,13 @@ impl Runtime {
         Some(root.replica.streams().items_node(&store_id.key(), name))
     }
 
+    /// Whether a root currently has the store: `None` while the root is unknown or has no state
+    /// yet (nothing to tell).
+    pub fn has_store(&self, topic: &str, root_id: &str, store_id: &StoreId) -> Option<bool> {
+        let root = self.root(topic, root_id).filter(|root| root.status != RootStatus::Mounting)?;
+        Some(root.replica.index().contains_key(&store_id.key()))
+    }
+
     /// The ids of the stores a root currently has.
     pub fn store_ids(&self, topic: &str, root_id: &str) -> Vec<StoreId> {
         let mut ids: Vec<StoreId> =

@@ -103,7 +103,8 @@ fn checklist_07_patches_are_routed_by_root_id() {
 fn checklist_08_mounting_a_mounted_id_shares_the_root_without_a_second_push() {
     let mut wire = Wire::connected();
     wire.mount("page", page("Inbox"));
-    let again = wire.rt.mount(TOPIC, MountSpec { module: "Other".into(), id: "page".into(), params: json!({}) }, 0);
+    // The same module and params (another module under the id is refused: mistake_tests).
+    let again = wire.rt.mount(TOPIC, Wire::spec("page"), 0);
     wire.drain();
     assert_eq!(wire.settled(again), Some(Ok(Value::Null)));
     assert_eq!(wire.count("mount"), 1);
@@ -128,7 +129,7 @@ fn concurrent_mounts_of_one_id_join_the_in_flight_mount() {
 fn checklist_09_only_the_last_owner_unmounts() {
     let mut wire = Wire::connected();
     wire.mount("page", page("Inbox"));
-    wire.rt.mount(TOPIC, MountSpec { module: "M".into(), id: "page".into(), params: json!({}) }, 0);
+    wire.rt.mount(TOPIC, Wire::spec("page"), 0);
     let first = wire.rt.unmount(TOPIC, "page", 0);
     wire.drain();
     assert_eq!(wire.settled(first), Some(Ok(Value::Null)));

@@ -20,6 +20,25 @@ use super::stream::{StreamOp, StreamOpError, Streams};
 use super::tree::{ContainerSet, Node, share_unchanged};
 use super::upload::{UploadOp, UploadOpError, Uploads};
 
+impl AcceptError {
+    /// Why a live root has to resync, in words for a status line: a missed update (a version gap)
+    /// is not a broken one (an update that could not be applied).
+    ///
+    /// ```
+    /// use musubi_wasm::runtime::replica::AcceptError;
+    /// let gap = AcceptError::VersionMismatch { expected: 4, base: 6, version: 7 };
+    /// assert_eq!(gap.resync_cause(), "it missed an update (expected 4 → 5, got 6 → 7)");
+    /// ```
+    pub fn resync_cause(&self) -> String {
+        match self {
+            AcceptError::VersionMismatch { expected, base, version } => {
+                format!("it missed an update (expected {expected} → {}, got {base} → {version})", expected + 1)
+            }
+            other => format!("an update could not be applied ({other})"),
+        }
+    }
+}
+
 /// Why an envelope was not applied. The replica is unchanged in every case.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AcceptError {

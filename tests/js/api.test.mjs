@@ -91,10 +91,10 @@ class FakeRaw {
     return 3;
   }
   status() {
-    return "open";
+    return this.options?.hang ? "reconnecting" : "open";
   }
   info() {
-    return { status: "open", url: this.url, roots: [] };
+    return { status: this.status(), reason: this.options?.hang ? "connection lost (code 1006)" : "connected", url: this.url, roots: [] };
   }
   disconnect() {
     this.onStatus("open", "closed", "closed by the application");
@@ -117,6 +117,56 @@ const rawError = (kind) =>
     : { name: "Error", message: "Disconnected", kind: "disconnected" };
 const api = () =>
   createApi(async () => ({ RawConnection: FakeRaw, rawError, rawStats: () => ({ liveHandles: FakeRaw.last?.listeners.size ?? 0 }) }));
+
+// Node is no browser: connect() refuses it at once (tested first, below). The other tests stand
+// in for a page: a `window` and a `WebSocket` constructor are what connect() checks for.
+const NOT_A_BROWSER = "musubi-wasm needs a browser (WebSocket); on the server render from a snapshot";
+function pretendBrowser() {
+  globalThis.window = globalThis;
+  globalThis.location = new URL("http://127.0.0.1:5173/app/");
+  globalThis.WebSocket ??= class {};
+}
+
+test("connect() outside a browser throws at once, naming the fix; importing never throws", async () => {
+  assert.equal(typeof globalThis.window, "undefined");
+  const { connect } = api();
+  assert.throws(() => connect("/socket"), { message: NOT_A_BROWSER }, "thrown synchronously, not a rejection");
+  assert.equal(FakeRaw.last, undefined, "nothing was created");
+  pretendBrowser();
+});
+
+test("waitForJoin: false resolves before the join; the join goes on", async () => {
+  const { connect } = api();
+  const connection = await connect("/socket", { hang: true, waitForJoin: false, diagnostics: false });
+  assert.equal(FakeRaw.last.freed, false);
+  const { store } = await connection.mountStore({ module: "M", id: "r" });
+  assert.deepEqual(FakeRaw.last.mounted, { module: "M", id: "r", params: undefined }, "a root mounted before the join is handed on");
+  assert.ok(store);
+  await assert.rejects(connect("/socket", { waitForJoin: "no" }), TypeError);
+  await assert.rejects(connect("/socket", { diagnostics: 1 }), TypeError);
+  await connection.disconnect();
+});
+
+test("development builds warn once when the connection has not joined after 5 s", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const warnings = [];
+  t.mock.method(console, "warn", (message) => warnings.push(message));
+  const { connect } = api();
+  const silenced = await connect("/quiet", { hang: true, waitForJoin: false, diagnostics: false });
+  const connection = await connect("/socket", { hang: true, waitForJoin: false });
+  const joined = await connect("/joined", { waitForJoin: false });
+  t.mock.timers.tick(4_999);
+  assert.deepEqual(warnings, []);
+  t.mock.timers.tick(1);
+  await Promise.resolve();
+  assert.equal(warnings.length, 1, "once, for the connection that never joined");
+  assert.match(warnings[0], /not connected after 5 s to ws:\/\/127\.0\.0\.1:5173\/socket\/websocket \(status "reconnecting", connection lost \(code 1006\)\)/);
+  assert.match(warnings[0], /proxy WebSocket upgrades of "\/socket"/);
+  assert.match(warnings[0], /server is not running/);
+  t.mock.timers.tick(60_000);
+  assert.equal(warnings.length, 1, "never again");
+  await Promise.all([silenced.disconnect(), connection.disconnect(), joined.disconnect()]);
+});
 
 test("MusubiCommandError keeps the reference fields, message and name-based is()", () => {
   const failed = new MusubiCommandError({ kind: "failed", command: "save", storeId: ["cart"], reply: { code: "invalid", reason: "x" } });

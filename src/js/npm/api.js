@@ -63,6 +63,67 @@ export function toError(value) {
   return new Error(String(value));
 }
 
+const NOT_A_BROWSER = "musubi-wasm needs a browser (WebSocket); on the server render from a snapshot";
+
+/** A browser page or worker (not a server render: Node, Deno and Bun have no `window`/worker scope). */
+const inBrowser = () =>
+  typeof WebSocket === "function" && (typeof window === "object" || (typeof WorkerGlobalScope === "function" && globalThis instanceof WorkerGlobalScope));
+
+/**
+ * A production build: bundlers (Vite, webpack, Next.js, esbuild with `--define`) replace
+ * `process.env.NODE_ENV` in dependencies; unbundled in a browser `process` is not defined, which
+ * counts as development.
+ */
+function isProduction() {
+  try {
+    return process.env.NODE_ENV === "production";
+  } catch {
+    return false;
+  }
+}
+
+/** How long a connection may go without its first join before the development warning. */
+export const JOIN_WARNING_MS = 5_000;
+
+/** The WebSocket URL a socket endpoint resolves to on this page (what the browser dials). */
+function dialedUrl(endpoint) {
+  try {
+    const base = new URL(endpoint, globalThis.location?.href);
+    if (base.protocol === "http:") base.protocol = "ws:";
+    if (base.protocol === "https:") base.protocol = "wss:";
+    if (!base.pathname.endsWith("/websocket")) base.pathname = `${base.pathname.replace(/\/$/, "")}/websocket`;
+    return `${base.origin.replace(/^http/, "ws")}${base.pathname}`;
+  } catch {
+    return endpoint;
+  }
+}
+
+/**
+ * Development builds: when the connection has not joined once after a few seconds, says once on
+ * the console what it dialed and what usually causes it (no proxy under a dev server, a wrong
+ * path, the server down). Silenced by `connect(url, { diagnostics: false })`.
+ */
+function warnIfNeverJoined(connection, url, joined) {
+  let settled = false;
+  joined.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  const timer = setTimeout(() => {
+    if (settled || connection.status === "open" || connection.status === "closed") return;
+    const { reason } = connection.info();
+    const sameOrigin = typeof location === "object" && url.startsWith("/") && !url.startsWith("//");
+    const proxy = sameOrigin
+      ? ` If a dev server (Vite, webpack) serves this page, it must proxy WebSocket upgrades of "${url}" to the Musubi server (Vite: server.proxy { "${url}": { target: "ws://127.0.0.1:4000", ws: true } }).`
+      : "";
+    console.warn(
+      `musubi-wasm: not connected after ${JOIN_WARNING_MS / 1000} s to ${dialedUrl(url)} (status "${connection.status}", ${reason}).${proxy} Check that the path is the server's socket mount (Phoenix: the path of \`socket "/socket", …\` in the endpoint, without "/websocket"); or the server is not running. (connect(url, { diagnostics: false }) silences this.)`,
+    );
+  }, JOIN_WARNING_MS);
+  // On Node (tests) the timer must not keep the process alive.
+  timer?.unref?.();
+}
+
 /** The wasm side's calls that return promises (a failed module rejects them instead of throwing). */
 const ASYNC_CALLS = new Set(["connect", "mount", "unmount", "command", "disconnect", "upload_select", "upload_start", "upload_cancel", "upload_reset"]);
 
@@ -142,10 +203,20 @@ export function createApi(load) {
     await ready(input);
   }
 
-  async function connect(url, options) {
+  // Throws at once outside a browser (a server render, Node): there is no WebSocket to open.
+  function connect(url, options) {
+    if (!inBrowser()) throw new Error(NOT_A_BROWSER);
+    return connectInBrowser(url, options);
+  }
+
+  async function connectInBrowser(url, options) {
     if (typeof url !== "string" || url === "") throw new TypeError("musubi-wasm connect(): url must be a non-empty string");
     const signal = options?.signal;
     if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError("musubi-wasm connect(): signal must be an AbortSignal");
+    const waitForJoin = options?.waitForJoin ?? true;
+    if (typeof waitForJoin !== "boolean") throw new TypeError("musubi-wasm connect(): waitForJoin must be a boolean");
+    const diagnostics = options?.diagnostics ?? !isProduction();
+    if (typeof diagnostics !== "boolean") throw new TypeError("musubi-wasm connect(): diagnostics must be a boolean");
     signal?.throwIfAborted();
     const exports = await ready();
     signal?.throwIfAborted();
@@ -174,10 +245,12 @@ export function createApi(load) {
       signal?.addEventListener("abort", onAbort, { once: true });
     });
     const joined = raw.connect().catch((error) => Promise.reject(toError(error)));
-    if (cache) {
+    if (diagnostics) warnIfNeverJoined(connection, url, joined);
+    if (cache || !waitForJoin) {
       // With a cache, a page reloaded while the server is unreachable must still mount (and show
       // its cached roots): connect() resolves at once, with status "connecting"; the socket keeps
-      // trying on its own.
+      // trying on its own. `waitForJoin: false` asks for the same (roots mounted meanwhile go out
+      // once the channel is joined).
       joined.catch(noop);
       signal?.removeEventListener("abort", onAbort);
       return connection;
