@@ -14,7 +14,7 @@ for target in web bundler; do
     --out-dir pkg.tmp/"$target" --out-name musubi_wasm -- --features js
   rm -f pkg.tmp/"$target"/.gitignore
 done
-cp src/js/npm/{api.js,cache.js,index.js,index.d.ts,bundler.js,bundler.d.ts,react.js,react.d.ts,README.md} pkg.tmp/
+cp src/js/npm/{api.js,cache.js,index.js,index.d.ts,bundler.js,bundler.d.ts,react.js,react.d.ts,README.md} LICENSE CHANGELOG.md pkg.tmp/
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 node -e '
   const fs = require("fs");
