@@ -31,7 +31,9 @@ interface Profile {
   readonly avatar: UploadMarker;
   readonly avatar_url: string | null;
 }
-type Stores = { "Demo.CounterStore": Counter; "Demo.BoardStore": Board; "Demo.ProfileStore": Profile };
+// A registry maps each module to a StoreSpec; these declare snapshots only (commands and events
+// stay untyped; see generic-registry.ts for the typed ones).
+type Stores = { "Demo.CounterStore": { snapshot: Counter }; "Demo.BoardStore": { snapshot: Board }; "Demo.ProfileStore": { snapshot: Profile } };
 
 /** An external uploader that PUTs the file where the server's meta says. */
 const httpUploader: Uploader = async ({ file, meta, onProgress, signal }: UploaderArgs) => {
@@ -99,7 +101,7 @@ export async function usage(): Promise<void> {
   const ok: boolean = reply.ok;
   const board = await connection.mountStore({ module: "Demo.BoardStore", id: "board" });
   const status: "loading" | "ok" | "failed" = board.store.snapshot().stats.status;
-  const card: Store<{ title: string }> = board.store.child<{ title: string }>(["cards", "1"]);
+  const card: Store<{ snapshot: { title: string } }> = board.store.child<{ snapshot: { title: string } }>(["cards", "1"]);
   const title: string = card.snapshot().title;
   const stale: boolean = card.stale;
   try {

@@ -8,6 +8,10 @@
  * const unsubscribe = store.subscribe(() => console.log(store.snapshot()));
  * await store.dispatchCommand("increment", { by: 1 });
  * ```
+ *
+ * Declare the server's stores once ({@link Register}) and these calls are checked: module names,
+ * snapshot fields, command names, payloads and replies, event names and payloads. Without a
+ * registry everything compiles, and snapshot fields, replies and event payloads are `unknown`.
  */
 
 /** A JSON value as the server sends it. */
@@ -37,8 +41,216 @@ export interface UploadMarker {
   readonly __musubi_upload__: string;
 }
 
-/** Maps root store modules to their snapshot types, for typed `mountStore` calls. */
-export type StoreRegistry = Record<string, object>;
+// ---- Typed stores: specs and the registry ---------------------------------------------------
+
+/**
+ * What the client knows about one store module. Each part is optional: a part declared (as a
+ * required property) is checked, a part left out stays untyped.
+ *
+ * - `snapshot`: the snapshot's shape, shown {@link Frozen}. Left out: {@link StoreSnapshot}
+ *   (every field `unknown`, so code must narrow).
+ * - `commands`: command name → {@link CommandSpec} (`{ payload?, reply? }`). Declared, a wrong
+ *   name or payload fails to compile and replies are typed; `commands: {}` means "no commands".
+ *   Left out: any name, payload {@link UntypedPayload}, reply `unknown`.
+ * - `events`: event name → payload type (Musubi 0.13 push events). Left out: any name, payload
+ *   `unknown`.
+ *
+ * Child stores are declared in the parent's snapshot with {@link ChildSnapshot}:
+ *
+ * ```ts
+ * interface CardSpec {
+ *   snapshot: { title: string; done: boolean };
+ *   commands: { rename: { payload: { title: string } }; toggle: {} };
+ * }
+ * interface BoardSpec {
+ *   snapshot: { cards: ChildSnapshot<CardSpec>[]; stats: AsyncValue<{ total: number }> };
+ *   commands: { add_card: { payload: { title: string }; reply: { id: string } } };
+ *   events: { card_added: { id: string } };
+ * }
+ * ```
+ */
+export interface StoreSpec {
+  snapshot?: object;
+  commands?: object;
+  events?: object;
+}
+
+/**
+ * One command of a {@link StoreSpec}'s `commands`. `payload`: what `dispatchCommand(name, payload)`
+ * takes — required, unless its type admits `undefined` (`payload?: {…}`, `payload: void`); left
+ * out: the command takes no payload. `reply`: what the command resolves with (left out: `unknown`).
+ *
+ * ```ts
+ * commands: {
+ *   increment: { payload: { by: number }; reply: { count: number } };
+ *   reset: {}; // dispatchCommand("reset")
+ * }
+ * ```
+ */
+export interface CommandSpec {
+  payload?: unknown;
+  reply?: unknown;
+}
+
+/**
+ * The app's store registry — module name → {@link StoreSpec} — declared once by module
+ * augmentation. It becomes the default registry of {@link connect}, {@link Connection} and every
+ * `musubi-wasm/react` hook (also for `musubi-wasm/bundler`, which re-exports these types):
+ *
+ * ```ts
+ * interface Stores {
+ *   "Demo.CounterStore": {
+ *     snapshot: { count: number; label: string };
+ *     commands: { increment: { payload: { by: number }; reply: { count: number } } };
+ *     events: { toast: { text: string } };
+ *   };
+ * }
+ * declare module "musubi-wasm" {
+ *   interface Register { stores: Stores }
+ * }
+ * ```
+ *
+ * (The declaring file must be a module: it imports or exports something.) Without it any module
+ * name mounts and every store is untyped ({@link UntypedStores}). To type one connection only,
+ * pass the registry as a type argument instead: `connect<Stores>(url)`.
+ */
+export interface Register {}
+
+/**
+ * The registry in effect: the one declared in {@link Register}, else {@link UntypedStores}. A
+ * declared registry that is not a {@link StoreRegistry} (an entry is not a spec) has one module
+ * name, an error message, so every `mountStore`/`useRoot` call points at the mistake.
+ */
+export type RegisteredStores = Register extends { readonly stores: infer Stores extends object }
+  ? Stores extends StoreRegistry<Stores>
+    ? Stores
+    : InvalidRegistry
+  : UntypedStores;
+
+/** What a malformed `Register["stores"]` turns into (see {@link RegisteredStores}). */
+interface InvalidRegistry {
+  readonly "musubi-wasm: Register's stores must map each module name to a StoreSpec ({ snapshot?, commands?, events? })": never;
+}
+
+/** The registry when none is declared: every module name mounts, each store untyped. */
+export interface UntypedStores {
+  readonly [module: string]: StoreSpec;
+}
+
+/**
+ * The shape a registry must have: module name → {@link StoreSpec}. Any object type of that shape
+ * is a registry — an `interface` too (no index signature needed); `connect<Stores>()` checks its
+ * type argument against `StoreRegistry<Stores>`, so an entry that is not a spec (e.g. a bare
+ * snapshot type) fails to compile there.
+ */
+export type StoreRegistry<Stores = UntypedStores> = { readonly [M in keyof Stores]: StoreSpec };
+
+/** A registry's module names (`string` without a registry). */
+export type ModuleName<Stores extends object = RegisteredStores> = keyof Stores & string;
+
+/** The spec a registry gives module `M` ({@link StoreSpec}, i.e. untyped, when it has none). */
+export type SpecOf<M extends string, Stores extends object = RegisteredStores> = M extends keyof Stores
+  ? Stores[M] extends StoreSpec
+    ? Stores[M]
+    : StoreSpec
+  : StoreSpec;
+
+/** A spec's snapshot type: its declared `snapshot`, {@link Frozen}; {@link StoreSnapshot} when it declares none. */
+export type SnapshotOf<Spec extends StoreSpec> = Spec extends { readonly snapshot: infer S extends object } ? Frozen<S> : StoreSnapshot;
+
+/**
+ * `T` as a snapshot shows it: frozen, so every property and element is read-only all the way
+ * down. Child snapshots ({@link ChildSnapshot}) stay as they are (their brand included).
+ */
+export type Frozen<T> =
+  T extends ChildBrand<infer Spec>
+    ? unknown extends Spec
+      ? { readonly [K in keyof T]: Frozen<T[K]> }
+      : T
+    : T extends (...args: never[]) => unknown
+      ? T
+      : T extends readonly (infer E)[]
+        ? readonly Frozen<E>[]
+        : T extends object
+          ? { readonly [K in keyof T]: Frozen<T[K]> }
+          : T;
+
+/** What names a child store in its parent's snapshot; `store.child()` takes one (or a {@link StoreId}). */
+export interface ChildRef {
+  readonly __musubi_store_id__: StoreId;
+}
+
+/** Type-only: never present at run time. */
+declare const childSpec: unique symbol;
+
+/** A child snapshot's phantom brand: the child's spec. */
+interface ChildBrand<Spec> extends ChildRef {
+  readonly [childSpec]?: Spec;
+}
+
+/**
+ * A {@link ChildRef} without a spec brand (an id object made by hand, or a declared snapshot
+ * type that does not use {@link ChildSnapshot}): it names an untyped child store. A branded
+ * child snapshot is not one, so where a typed child is expected it cannot fall back to untyped.
+ */
+export interface UntypedChildRef extends ChildRef {
+  readonly [childSpec]?: undefined;
+}
+
+/**
+ * A child store's snapshot as its parent's snapshot nests it (e.g. one of a board's `cards`):
+ * the child's {@link SnapshotOf} plus `__musubi_store_id__`, carrying the child's spec as a
+ * type-only brand, so `store.child(board.cards[0])` — and the React hooks' `storeId` — infer
+ * `Store<CardSpec>`. Declare it in the parent's spec: `snapshot: { cards: ChildSnapshot<CardSpec>[] }`.
+ */
+export type ChildSnapshot<Spec extends StoreSpec = StoreSpec> = SnapshotOf<Spec> & ChildBrand<Spec>;
+
+/** A command payload where commands are not declared. */
+export type UntypedPayload = Json | Record<string, unknown>;
+
+/** A spec's command names (`string` when it declares no `commands`). */
+export type CommandName<Spec extends StoreSpec> = Spec extends { readonly commands: infer C extends object } ? keyof C & string : string;
+
+/**
+ * What command `N` takes: its declared `payload` (`undefined` when it declares none);
+ * {@link UntypedPayload} when the spec declares no `commands`.
+ */
+export type CommandPayload<Spec extends StoreSpec, N extends string> = Spec extends { readonly commands: infer C extends object }
+  ? N extends keyof C
+    ? "payload" extends keyof C[N]
+      ? C[N]["payload" & keyof C[N]]
+      : undefined
+    : never
+  : UntypedPayload;
+
+/** What command `N` resolves with: its declared `reply`, else `unknown`. */
+export type CommandReply<Spec extends StoreSpec, N extends string> = Spec extends { readonly commands: infer C extends object }
+  ? N extends keyof C
+    ? "reply" extends keyof C[N]
+      ? C[N]["reply" & keyof C[N]]
+      : unknown
+    : never
+  : unknown;
+
+/**
+ * The arguments after a command's name: `[payload, options?]` — the payload optional when the
+ * command declares none (or one that admits `undefined`) and when commands are untyped.
+ */
+export type CommandArgs<Spec extends StoreSpec, N extends string> = Spec extends { readonly commands: object }
+  ? undefined extends CommandPayload<Spec, N>
+    ? [payload?: CommandPayload<Spec, N>, options?: CommandOptions]
+    : [payload: CommandPayload<Spec, N>, options?: CommandOptions]
+  : [payload?: UntypedPayload, options?: CommandOptions];
+
+/** A spec's event names (`string` when it declares no `events`). */
+export type EventName<Spec extends StoreSpec> = Spec extends { readonly events: infer E extends object } ? keyof E & string : string;
+
+/** Event `N`'s payload: as declared; `unknown` when the spec declares no `events`. */
+export type EventPayload<Spec extends StoreSpec, N extends string> = Spec extends { readonly events: infer E extends object }
+  ? N extends keyof E
+    ? E[N]
+    : never
+  : unknown;
 
 /**
  * Connection status shown to users, derived by the client's runtime (the Leptos hooks show the
@@ -85,9 +297,24 @@ export interface RootInfo {
  * `"too_deep"`, `"connect_failed"`, `"module_failed"` (a trap killed the module: reload the page),
  * `"disconnected_in_flight"` (a command was sent and the connection dropped before its reply: it
  * may or may not have run, and is never re-sent), `"outbox_full"`, `"outbox_expired"`,
- * `"upload_refused"`, `"upload_timeout"`.
+ * `"upload_refused"`, `"upload_timeout"`, `"id_in_use"` (`mountStore` of another module under an
+ * id that is already mounted; the message names both modules), `"unknown_store"` (`child()` of a
+ * store id the live root does not have; thrown, not a rejection), and `musubi-wasm/react`'s
+ * `"not_mounted"` (a hook's command or upload used before its root is mounted) and `"server"`
+ * (`useRoot(…, { suspense: true })` rendered on the server).
  */
 export type ErrorKind = string;
+
+/**
+ * An `Error` as the client rejects or throws with: `kind` says why (see {@link ErrorKind}).
+ *
+ * ```ts
+ * catch (error) { if ((error as MusubiError).kind === "id_in_use") … }
+ * ```
+ */
+export interface MusubiError extends Error {
+  readonly kind?: ErrorKind;
+}
 
 /** A picture of the connection for diagnostics panels. */
 export interface ConnectionInfo {
@@ -277,6 +504,20 @@ export interface ConnectOptions {
    * `AbortSignal.timeout(10_000)` to bound the wait. Rejects with `signal.reason`.
    */
   signal?: AbortSignal;
+  /**
+   * Wait for the join (default `true`): `connect()` resolves once the connection channel is
+   * joined. `false`: it resolves as soon as the WebAssembly module is loaded, with status
+   * `"connecting"`; roots mounted meanwhile go out once it is joined (their `mountStore()`
+   * resolves then). The React `MusubiProvider` connects this way, so it never blocks rendering.
+   */
+  waitForJoin?: boolean;
+  /**
+   * Development hints (default `true` in development builds): one `console.warn` when the
+   * connection has not joined 5 s after `connect()`, naming the URL it tried and the likely fix —
+   * a dev server without a WebSocket proxy for the socket path, a wrong path, or the server being
+   * down. `false` silences it.
+   */
+  diagnostics?: boolean;
 }
 
 /** Per-call options of {@link Store.dispatchCommand}. */
@@ -293,14 +534,23 @@ export interface MountOptions<M extends string = string> {
   params?: Record<string, Json>;
 }
 
-/** A live store. Every member is a bound function, so `useSyncExternalStore(store.subscribe, store.snapshot)` works. */
-export interface Store<T extends object = StoreSnapshot> {
+/**
+ * A live store, typed by its {@link StoreSpec} (untyped by default). Every member is a bound
+ * function, so `useSyncExternalStore(store.subscribe, store.snapshot)` works.
+ *
+ * ```ts
+ * const counter: Store<CounterSpec> = (await connection.mountStore({ module: "Demo.CounterStore", id: "c" })).store;
+ * const { count } = await counter.dispatchCommand("increment", { by: 1 }); // reply: { count: number }
+ * counter.onEvent("toast", ({ text }) => alert(text));
+ * ```
+ */
+export interface Store<Spec extends StoreSpec = StoreSpec> {
   readonly storeId: StoreId;
   /**
    * The current snapshot: the identical frozen object until this store changes — also across the
    * remount after an outage when the store's state did not change meanwhile.
    */
-  readonly snapshot: () => T;
+  readonly snapshot: () => SnapshotOf<Spec>;
   /**
    * Calls `listener` after every change of this store and whenever its root goes stale or live
    * again (so `useSyncExternalStore(store.subscribe, () => store.stale)` works); returns the
@@ -311,20 +561,36 @@ export interface Store<T extends object = StoreSnapshot> {
    * Calls `listener(payload)` for every event named `name` this store pushes (Musubi 0.13 push
    * events): once per event, after the state that came with it is applied. Returns the
    * unsubscribe function. Events are not replayed: an event sent while the page was away is gone.
+   * With declared `events` the name is checked and the payload typed; without, any name, and the
+   * payload is `unknown` (or what `onEvent<P>` says).
    */
-  readonly onEvent: <P = unknown>(name: string, listener: (payload: P) => void) => () => void;
+  readonly onEvent: Spec extends { readonly events: object }
+    ? <N extends EventName<Spec>>(name: N, listener: (payload: EventPayload<Spec, N>) => void) => () => void
+    : <P = unknown>(name: string, listener: (payload: P) => void) => () => void;
   /**
    * Sends a command. Resolves with the server's reply; the state change arrives right after.
    * Rejects with {@link MusubiCommandError} (failed / timeout) or an `Error` whose message is
    * `"Unmounted"`, `"Disconnected"`, `"Version mismatch"` or `"Store is not connected"`.
    * `options.queue` overrides the connection's outbox for this call (`true`: wait while the root
-   * is not live; `false`: reject at once).
+   * is not live; `false`: reject at once). With declared `commands` the name and payload are
+   * checked ({@link CommandArgs}) and the reply typed ({@link CommandReply}); without, any name,
+   * an {@link UntypedPayload}, and the reply is `unknown` (or what `dispatchCommand<R>` says).
    */
-  readonly dispatchCommand: <R = Json>(name: string, payload?: Json | Record<string, unknown>, options?: CommandOptions) => Promise<R>;
+  readonly dispatchCommand: Spec extends { readonly commands: object }
+    ? <N extends CommandName<Spec>>(name: N, ...args: CommandArgs<Spec, N>) => Promise<CommandReply<Spec, N>>
+    : <R = unknown>(name: string, payload?: UntypedPayload, options?: CommandOptions) => Promise<R>;
   /** How many of this store's commands wait in the outbox (its subscribers hear when it changes). */
   readonly queued: () => number;
-  /** A handle to a child store of the same root (e.g. `store.child(["cards", "7"])`). */
-  readonly child: <C extends object = StoreSnapshot>(storeId: StoreId) => Store<C>;
+  /**
+   * A handle to a child store of the same root, by its id or its snapshot nested in this one's:
+   * `store.child(board.cards[0])` infers the child's spec from a {@link ChildSnapshot};
+   * `store.child<CardSpec>(["cards", "7"])` names it (untyped by default). Throws an `Error` of
+   * kind `"unknown_store"` when the live root has no such store.
+   */
+  readonly child: {
+    <C extends StoreSpec>(snapshot: ChildSnapshot<C>): Store<C>;
+    <C extends StoreSpec = StoreSpec>(storeId: StoreId | ChildRef): Store<C>;
+  };
   /**
    * The store's declared upload `name`, or the one a snapshot's upload marker names
    * (`store.upload(store.snapshot().avatar)`); the same handle for the same name.
@@ -338,29 +604,49 @@ export interface Store<T extends object = StoreSnapshot> {
 }
 
 /** A mounted root store and the function that releases it. */
-export interface MountedStore<T extends object = StoreSnapshot> {
-  readonly store: Store<T>;
+export interface MountedStore<Spec extends StoreSpec = StoreSpec> {
+  readonly store: Store<Spec>;
   /** Gives up this mount (idempotent): subscriptions made through it are released. */
   readonly unmount: () => Promise<void>;
 }
 
-/** One WebSocket to a Musubi server. */
-export interface Connection<Stores extends StoreRegistry = StoreRegistry> {
+/**
+ * One WebSocket to a Musubi server, typed by a store registry (by default the registered one,
+ * {@link Register}).
+ */
+export interface Connection<Stores extends object = RegisteredStores> {
   readonly status: ConnectionStatus;
   /** Calls `listener` at every status change; returns the unsubscribe function. */
   onStatusChange(listener: (change: StatusChange) => void): () => void;
   info(): ConnectionInfo;
-  /** Mounts a root and resolves once its initial state is there. */
-  mountStore<M extends keyof Stores & string>(options: MountOptions<M>): Promise<MountedStore<Stores[M] & object>>;
+  /**
+   * Mounts a root and resolves once its initial state is there; the store is typed by the
+   * registry's spec for `module` (with a registry, an unknown module fails to compile).
+   * Mounting another module under an id that is already mounted rejects with kind `"id_in_use"`.
+   */
+  mountStore<M extends ModuleName<Stores>>(options: MountOptions<M>): Promise<MountedStore<SpecOf<M, Stores>>>;
   /** Leaves the connection channel and closes the socket; pending work rejects with `Disconnected`. */
   disconnect(): Promise<void>;
 }
 
 /**
- * Opens a connection and resolves once the connection channel is joined. `url` is the socket
- * endpoint (`ws://host/socket`, `/socket` or `//host/socket`; `/websocket` is appended).
+ * Opens a connection and resolves once the connection channel is joined (at once with
+ * `waitForJoin: false` or `cache`). `url` is the socket endpoint (`ws://host/socket`, `/socket`
+ * or `//host/socket`; `/websocket` is appended).
+ *
+ * Outside a browser (no `WebSocket`, e.g. during server-side rendering) it throws synchronously —
+ * not a rejection — `Error("musubi-wasm needs a browser (WebSocket); on the server render from a snapshot")`.
+ *
+ * The connection is typed by the registered stores ({@link Register}); `connect<Stores>()` types
+ * this one connection instead (`Stores` may be an `interface`):
+ *
+ * ```ts
+ * const connection = await connect<Stores>("/socket");
+ * const { store } = await connection.mountStore({ module: "Demo.CounterStore", id: "counter" });
+ * const { count } = await store.dispatchCommand("increment", { by: 1 });
+ * ```
  */
-export function connect<Stores extends StoreRegistry = StoreRegistry>(url: string, options?: ConnectOptions): Promise<Connection<Stores>>;
+export function connect<Stores extends StoreRegistry<Stores> = RegisteredStores>(url: string, options?: ConnectOptions): Promise<Connection<Stores>>;
 
 /** Loads the WebAssembly module (done automatically by {@link connect}); pass a URL to host the `.wasm` elsewhere. */
 export function init(wasm?: string | URL | Request | Response | BufferSource | WebAssembly.Module): Promise<void>;
@@ -501,3 +787,6 @@ export interface Stash<T extends object = { [key: string]: Json }> {
  * `fallback: "memory"`.
  */
 export function openStash<T extends object = { [key: string]: Json }>(view: string, options?: StashOptions): Promise<Stash<T>>;
+
+// Only the declarations marked `export` are public (the brand and helpers above are not).
+export {};
