@@ -238,9 +238,10 @@ impl SyncContext {
             RuntimeEvent::Socket(Event::FrameError(error)) => self.report_transient(SyncError::Protocol { message: error.to_string() }),
             RuntimeEvent::RootStatus { topic, root_id, status: RootStatus::Recovering } => {
                 // The runtime says why (a missed update is not a broken one).
-                let cause = self.client.try_get_value().and_then(|client| {
-                    client.roots(topic).into_iter().find(|root| root.id == *root_id).and_then(|root| root.reason)
-                });
+                let cause = self
+                    .client
+                    .try_get_value()
+                    .and_then(|client| client.roots(topic).into_iter().find(|root| root.id == *root_id).and_then(|root| root.reason));
                 let cause = cause.unwrap_or_else(|| "its state went out of sequence".to_owned());
                 self.report_transient(SyncError::Resyncing { root_id: root_id.to_string(), cause });
             }

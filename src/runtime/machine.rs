@@ -741,5 +741,9 @@ fn conflict(mounted: &MountSpec, requested: &MountSpec) -> Option<SyncError> {
         return None;
     }
     let with_params = mounted.module == requested.module;
-    Some(SyncError::IdInUse { id: requested.id.to_string(), mounted: describe(mounted, with_params), requested: describe(requested, with_params) })
+    Some(SyncError::IdInUse {
+        id: requested.id.to_string(),
+        mounted: describe(mounted, with_params),
+        requested: describe(requested, with_params),
+    })
 }
