@@ -17,8 +17,13 @@ export const STATIC_DIR = path.resolve(ROOT, process.env.MUSUBI_STATIC_DIR ?? "w
 
 /** Starts the devserver on port 0 (with `args`, e.g. `["--wire", "per-root"]`) → `{ child, url }` once it prints its address. */
 export function startDevserver(args = []) {
+  return startDevserverServing(STATIC_DIR, args);
+}
+
+/** {@link startDevserver} serving `staticDir` instead of {@link STATIC_DIR} (e.g. a page a test built). */
+export function startDevserverServing(staticDir, args = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ["--port", "0", "--test-endpoints", "--static-dir", STATIC_DIR, ...args], {
+    const child = spawn(BIN, ["--port", "0", "--test-endpoints", "--static-dir", staticDir, ...args], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     const timer = setTimeout(() => reject(new Error("devserver did not start")), 10_000);
