@@ -18,7 +18,7 @@ function Counter() {
   return <button disabled={increment.pending} onClick={() => increment.dispatch({ by: 1 })}>{count}</button>;
 }
 
-export function App() {
+export default function App() {
   return (
     <MusubiProvider url="/socket">
       <Counter />
