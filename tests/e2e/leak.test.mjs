@@ -121,7 +121,14 @@ function install() {
         const connection = await withTimeout(musubi.connect("/socket"), "connect");
         const { store } = await withTimeout(connection.mountStore({ module: "Demo.CounterStore", id: `leak-${run}-connection-${i}` }), "mount");
         store.subscribe(() => {});
-        store.child(["nothing", "here"]).snapshot();
+        let refused;
+        try {
+          store.child(["nothing", "here"]);
+        } catch (error) {
+          refused = error;
+        }
+        if (refused?.kind !== "unknown_store") throw new Error(`child() of an unknown store: ${refused ?? "no error"}`);
+        store.child([]).snapshot();
         await withTimeout(connection.disconnect(), "disconnect");
         if (connection.status !== "closed") throw new Error(`status after disconnect: ${connection.status}`);
       }
