@@ -20,6 +20,7 @@ pub use clock::now;
 pub use driver::Machine;
 pub use listeners::Subscription;
 pub use socket::Socket;
+pub(crate) use socket::page_location;
 pub use stash::Stash;
 pub use sync::{Outcome, RootHandle, StoreHandle, SyncClient};
 pub use upload::{ExternalUpload, UploadHandle, Uploader, UploaderFuture};

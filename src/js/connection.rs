@@ -15,7 +15,8 @@ use super::convert::{SnapshotCache, from_js, object, to_js_fresh, value_to_js};
 use super::options;
 use super::stats::{Counted, Kind};
 use super::upload::{self, Upload};
-use crate::browser::{RootHandle, StoreHandle, Subscription, SyncClient, now};
+use crate::browser::{RootHandle, StoreHandle, Subscription, SyncClient, now, page_location};
+use crate::phoenix::endpoint::endpoint_url;
 use crate::phoenix::{ChannelEvent, Event, Millis};
 use crate::runtime::{CommandOptions, MountSpec, RootStatus, RuntimeEvent, StoreId, StoreKey, SyncError, WireMode};
 
@@ -275,6 +276,17 @@ impl RawConnection {
             let reply = reply.await.map_err(|error| error_object(&error))?;
             Ok(value_to_js(&reply))
         })
+    }
+
+    /// The WebSocket URL the socket dials for this endpoint on this page, without its query (the
+    /// params may carry secrets); the endpoint as given when it cannot be resolved. For the
+    /// development warning of a connection that never joined.
+    pub fn dialed_url(&self) -> String {
+        let mut url = endpoint_url(&self.url, None, page_location().as_ref()).unwrap_or_else(|_| self.url.clone());
+        if let Some(query) = url.find('?') {
+            url.truncate(query);
+        }
+        url
     }
 
     /// `"connecting"`, `"open"`, `"reconnecting"` or `"closed"` (the runtime's status).

@@ -172,3 +172,25 @@ e2e("a rename anywhere toasts on the Leptos, JS and React pages (push events)", 
   // Once each: the plain page notes every event it hears.
   assert.equal(await plain.locator("#events li", { hasText: `event toast: ${text}` }).count(), 1);
 });
+
+e2e("a connection that never joins warns once, naming the URL the socket dials", async (t) => {
+  // The browser reports each refused handshake on the console itself.
+  const page = await openPage(t, env.browser, env.baseUrl + "/js/", [/WebSocket connection to '.*\/nowhere\/websocket/]);
+  await waitForStatus(page, "open");
+  const warnings = [];
+  page.on("console", (message) => {
+    if (message.type() === "warning" && message.text().startsWith("musubi-wasm: not connected")) warnings.push(message.text());
+  });
+  const origin = new URL(env.baseUrl).host;
+  // Unbundled, the page counts as a development build; `/nowhere` has no socket behind it.
+  await page.evaluate(async () => {
+    const { connect } = await import("/pkg/index.js");
+    window.lost = await connect("/nowhere", { waitForJoin: false, reconnectAfterMs: [200] });
+  });
+  await page.waitForTimeout(6_000);
+  assert.notEqual(await page.evaluate(() => window.lost.status), "open");
+  assert.equal(warnings.length, 1, "once");
+  assert.ok(warnings[0].includes(`to ws://${origin}/nowhere/websocket (status "`), warnings[0]);
+  assert.match(warnings[0], /proxy WebSocket upgrades of "\/nowhere"/);
+  await page.evaluate(() => window.lost.disconnect());
+});

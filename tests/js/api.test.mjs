@@ -90,6 +90,9 @@ class FakeRaw {
   held_files() {
     return 3;
   }
+  dialed_url() {
+    return `ws://127.0.0.1:5173${this.url}/websocket`;
+  }
   status() {
     return this.options?.hang ? "reconnecting" : "open";
   }

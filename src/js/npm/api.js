@@ -85,25 +85,12 @@ function isProduction() {
 /** How long a connection may go without its first join before the development warning. */
 export const JOIN_WARNING_MS = 5_000;
 
-/** The WebSocket URL a socket endpoint resolves to on this page (what the browser dials). */
-function dialedUrl(endpoint) {
-  try {
-    const base = new URL(endpoint, globalThis.location?.href);
-    if (base.protocol === "http:") base.protocol = "ws:";
-    if (base.protocol === "https:") base.protocol = "wss:";
-    if (!base.pathname.endsWith("/websocket")) base.pathname = `${base.pathname.replace(/\/$/, "")}/websocket`;
-    return `${base.origin.replace(/^http/, "ws")}${base.pathname}`;
-  } catch {
-    return endpoint;
-  }
-}
-
 /**
  * Development builds: when the connection has not joined once after a few seconds, says once on
  * the console what it dialed and what usually causes it (no proxy under a dev server, a wrong
  * path, the server down). Silenced by `connect(url, { diagnostics: false })`.
  */
-function warnIfNeverJoined(connection, url, joined) {
+function warnIfNeverJoined(connection, raw, url, joined) {
   let settled = false;
   joined.then(
     () => (settled = true),
@@ -117,7 +104,7 @@ function warnIfNeverJoined(connection, url, joined) {
       ? ` If a dev server (Vite, webpack) serves this page, it must proxy WebSocket upgrades of "${url}" to the Musubi server (Vite: server.proxy { "${url}": { target: "ws://127.0.0.1:4000", ws: true } }).`
       : "";
     console.warn(
-      `musubi-wasm: not connected after ${JOIN_WARNING_MS / 1000} s to ${dialedUrl(url)} (status "${connection.status}", ${reason}).${proxy} Check that the path is the server's socket mount (Phoenix: the path of \`socket "/socket", …\` in the endpoint, without "/websocket"); or the server is not running. (connect(url, { diagnostics: false }) silences this.)`,
+      `musubi-wasm: not connected after ${JOIN_WARNING_MS / 1000} s to ${raw.dialed_url()} (status "${connection.status}", ${reason}).${proxy} Check that the path is the server's socket mount (Phoenix: the path of \`socket "/socket", …\` in the endpoint, without "/websocket"); or the server is not running. (connect(url, { diagnostics: false }) silences this.)`,
     );
   }, JOIN_WARNING_MS);
   // On Node (tests) the timer must not keep the process alive.
@@ -245,7 +232,7 @@ export function createApi(load) {
       signal?.addEventListener("abort", onAbort, { once: true });
     });
     const joined = raw.connect().catch((error) => Promise.reject(toError(error)));
-    if (diagnostics) warnIfNeverJoined(connection, url, joined);
+    if (diagnostics) warnIfNeverJoined(connection, raw, url, joined);
     if (cache || !waitForJoin) {
       // With a cache, a page reloaded while the server is unreachable must still mount (and show
       // its cached roots): connect() resolves at once, with status "connecting"; the socket keeps
