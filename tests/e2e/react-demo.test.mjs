@@ -10,8 +10,7 @@
 // Run: MUSUBI_DEVSERVER_BIN=target/debug/musubi-devserver node --test --test-concurrency=1 tests/e2e/react-demo.test.mjs
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { crc32, deflateSync } from "node:zlib";
-import { devserverAndBrowser, e2e, openPage } from "./support.mjs";
+import { devserverAndBrowser, e2e, openPage, png } from "./support.mjs";
 
 const env = devserverAndBrowser({ paths: ["/pkg/index.js", "/js/", "/react/", "/react/app.js"] });
 
@@ -47,29 +46,6 @@ async function openReact(t, { query = "", expected = [] } = {}) {
   await page.locator(testId("avatar-status"), { hasText: "idle" }).waitFor({ timeout: 10_000 });
   await page.locator("#counter:not(.stale)").waitFor({ timeout: 5_000 });
   return page;
-}
-
-/** A valid PNG of about `bytes` bytes (random RGB pixels, stored uncompressed). */
-function png(bytes) {
-  const chunk = (type, data) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, "latin1");
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-    return Buffer.concat([head, data, crc]);
-  };
-  const width = 256;
-  const stride = width * 3 + 1;
-  const height = Math.max(1, Math.ceil(bytes / stride));
-  const pixels = randomBytes(stride * height);
-  for (let row = 0; row < height; row++) pixels[row * stride] = 0;
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8);
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk("IHDR", header), chunk("IDAT", deflateSync(pixels, { level: 0 })), chunk("IEND", Buffer.alloc(0))]);
 }
 
 // First, while no other page is open: the server's counters belong to this page alone.
@@ -147,7 +123,7 @@ e2e("React demo: a board card is a child store: added, changed elsewhere, toggle
 
 e2e("React demo: uploads reach 100 % through useUpload (channel avatar, demo-http document)", async (t) => {
   const page = await openReact(t);
-  await page.locator(testId("avatar-input")).setInputFiles({ name: "me.png", mimeType: "image/png", buffer: png(1_000_000) });
+  await page.locator(testId("avatar-input")).setInputFiles({ name: "me.png", mimeType: "image/png", buffer: png(1_000_000, 256) });
   await page.locator(testId("avatar-status"), { hasText: "success" }).waitFor({ timeout: 20_000 });
   await page.locator(`${testId("avatar-progress")}[value="100"]`).waitFor({ timeout: 5_000 });
   const ref = await page.locator(`${testId("avatar-entries")} li`).first().getAttribute("data-ref");

@@ -4,9 +4,11 @@
 import assert from "node:assert/strict";
 import { test, before, after } from "node:test";
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { crc32, deflateSync } from "node:zlib";
 import { chromium } from "playwright-core";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -156,4 +158,31 @@ export function connectOptionErrors(page, optionsList) {
     }
     return outcomes;
   }, optionsList);
+}
+
+/** One PNG chunk: length, type, data, CRC of type + data. */
+function pngChunk(type, data) {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, "latin1");
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+  return Buffer.concat([head, data, crc]);
+}
+
+/**
+ * A valid PNG of about `bytes` bytes, `width` pixels wide (random RGB pixels, stored
+ * uncompressed), so that a page can show it from the server.
+ */
+export function png(bytes, width = 1024) {
+  const stride = width * 3 + 1;
+  const height = Math.max(1, Math.ceil(bytes / stride));
+  const pixels = randomBytes(stride * height);
+  for (let row = 0; row < height; row++) pixels[row * stride] = 0; // filter: none
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, pngChunk("IHDR", header), pngChunk("IDAT", deflateSync(pixels, { level: 0 })), pngChunk("IEND", Buffer.alloc(0))]);
 }

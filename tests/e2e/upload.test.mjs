@@ -10,9 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after } from "node:test";
-import { crc32, deflateSync } from "node:zlib";
 import { measureUploads } from "./bench/upload-throughput.mjs";
-import { devserverAndBrowser, e2e, openPage, startDevserver } from "./support.mjs";
+import { devserverAndBrowser, e2e, openPage, png, startDevserver } from "./support.mjs";
 
 const env = devserverAndBrowser({ paths: ["/pkg/index.js", "/js/", "/js/uploader.js", "/react/app.js", "/js/leak.html"] });
 
@@ -25,34 +24,6 @@ let rootCount = 0;
 const freshRoot = (label) => `upload-${label}-${process.pid}-${++rootCount}`;
 
 const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
-
-/** One PNG chunk: length, type, data, CRC of type + data. */
-function pngChunk(type, data) {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, "latin1");
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-  return Buffer.concat([head, data, crc]);
-}
-
-/**
- * A valid PNG of about `bytes` bytes (random RGB pixels, stored uncompressed), so that the page
- * can show it from the server.
- */
-function png(bytes) {
-  const width = 1024;
-  const stride = width * 3 + 1;
-  const height = Math.max(1, Math.ceil(bytes / stride));
-  const pixels = randomBytes(stride * height);
-  for (let row = 0; row < height; row++) pixels[row * stride] = 0; // filter: none
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, pngChunk("IHDR", header), pngChunk("IDAT", deflateSync(pixels, { level: 0 })), pngChunk("IEND", Buffer.alloc(0))]);
-}
 
 /** Writes `bytes` to a file in the test's temporary directory → its path. */
 function tempFile(name, bytes) {
