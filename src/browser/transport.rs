@@ -63,8 +63,14 @@ impl Transport {
         Ok(Transport { socket, _on_open: on_open, _on_message: on_message, _on_close: on_close })
     }
 
-    /// Sends a frame; a socket that is not open drops it (the core only sends when open).
+    /// Sends a frame; a socket that is not open drops it. The core only sends while it thinks
+    /// the line is open, but the server may already have closed it (the socket is `CLOSING` and
+    /// its close event is still queued): sending then would only make the browser log an error,
+    /// and the close event that follows tells the core what was lost.
     pub(crate) fn send(&self, message: &WireMessage) {
+        if self.socket.ready_state() != WebSocket::OPEN {
+            return;
+        }
         let _ = match message {
             WireMessage::Text(text) => self.socket.send_with_str(text),
             WireMessage::Binary(bytes) => self.socket.send_with_u8_array(bytes),
