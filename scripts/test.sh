@@ -6,6 +6,7 @@
 #   js:      node --test (the npm package's JS layer; phoenix.js against the devserver)
 #   build:   the npm package (pkg/, wasm-pack web + bundler), the trunk demo, the JS/React examples
 #   e2e:     the demo pages served by the devserver, driven in Chromium by playwright-core
+#   guides:  each guide of docs/guides/ followed on a copy of its example (npm pack + install, Vite/webpack/Next.js builds, Chromium)
 # Every server started here binds 127.0.0.1 on an ephemeral port and is stopped on exit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -110,6 +111,7 @@ step js-tests node --test --test-concurrency=1 --test-reporter=tap tests/js/
 step build-demo env TRUNK_SKIP_VERSION_CHECK=true trunk build --config Trunk.toml
 step build-examples scripts/build-examples.sh
 step e2e-tests node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
+step guides node --test --test-concurrency=1 --test-reporter=tap tests/guides/
 
 echo
 if [ ${#failed_steps[@]} -gt 0 ]; then

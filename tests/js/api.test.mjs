@@ -165,6 +165,7 @@ test("development builds warn once when the connection has not joined after 5 s"
   assert.equal(warnings.length, 1, "once, for the connection that never joined");
   assert.match(warnings[0], /not connected after 5 s to ws:\/\/127\.0\.0\.1:5173\/socket\/websocket \(status "reconnecting", connection lost \(code 1006\)\)/);
   assert.match(warnings[0], /proxy WebSocket upgrades of "\/socket"/);
+  assert.ok(warnings[0].includes('Next.js: rewrites() [{ source: "/socket/:path*", destination: "http://127.0.0.1:4000/socket/:path*" }]'), warnings[0]);
   assert.match(warnings[0], /server is not running/);
   t.mock.timers.tick(60_000);
   assert.equal(warnings.length, 1, "never again");

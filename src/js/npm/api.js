@@ -101,7 +101,7 @@ function warnIfNeverJoined(connection, raw, url, joined) {
     const { reason } = connection.info();
     const sameOrigin = typeof location === "object" && url.startsWith("/") && !url.startsWith("//");
     const proxy = sameOrigin
-      ? ` If a dev server (Vite, webpack) serves this page, it must proxy WebSocket upgrades of "${url}" to the Musubi server (Vite: server.proxy { "${url}": { target: "ws://127.0.0.1:4000", ws: true } }).`
+      ? ` If a dev server (Vite, webpack, Next.js) serves this page, it must proxy WebSocket upgrades of "${url}" to the Musubi server (Vite: server.proxy { "${url}": { target: "ws://127.0.0.1:4000", ws: true } }; Next.js: rewrites() [{ source: "${url}/:path*", destination: "http://127.0.0.1:4000${url}/:path*" }]).`
       : "";
     console.warn(
       `musubi-wasm: not connected after ${JOIN_WARNING_MS / 1000} s to ${raw.dialed_url()} (status "${connection.status}", ${reason}).${proxy} Check that the path is the server's socket mount (Phoenix: the path of \`socket "/socket", …\` in the endpoint, without "/websocket"); or the server is not running. (connect(url, { diagnostics: false }) silences this.)`,
