@@ -189,6 +189,9 @@ e2e("counter: useRoot + useStore(selector) + useCommand + useEvent; one socket a
   assert.ok(early.includes("early dispatch resolved undefined"), early.join("\n"));
   assert.ok(early.includes("early upload not_mounted"), early.join("\n"));
   assert.equal(await text(page, "#early-error"), "not_mounted");
+  const earlyCalls = early.filter((line) => line.startsWith("early dispatchAsync") || line.startsWith("early dispatch resolved")).length;
+  assert.ok(earlyCalls >= 2);
+  assert.equal(early.filter((line) => line === 'early onError not_mounted {"by":1}').length, earlyCalls, "onError heard each refused call once");
 
   // Commands and the selected values.
   await page.click("#increment");
@@ -197,6 +200,8 @@ e2e("counter: useRoot + useStore(selector) + useCommand + useEvent; one socket a
   await page.click("#increment");
   await waitForText(page, "#count", "2");
   assert.equal(await text(page, "#queued"), "0");
+  const successes = (await pageLog(page)).filter((line) => line.startsWith("increment onSuccess"));
+  assert.deepEqual(successes, ['increment onSuccess {} {"by":1}', 'increment onSuccess {} {"by":1}'], "onSuccess once per call, with the reply and the payload");
 
   // pending → data.
   await page.click("#slow");
@@ -205,6 +210,8 @@ e2e("counter: useRoot + useStore(selector) + useCommand + useEvent; one socket a
   await waitForText(page, "#slow-pending", "false", 5_000);
   assert.equal(await text(page, "#slow-data"), "{}");
   await waitForLog(page, /^slow resolved \{\}$/);
+  // Its onSuccess threw: reported as uncaught, and the call still settled as a success.
+  await waitForLog(page, /^reported onSuccess threw on purpose$/);
 
   // A failing command: dispatch resolves undefined and sets error; dispatchAsync rejects.
   await page.click("#fail");
@@ -216,6 +223,7 @@ e2e("counter: useRoot + useStore(selector) + useCommand + useEvent; one socket a
   await page.click("#fail-async");
   await waitForLog(page, /^fail dispatchAsync rejected MusubiCommandError demo failure$/);
   await waitForText(page, "#fail-error", 'MusubiCommandError: Command "fail" failed: demo failure');
+  assert.equal((await pageLog(page)).filter((line) => line === "fail onError MusubiCommandError demo failure undefined").length, 2, "onError once per failed call (dispatch and dispatchAsync)");
   await page.click("#unknown");
   assert.match(await waitForLog(page, /^unknown rejected /), /unknown command/);
   assert.match(await text(page, "#unknown-error"), /unknown command/);

@@ -74,6 +74,22 @@ export function Counter(): ReactNode {
   void reset.dispatch({ now: true });
   // @ts-expect-error: a wrong command name
   useCommand(root, "incremnt");
+  // Callbacks hear every call, typed by the command.
+  useCommand(root, "increment", {
+    onSuccess: (reply, payload) => {
+      type _reply = Expect<Equal<typeof reply, { count: number }>>;
+      type _payload = Expect<Equal<typeof payload, { by: number }>>;
+    },
+    onError: (error, payload) => void `${error.kind} ${payload.by}`,
+  });
+  // @ts-expect-error: the reply has no such field
+  useCommand(root, "increment", { onSuccess: (reply) => reply.cont });
+  useCommand(root, "rename", {
+    storeId: ["cards", "1"],
+    onSuccess: (reply, payload) => {
+      type _reply = Expect<Equal<typeof reply, unknown>>;
+    },
+  });
   const queued: number = increment.queued;
   const failed: Error | null = increment.error;
   const notMounted: boolean = increment.error?.kind === "not_mounted" || root.error?.kind === "id_in_use";
@@ -108,7 +124,7 @@ function Card({ root, card }: { root: Root<BoardSpec>; card: ChildSnapshot<CardS
   type _title = Expect<Equal<typeof title, string | undefined>>;
   const whole = useStore(root, card);
   type _whole = Expect<Equal<typeof whole, SnapshotOf<CardSpec> | undefined>>;
-  const rename = useCommand(root, "rename", { storeId: card });
+  const rename = useCommand(root, "rename", { storeId: card, onError: (error, payload) => void `${error.message} ${payload.title}` });
   type _rename = Expect<Equal<typeof rename, CommandHandle<CardSpec, "rename">>>;
   // @ts-expect-error: a command of the parent, not of the child
   useCommand(root, "add_card", { storeId: card });

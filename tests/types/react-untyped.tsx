@@ -42,6 +42,12 @@ function Counter(): ReactNode {
   // @ts-expect-error: a symbol is no payload
   void increment.dispatch(Symbol("x"));
   useCommand(root, "rename", { storeId: ["cards", "1"] });
+  useCommand(root, "increment", {
+    onSuccess: (reply, payload) => {
+      type _reply = Expect<Equal<typeof reply, unknown>>;
+    },
+    onError: (error) => void error.kind,
+  });
 
   // Any event; the payload is unknown.
   useEvent(root, "toast", (payload) => {

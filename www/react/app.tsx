@@ -12,7 +12,7 @@ import type { ChildSnapshot, ConnectOptions } from "musubi-wasm";
 import { MusubiProvider, useCommand, useConnection, useConnectionStatus, useEvent, useRoot, useStore, type Root } from "musubi-wasm/react";
 import { demoHttpUploader } from "../js/uploader.js";
 import { Notes } from "./notes";
-import { describe, ReportContext, useReportError, type Report } from "./problems";
+import { describe, ReportContext, useReport, useReportError, type Report } from "./problems";
 import type { BoardSpec, CardSpec, CounterSpec } from "./stores";
 import { Profile } from "./uploads";
 
@@ -71,11 +71,10 @@ function useToast(root: Root<CounterSpec>) {
 function Counter() {
   const root = useRoot("Demo.CounterStore", "demo-counter");
   const counter = useStore(root);
-  const increment = useCommand(root, "increment");
-  const setLabel = useCommand(root, "set_label");
+  const report = useReport();
+  const increment = useCommand(root, "increment", { onError: (error) => report("increment", error) });
+  const setLabel = useCommand(root, "set_label", { onError: (error) => report("set_label", error) });
   useReportError("mount demo-counter", root.error);
-  useReportError("increment", increment.error);
-  useReportError("set_label", setLabel.error);
   const toast = useToast(root);
   const [draft, setDraft] = useState("");
   const rename = () => {
@@ -112,8 +111,8 @@ function Counter() {
 function Card({ root, card, onRemove }: { root: Root<BoardSpec>; card: ChildSnapshot<CardSpec>; onRemove: (id: string) => void }) {
   // The child store's snapshot (the parent's copy `card` until the child store's is there).
   const { id, title, done } = useStore(root, card) ?? card;
-  const toggle = useCommand(root, "toggle", { storeId: card });
-  useReportError("toggle", toggle.error);
+  const report = useReport();
+  const toggle = useCommand(root, "toggle", { storeId: card, onError: (error) => report("toggle", error) });
   return (
     <li data-id={id} className={done ? "done" : ""}>
       <input type="checkbox" className="toggle" checked={done} disabled={toggle.pending} onChange={() => void toggle.dispatch()} />
@@ -127,11 +126,10 @@ function Board() {
   const root = useRoot("Demo.BoardStore", "demo-board");
   const cards = useStore(root, (board) => board.cards);
   const stats = useStore(root, (board) => board.stats);
-  const addCard = useCommand(root, "add_card");
-  const removeCard = useCommand(root, "remove_card");
+  const report = useReport();
+  const addCard = useCommand(root, "add_card", { onError: (error) => report("add_card", error) });
+  const removeCard = useCommand(root, "remove_card", { onError: (error) => report("remove_card", error) });
   useReportError("mount demo-board", root.error);
-  useReportError("add_card", addCard.error);
-  useReportError("remove_card", removeCard.error);
   const [draft, setDraft] = useState("");
   const add = () => {
     if (draft.trim()) void addCard.dispatch({ title: draft.trim() });

@@ -229,19 +229,30 @@ export interface CommandHandle<Spec extends StoreSpec = StoreSpec, N extends str
 }
 
 /**
+ * Called once for every call a {@link useCommand} hook started (the latest callbacks of the
+ * component; what one throws is reported as uncaught and changes nothing else).
+ */
+export interface CommandCallbacks<Spec extends StoreSpec = StoreSpec, N extends string = string> {
+  /** The call's reply, and the payload it was dispatched with. */
+  onSuccess?: (reply: CommandReply<Spec, N>, payload: CommandArgs<Spec, N>[0]) => void;
+  /** The call's error (also kind `"not_mounted"`), and the payload it was dispatched with. */
+  onError?: (error: MusubiError, payload: CommandArgs<Spec, N>[0]) => void;
+}
+
+/**
  * Command `name` of the root store (or of `options.storeId`'s child store). With a registry a
  * wrong name fails to compile and `dispatch`'s payload and reply are typed. Before the root is
- * mounted, calls fail with kind `"not_mounted"`.
+ * mounted, calls fail with kind `"not_mounted"`. `onSuccess` / `onError` hear every call.
  *
  * ```tsx
- * const increment = useCommand(root, "increment");
+ * const increment = useCommand(root, "increment", { onError: (error) => toast(error.message) });
  * <button disabled={increment.pending} onClick={() => increment.dispatch({ by: 1 })}>+1</button>;
  * const rename = useCommand(root, "rename", { storeId: card }); // card: ChildSnapshot<CardSpec>
  * ```
  */
-export function useCommand<Spec extends StoreSpec, N extends CommandName<Spec>>(root: Root<Spec>, name: N, options?: RootTarget): CommandHandle<Spec, N>;
-export function useCommand<Spec extends StoreSpec, C extends StoreSpec, N extends CommandName<C>>(root: Root<Spec>, name: N, options: ChildTarget<ChildSnapshot<C>>): CommandHandle<C, N>;
-export function useCommand<Spec extends StoreSpec>(root: Root<Spec>, name: string, options: ChildTarget): CommandHandle;
+export function useCommand<Spec extends StoreSpec, N extends CommandName<Spec>>(root: Root<Spec>, name: N, options?: RootTarget & CommandCallbacks<Spec, N>): CommandHandle<Spec, N>;
+export function useCommand<Spec extends StoreSpec, C extends StoreSpec, N extends CommandName<C>>(root: Root<Spec>, name: N, options: ChildTarget<ChildSnapshot<C>> & CommandCallbacks<C, N>): CommandHandle<C, N>;
+export function useCommand<Spec extends StoreSpec>(root: Root<Spec>, name: string, options: ChildTarget & CommandCallbacks): CommandHandle;
 
 /**
  * Calls `callback(payload)` for each push event `name` of the root store (or of

@@ -579,6 +579,31 @@ export function useStore(root, storeId, selector, isEqual) {
   return value;
 }
 
+/** A ref holding `value` as of the last committed render (for callbacks called later). */
+function useLatest(value) {
+  const latest = useRef(value);
+  useInsertionEffect(() => {
+    latest.current = value;
+  });
+  return latest;
+}
+
+/** Calls an application callback; what it throws is reported (as uncaught) and goes no further. */
+function notify(callback, ...args) {
+  if (typeof callback !== "function") return;
+  try {
+    callback(...args);
+  } catch (error) {
+    if (typeof reportError === "function") {
+      reportError(error);
+    } else {
+      setTimeout(() => {
+        throw error;
+      });
+    }
+  }
+}
+
 const IDLE_COMMAND = freeze({ inFlight: 0, error: null, data: undefined });
 
 function commandReducer(state, action) {
@@ -601,10 +626,12 @@ function commandReducer(state, action) {
  * never rejects (failures land in `error`, it resolves `undefined`), `dispatchAsync` rejects;
  * `pending` while any call is in flight, `data`/`error` of the last settled call, `queued` the
  * store's outbox count, `reset()` clears `data` and `error`. Before the root is mounted calls
- * fail with kind `"not_mounted"`.
+ * fail with kind `"not_mounted"`. `options.onSuccess(reply, payload)` and
+ * `options.onError(error, payload)` are called once for every call this hook started (the
+ * latest callbacks; a callback that throws is reported, and changes nothing else).
  *
  * ```jsx
- * const increment = useCommand(root, "increment");
+ * const increment = useCommand(root, "increment", { onError: (error) => toast(error.message) });
  * <button disabled={increment.pending} onClick={() => increment.dispatch({ by: 1 })}>+1</button>
  * {increment.error && <p>{increment.error.message}</p>}
  * ```
@@ -615,11 +642,13 @@ export function useCommand(root, name, options) {
   const [state, update] = useReducer(commandReducer, IDLE_COMMAND);
   // Calls started before a reset() do not set data/error when they settle.
   const generation = useRef(0);
+  const callbacks = useLatest(options);
   const dispatchAsync = useCallback(
     (payload, commandOptions) => {
       if (store === null) {
         const error = notMounted("useCommand", name);
         update({ type: "refuse", error });
+        notify(callbacks.current?.onError, error, payload);
         return Promise.reject(error);
       }
       const started = generation.current;
@@ -633,16 +662,18 @@ export function useCommand(root, name, options) {
       return call.then(
         (reply) => {
           update({ type: "settle", current: started === generation.current, error: null, data: reply });
+          notify(callbacks.current?.onSuccess, reply, payload);
           return reply;
         },
         (failure) => {
           const error = toError(failure);
           update({ type: "settle", current: started === generation.current, error, data: undefined });
+          notify(callbacks.current?.onError, error, payload);
           throw error;
         },
       );
     },
-    [store, name],
+    [store, name, callbacks],
   );
   const dispatch = useCallback((payload, commandOptions) => dispatchAsync(payload, commandOptions).catch(returnUndefined), [dispatchAsync]);
   const reset = useCallback(() => {
@@ -670,10 +701,7 @@ export function useCommand(root, name, options) {
 export function useEvent(root, name, callback, options) {
   useMusubiContext("useEvent");
   const store = resolveStore(root?.store ?? null, options?.storeId);
-  const latest = useRef(callback);
-  useInsertionEffect(() => {
-    latest.current = callback;
-  });
+  const latest = useLatest(callback);
   useEffect(() => {
     if (store === null) return undefined;
     return store.onEvent(name, (payload) => latest.current?.(payload));

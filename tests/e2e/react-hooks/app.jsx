@@ -20,6 +20,12 @@ const page = {
 };
 window.page = page;
 const log = (line) => page.log.push(line);
+// A command callback that throws is reported as uncaught (reportError): logged and kept off the console.
+addEventListener("error", (event) => {
+  if (!String(event.message).includes("on purpose")) return;
+  log(`reported ${event.error?.message}`);
+  event.preventDefault();
+});
 
 /** Shows a caught error as text (React reports it through `onCaughtError`, see the bottom). */
 class Boundary extends Component {
@@ -63,9 +69,14 @@ function Counter({ id }) {
   useEffect(() => {
     page.renders = renders.current;
   });
-  const increment = useCommand(root, "increment");
-  const slow = useCommand(root, "slow");
-  const fail = useCommand(root, "fail");
+  // New callbacks every render: the latest are called, once per call.
+  const increment = useCommand(root, "increment", { onSuccess: (reply, payload) => log(`increment onSuccess ${JSON.stringify(reply)} ${JSON.stringify(payload)}`) });
+  const slow = useCommand(root, "slow", {
+    onSuccess: () => {
+      throw new Error("onSuccess threw on purpose");
+    },
+  });
+  const fail = useCommand(root, "fail", { onError: (error, payload) => log(`fail onError ${error.name} ${error.code} ${JSON.stringify(payload)}`) });
   const unknown = useCommand(root, "no_such_command");
   const setLabel = useCommand(root, "set_label");
   const [toast, setToast] = useState("");
@@ -112,7 +123,7 @@ function Counter({ id }) {
 /** Commands and uploads called before the root is mounted (the first effect runs before any mount resolves). */
 function Early({ id }) {
   const root = useRoot("Demo.CounterStore", id);
-  const increment = useCommand(root, "increment");
+  const increment = useCommand(root, "increment", { onError: (error, payload) => log(`early onError ${error.kind} ${JSON.stringify(payload)}`) });
   const upload = useUpload(root, "avatar");
   useEffect(() => {
     increment.dispatchAsync({ by: 1 }).catch((error) => log(`early dispatchAsync ${error.kind}: ${error.message}`));
