@@ -99,6 +99,79 @@ e2e("snapshots keep the identity of everything unchanged, in step with the previ
   });
 });
 
+// A subscribed handle keeps its last read until the wasm side calls into JS again (api.js
+// makeStore): that must never show a listener an old state — whichever store's listener runs
+// first, after a resubscribe, or with several listeners on one handle.
+e2e("listeners share one subscription per handle and always read the current snapshot", async (t) => {
+  const page = await scriptedPage(t);
+  const result = await page.evaluate(async () => {
+    const musubi = await import("/pkg/index.js");
+    const { connectScripted } = await import("/_bench/trace.js");
+    const { server, connection } = await connectScripted(musubi.connect);
+    const tree = { __musubi_store_id__: [], n: 0, child: { __musubi_store_id__: ["c"], name: "c0" } };
+    const rename = (k) => [{ op: "replace", path: "/child/name", value: `c${k}` }];
+    const count = (k) => [{ op: "replace", path: "/n", value: k }];
+    server.script("shared", tree, [rename(1), rename(2), count(3), rename(4), rename(5), count(6)]);
+    const { store: root, unmount } = await connection.mountStore({ module: "Shared", id: "shared", params: {} });
+    const child = root.child(["c"]);
+    const frames = server.roots.get("shared").frames;
+    const base = musubi.debugStats().subscriptions;
+    const seen = [];
+    // Each reads the other store first: its callback may not have run yet in this change.
+    const offRoot = root.subscribe(() => seen.push(`root sees ${child.snapshot().name} ${root.snapshot().child.name}`));
+    const offChild = [1, 2, 3].map((k) => child.subscribe(() => seen.push(`child ${k} sees ${root.snapshot().child.name} ${child.snapshot().name}`)));
+    const subscriptions = musubi.debugStats().subscriptions - base;
+    root.snapshot();
+    child.snapshot();
+    server.deliverNow(frames[0]);
+    // A listener removed by another during a change is not called any more.
+    const offEarly = child.subscribe(() => {
+      offLate();
+      seen.push("early");
+    });
+    const offLate = child.subscribe(() => seen.push("late"));
+    server.deliverNow(frames[1]);
+    offEarly();
+    offChild.forEach((off) => off());
+    offRoot();
+    const released = musubi.debugStats().subscriptions - base;
+    // Nobody listens: a change calls nothing, and a read is still current (also after resubscribing).
+    child.snapshot();
+    server.deliverNow(frames[2]);
+    server.deliverNow(frames[3]);
+    const unsubscribedRead = child.snapshot().name;
+    const offAgain = child.subscribe(() => {});
+    const afterResubscribe = child.snapshot().name;
+    offAgain();
+    server.deliverNow(frames[4]);
+    const offOnceMore = child.subscribe(() => {});
+    const resubscribedRead = child.snapshot().name;
+    server.deliverNow(frames[5]);
+    const rootRead = root.snapshot().n;
+    offOnceMore();
+    await unmount();
+    await connection.disconnect();
+    return { subscriptions, released, seen, unsubscribedRead, afterResubscribe, resubscribedRead, rootRead };
+  });
+  assert.equal(result.subscriptions, 2, "one wasm subscription per handle, whatever its listeners");
+  assert.equal(result.released, 0);
+  assert.deepEqual(result.seen.slice().sort(), [
+    "child 1 sees c1 c1",
+    "child 1 sees c2 c2",
+    "child 2 sees c1 c1",
+    "child 2 sees c2 c2",
+    "child 3 sees c1 c1",
+    "child 3 sees c2 c2",
+    "early",
+    "root sees c1 c1",
+    "root sees c2 c2",
+  ]);
+  assert.equal(result.unsubscribedRead, "c4");
+  assert.equal(result.afterResubscribe, "c4");
+  assert.equal(result.resubscribedRead, "c5");
+  assert.equal(result.rootRead, 6);
+});
+
 e2e("a long frame of any text arrives intact through the native copy into wasm", async (t) => {
   const page = await scriptedPage(t);
   const result = await page.evaluate(async () => {

@@ -210,7 +210,9 @@ export function createApi(load) {
     const cacheConfig = cacheOptions(options?.cache);
     const statusListeners = new Set();
     const last = { status: "connecting", reason: "connecting" };
+    const calls = { count: 0 };
     const onStatus = (from, to, reason) => {
+      calls.count += 1;
       Object.assign(last, { status: to, reason });
       const change = Object.freeze({ from, to, reason });
       for (const entry of [...statusListeners]) callSafely(entry.listener, change);
@@ -224,7 +226,7 @@ export function createApi(load) {
     const errorOf = (kind) => toError(exports.rawError(kind));
     raws.add(raw);
     const cache = cacheConfig && openRootCache(cacheConfig, (message) => options?.logger?.("error", message));
-    const connection = makeConnection(raw, url, statusListeners, errorOf, last, failed, () => raws.delete(raw), cache);
+    const connection = makeConnection(raw, url, statusListeners, errorOf, last, failed, () => raws.delete(raw), cache, calls);
     // The socket retries until it joins; an abort gives up and releases everything.
     let onAbort;
     const aborted = new Promise((_, reject) => {
@@ -282,8 +284,8 @@ export function createApi(load) {
   return { init, connect, debugStats, openStash };
 }
 
-function makeConnection(raw, url, statusListeners, errorOf, last, failed, forget, cache) {
-  const state = { raw, closed: false, freed: false, closing: undefined, mounts: new Set(), errorOf };
+function makeConnection(raw, url, statusListeners, errorOf, last, failed, forget, cache, calls) {
+  const state = { raw, closed: false, freed: false, closing: undefined, mounts: new Set(), errorOf, calls };
   // Every mounted root's write-back, flushed when the page goes away.
   const writeBacks = new Set();
   const onPageHide = () => {
@@ -385,16 +387,34 @@ function makeConnection(raw, url, statusListeners, errorOf, last, failed, forget
   });
 }
 
+// A callback for the wasm side: counts the call first, so no cached snapshot outlives it (even
+// when another store's callback runs first in a change and reads this store).
+function fromWasm(state, callback) {
+  return (argument) => {
+    state.calls.count += 1;
+    callback(argument);
+  };
+}
+
 function makeStore(state, mount, storeId) {
   const live = () => !state.closed && !mount.unmounted;
   const number = state.raw.store(mount.number, [...storeId]);
   let last;
+  // The listeners share one wasm subscription; while it exists a change calls into JS before
+  // anything sees it, so a read at call count `readAt` holds until the count moves.
+  const listeners = new Set();
+  let shared = null; // the wasm subscription
+  let readAt = -1;
 
   const snapshot = () => {
+    if (shared !== null && readAt === state.calls.count) return last;
     if (live()) {
       try {
         const current = state.raw.snapshot(number);
-        if (current !== undefined) last = current;
+        if (current !== undefined) {
+          last = current;
+          readAt = shared !== null ? state.calls.count : -1;
+        }
       } catch (error) {
         // A failed module: the UI keeps the last good state (the status says `closed`).
         if (error.kind !== "module_failed") throw error;
@@ -403,15 +423,26 @@ function makeStore(state, mount, storeId) {
     return last;
   };
 
+  const notify = fromWasm(state, () => {
+    for (const entry of [...listeners]) if (entry.active) callSafely(entry.listener);
+  });
+
   const subscribe = (listener) => {
     if (typeof listener !== "function") throw new TypeError("subscribe(): listener must be a function");
     if (!live()) return noop;
-    const subscription = state.raw.subscribe(number, () => callSafely(listener));
-    let active = true;
+    if (shared === null) shared = state.raw.subscribe(number, notify);
+    const entry = { listener, active: true };
+    listeners.add(entry);
     return () => {
-      if (!active) return;
-      active = false;
-      if (live()) state.raw.unsubscribe(subscription);
+      if (!entry.active) return;
+      entry.active = false;
+      listeners.delete(entry);
+      if (listeners.size > 0 || shared === null) return;
+      const released = shared;
+      shared = null;
+      // Changes while nobody listens call nothing: the next read goes to wasm.
+      readAt = -1;
+      if (live()) state.raw.unsubscribe(released);
     };
   };
 
@@ -419,7 +450,7 @@ function makeStore(state, mount, storeId) {
     if (typeof name !== "string" || name === "") throw new TypeError("onEvent(): name must be a non-empty string");
     if (typeof listener !== "function") throw new TypeError("onEvent(): listener must be a function");
     if (!live()) return noop;
-    const subscription = state.raw.on_event(number, name, (payload) => callSafely(listener, payload));
+    const subscription = state.raw.on_event(number, name, fromWasm(state, (payload) => callSafely(listener, payload)));
     let active = true;
     return () => {
       if (!active) return;
@@ -512,7 +543,7 @@ function makeUpload(state, mount, storeId, name, number) {
   const subscribe = (listener) => {
     if (typeof listener !== "function") throw new TypeError("subscribe(): listener must be a function");
     if (!live()) return noop;
-    const subscription = state.raw.upload_subscribe(number, () => callSafely(listener));
+    const subscription = state.raw.upload_subscribe(number, fromWasm(state, () => callSafely(listener)));
     let active = true;
     return () => {
       if (!active) return;
