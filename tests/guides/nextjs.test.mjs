@@ -7,18 +7,12 @@
 // origin). `next dev` (StrictMode) through the rewrite, on one socket. The guide's code blocks
 // are the example's files.
 import assert from "node:assert/strict";
-import { before, after, test } from "node:test";
+import { test } from "node:test";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { checkGuideFiles, deadPort, e2e, expectLiveCounter, launchBrowser, open, packPackage, prepareExample, run, serve, startDevserver, theOneDiagnostic, stats, wsOrigin } from "./support.mjs";
+import { checkGuideFiles, deadPort, e2e, expectLiveCounter, guideEnv, open, prepareExample, run, serve, stats, theOneDiagnostic, wsOrigin } from "./support.mjs";
 
-const env = {};
-before(async () => {
-  env.tarball = await packPackage();
-  env.devserver = await startDevserver();
-  env.browser = await launchBrowser();
-});
-after(() => env.browser?.close());
+const env = guideEnv();
 
 test("next.js: docs/guides/nextjs.md shows the example's files as they are", () => {
   assert.equal(checkGuideFiles("nextjs.md"), 6);

@@ -5,16 +5,11 @@
 // a live counter. Served by a plain static server instead (no socket), the unbundled package
 // counts as a development build and warns once. The guide's code block is the example's file.
 import assert from "node:assert/strict";
-import { before, after, test } from "node:test";
+import { test } from "node:test";
 import path from "node:path";
-import { checkGuideFiles, e2e, expectLiveCounter, launchBrowser, open, packPackage, prepareExample, run, serveStatic, startDevserver, theOneDiagnostic } from "./support.mjs";
+import { checkGuideFiles, e2e, expectLiveCounter, guideEnv, open, prepareExample, run, serveStatic, startDevserver, theOneDiagnostic } from "./support.mjs";
 
-const env = {};
-before(async () => {
-  env.tarball = await packPackage();
-  env.browser = await launchBrowser();
-});
-after(() => env.browser?.close());
+const env = guideEnv({ devserver: false });
 
 test("script: docs/guides/script.md shows the example's file as it is", () => {
   assert.equal(checkGuideFiles("script.md"), 1);

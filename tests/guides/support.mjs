@@ -6,7 +6,7 @@
 // 127.0.0.1 on an ephemeral port and is stopped after its test file — on failure too, and when
 // the test process exits.
 import assert from "node:assert/strict";
-import { after } from "node:test";
+import { after, before } from "node:test";
 import { spawn } from "node:child_process";
 import { cpSync, lstatSync, mkdtempSync, readFileSync, rmSync, mkdirSync, statSync, createReadStream } from "node:fs";
 import { createServer } from "node:http";
@@ -176,6 +176,23 @@ export async function prepareExample(t, name, tarball, { as = name, install = tr
     statSync(path.join(dir, "node_modules/musubi-wasm/web/musubi_wasm_bg.wasm"));
   }
   return dir;
+}
+
+/**
+ * What a guide's test file shares, filled in before its tests: `tarball` (pkg/ packed),
+ * `devserver` (unless `devserver: false`), `browser` (closed after the file), then whatever
+ * `prepare(env)` adds. (One hook: Node 20 runs a file's top-level `before` hooks concurrently.)
+ */
+export function guideEnv({ devserver = true, prepare } = {}) {
+  const env = {};
+  before(async () => {
+    env.tarball = await packPackage();
+    if (devserver) env.devserver = await startDevserver();
+    env.browser = await launchBrowser();
+    await prepare?.(env);
+  });
+  after(() => env.browser?.close());
+  return env;
 }
 
 /** `http://127.0.0.1:PORT` → `ws://127.0.0.1:PORT`. */

@@ -5,24 +5,17 @@
 // development page logs the one not-joined warning naming the URL and the fix, and the
 // production build logs nothing. The guide's code blocks are the example's files.
 import assert from "node:assert/strict";
-import { before, after, test } from "node:test";
+import { test } from "node:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { checkGuideFiles, deadPort, e2e, stop, expectLiveCounter, launchBrowser, open, packPackage, prepareExample, run, serve, startDevserver, stats, theOneDiagnostic, wsOrigin } from "./support.mjs";
+import { checkGuideFiles, deadPort, e2e, expectLiveCounter, guideEnv, open, prepareExample, run, serve, stats, stop, theOneDiagnostic, wsOrigin } from "./support.mjs";
 
 const LOCAL = /Local:\s+(http:\/\/127\.0\.0\.1:\d+)\//;
 const HOST = ["--host", "127.0.0.1", "--port", "0"];
 // Chromium's own report of each refused WebSocket (the diagnostics test's dead proxy target).
 const REFUSED = [/WebSocket connection to '.*' failed/];
 
-const env = {};
-before(async () => {
-  const tarball = await packPackage();
-  env.app = await prepareExample(undefined, "vite", tarball);
-  env.devserver = await startDevserver();
-  env.browser = await launchBrowser();
-});
-after(() => env.browser?.close());
+const env = guideEnv({ prepare: async (env) => (env.app = await prepareExample(undefined, "vite", env.tarball)) });
 
 test("vite: docs/guides/vite.md shows the example's files as they are", () => {
   assert.equal(checkGuideFiles("vite.md"), 4);

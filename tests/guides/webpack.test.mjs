@@ -7,11 +7,11 @@
 // `musubi-wasm/bundler` variant (experiments.asyncWebAssembly) runs too. The guide's code blocks
 // are the example's files.
 import assert from "node:assert/strict";
-import { before, after, test } from "node:test";
+import { test } from "node:test";
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { checkGuideFiles, deadPort, e2e, expectLiveCounter, launchBrowser, open, packPackage, prepareExample, run, serve, serveStatic, startDevserver, theOneDiagnostic, wsOrigin } from "./support.mjs";
+import { checkGuideFiles, deadPort, e2e, expectLiveCounter, guideEnv, open, prepareExample, run, serve, serveStatic, theOneDiagnostic, wsOrigin } from "./support.mjs";
 
 const REFUSED = [/WebSocket connection to '.*' failed/];
 
@@ -39,13 +39,7 @@ async function serveDist(t, dir) {
   return `http://127.0.0.1:${match[1]}`;
 }
 
-const env = {};
-before(async () => {
-  env.tarball = await packPackage();
-  env.devserver = await startDevserver();
-  env.browser = await launchBrowser();
-});
-after(() => env.browser?.close());
+const env = guideEnv();
 
 test("webpack: docs/guides/webpack.md shows the example's files as they are", () => {
   assert.equal(checkGuideFiles("webpack.md"), 3);
