@@ -32,7 +32,7 @@ impl AcceptError {
     pub fn resync_cause(&self) -> String {
         match self {
             AcceptError::VersionMismatch { expected, base, version } => {
-                format!("it missed an update (expected {expected} → {}, got {base} → {version})", expected + 1)
+                format!("it missed an update (expected {expected} → {}, got {base} → {version})", expected.saturating_add(1))
             }
             other => format!("an update could not be applied ({other})"),
         }
@@ -46,7 +46,7 @@ pub enum AcceptError {
     #[error("Initial patch envelope must start at version 1")]
     NotInitial,
     /// Out of sequence: recovery (unmount + remount) is needed.
-    #[error("Version mismatch: expected {expected} → {}, got {base} → {version}", expected + 1)]
+    #[error("Version mismatch: expected {expected} → {}, got {base} → {version}", expected.saturating_add(1))]
     VersionMismatch {
         /// The replica's version.
         expected: u64,

@@ -58,6 +58,14 @@ fn initial_envelope_is_required_first() {
 }
 
 #[test]
+fn a_version_mismatch_at_the_largest_version_is_described_without_overflow() {
+    let gap = AcceptError::VersionMismatch { expected: u64::MAX, base: 1, version: 2 };
+    let max = u64::MAX;
+    assert_eq!(gap.to_string(), format!("Version mismatch: expected {max} → {max}, got 1 → 2"));
+    assert_eq!(gap.resync_cause(), format!("it missed an update (expected {max} → {max}, got 1 → 2)"));
+}
+
+#[test]
 fn out_of_sequence_envelopes_are_rejected_without_change() {
     let mut replica = mounted(page());
     let before = replica.tree().clone();
