@@ -148,8 +148,8 @@ function guardModule(raw, onFailure) {
   });
 }
 
-/** Reports a listener's exception without stopping the other listeners. */
-function report(error) {
+/** Reports a listener's (or a callback's) exception as uncaught, without stopping the others. */
+export function report(error) {
   if (typeof globalThis.reportError === "function") globalThis.reportError(error);
   else setTimeout(() => { throw error; });
 }

@@ -9,6 +9,7 @@
 // (a suspended tree is never committed); what it starts is cached and released when unclaimed.
 
 import { createContext, createElement, useCallback, useContext, useEffect, useInsertionEffect, useMemo, useReducer, useRef, useState, useSyncExternalStore } from "react";
+import { report, toError } from "./api.js";
 import { connect } from "./index.js";
 
 /** How long a connection or root without users is kept (StrictMode remounts, hot reload). */
@@ -27,13 +28,6 @@ const NONE = Symbol("none");
 const { freeze } = Object;
 
 const CONNECTING = freeze({ status: "connecting", reason: "connecting" });
-
-function toError(value) {
-  if (value instanceof Error) return value;
-  const error = new Error(typeof value?.message === "string" ? value.message : String(value));
-  if (typeof value?.kind === "string") error.kind = value.kind;
-  return error;
-}
 
 function notMounted(hook, name) {
   const error = new Error(`musubi-wasm/react: ${hook}("${name}"): the root is not mounted yet`);
@@ -594,13 +588,7 @@ function notify(callback, ...args) {
   try {
     callback(...args);
   } catch (error) {
-    if (typeof reportError === "function") {
-      reportError(error);
-    } else {
-      setTimeout(() => {
-        throw error;
-      });
-    }
+    report(error);
   }
 }
 

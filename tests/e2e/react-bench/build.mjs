@@ -49,7 +49,9 @@ export async function buildBenchPage(client, { minify = true } = {}) {
           // The hooks under work (src/js/npm/react.js) over the built package, loaded by URL.
           build.onResolve({ filter: /^musubi-wasm\/react$/ }, () => ({ path: hooks }));
           build.onResolve({ filter: /^musubi-wasm$/ }, () => ({ path: PACKAGE_URL, external: true }));
-          build.onResolve({ filter: /^\.\/index\.js$/ }, (args) => (args.importer === hooks ? { path: PACKAGE_URL, external: true } : undefined));
+          build.onResolve({ filter: /^\.\/(index|api)\.js$/ }, (args) =>
+            args.importer === hooks ? { path: new URL(args.path, `http://x${PACKAGE_URL}`).pathname, external: true } : undefined,
+          );
         },
       },
     ],
