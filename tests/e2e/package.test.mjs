@@ -3,8 +3,7 @@
 // properties, snapshots keep their identity until their store changes, and stores flag `stale`
 // during an outage while keeping the last good state.
 import assert from "node:assert/strict";
-import net from "node:net";
-import { devserverAndBrowser, e2e, openPage } from "./support.mjs";
+import { deadPort, devserverAndBrowser, e2e, openPage } from "./support.mjs";
 
 // Pages fulfilled by playwright count as "public" for Chromium's local-network checks, which
 // would then refuse their WebSocket to the loopback devserver.
@@ -206,9 +205,7 @@ e2e("during an outage stores are stale with their last state; after it they are 
 
 e2e("connect() to an unreachable server retries until an AbortSignal gives up, leaving nothing behind", async (t) => {
   // A loopback port nobody listens on: every attempt is refused and the socket keeps retrying.
-  const port = await new Promise((resolve) => {
-    const probe = net.createServer().listen(0, "127.0.0.1", () => probe.close(() => resolve(probe.address()?.port ?? 0)));
-  });
+  const port = await deadPort();
   // The refused attempts are logged by Chromium as console errors, so this page is not checked
   // for them (only for uncaught errors).
   const page = await env.browser.newPage();

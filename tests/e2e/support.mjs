@@ -6,6 +6,7 @@ import { test, before, after } from "node:test";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { crc32, deflateSync } from "node:zlib";
@@ -37,6 +38,18 @@ export function startDevserverServing(staticDir, args = []) {
         clearTimeout(timer);
         resolve({ child, url: match[1] });
       }
+    });
+  });
+}
+
+/** A loopback port nothing listens on (bound, then closed): connections to it are refused. */
+export function deadPort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
     });
   });
 }

@@ -10,12 +10,11 @@ import { after, before } from "node:test";
 import { spawn } from "node:child_process";
 import { cpSync, lstatSync, mkdtempSync, readFileSync, rmSync, mkdirSync, statSync, createReadStream } from "node:fs";
 import { createServer } from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { e2e, openPage, launchBrowser, ROOT } from "../e2e/support.mjs";
+import { deadPort, e2e, openPage, launchBrowser, ROOT } from "../e2e/support.mjs";
 
-export { e2e, launchBrowser, ROOT };
+export { deadPort, e2e, launchBrowser, ROOT };
 
 /** Where the examples are copied and built (a fresh copy per run). */
 export const GUIDES = path.join(ROOT, "target/guides");
@@ -206,18 +205,6 @@ export async function startDevserver(t, args = []) {
     timeout: 10_000,
   });
   return { child, url: match[1] };
-}
-
-/** A port nothing listens on (bound, then closed). */
-export function deadPort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".map": "application/json" };
