@@ -47,6 +47,16 @@ count() {
   echo "    -> $p passed, $f failed"
 }
 
+# Prints what a failed step's log says of its failures (capped, so CI's excerpt stays readable):
+# TAP's "not ok" entries with the YAML block after them, libtest's "---- name stdout ----"
+# sections and cargo's error lines.
+failures() {
+  awk '
+    /^ *not ok / || /^---- .* ----$/ || /^error(\[E[0-9]+\])?: / || /^test .* FAILED$/ { show = 30 }
+    show > 0 { print; show-- }
+  ' "$1" | head -n 150
+}
+
 # step NAME COMMAND...: runs a step, logs it, and counts its results.
 step() {
   local name=$1
@@ -57,8 +67,10 @@ step() {
   status=$?
   if [ $status -ne 0 ]; then
     failed_steps+=("$name")
-    echo "    FAILED ($((SECONDS - start)) s); last lines of $log:"
-    tail -n 40 "$log" | sed 's/^/    | /'
+    echo "    FAILED ($((SECONDS - start)) s); the failures in $log:"
+    failures "$log" | sed 's/^/    | /'
+    echo "    last lines:"
+    tail -n 15 "$log" | sed 's/^/    | /'
   else
     echo "    ok ($((SECONDS - start)) s)"
   fi
