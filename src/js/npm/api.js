@@ -148,15 +148,16 @@ function guardModule(raw, onFailure) {
   });
 }
 
-/** Reports a listener's (or a callback's) exception as uncaught, without stopping the others. */
-export function report(error) {
+/** Reports a listener's exception as uncaught, without stopping the others. */
+function report(error) {
   if (typeof globalThis.reportError === "function") globalThis.reportError(error);
   else setTimeout(() => { throw error; });
 }
 
-function callSafely(listener, argument) {
+/** Calls a listener (or a React hook's callback) with `args`; what it throws is reported. */
+export function callSafely(listener, ...args) {
   try {
-    listener(argument);
+    listener(...args);
   } catch (error) {
     report(error);
   }

@@ -9,7 +9,7 @@
 // (a suspended tree is never committed); what it starts is cached and released when unclaimed.
 
 import { createContext, createElement, useCallback, useContext, useEffect, useInsertionEffect, useMemo, useReducer, useRef, useState, useSyncExternalStore } from "react";
-import { report, toError } from "./api.js";
+import { callSafely, toError } from "./api.js";
 import { connect } from "./index.js";
 
 /** How long a connection or root without users is kept (StrictMode remounts, hot reload). */
@@ -582,14 +582,9 @@ function useLatest(value) {
   return latest;
 }
 
-/** Calls an application callback; what it throws is reported (as uncaught) and goes no further. */
+/** Calls an application callback if it gave one; what it throws is reported (as uncaught). */
 function notify(callback, ...args) {
-  if (typeof callback !== "function") return;
-  try {
-    callback(...args);
-  } catch (error) {
-    report(error);
-  }
+  if (typeof callback === "function") callSafely(callback, ...args);
 }
 
 const IDLE_COMMAND = freeze({ inFlight: 0, error: null, data: undefined });
